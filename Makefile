@@ -1,0 +1,63 @@
+# The README's two commands are `make demo` and `make test`; everything else serves them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.deps-installed
+SCENARIO ?= healthy
+SANDBOX_DIR ?= .sandbox
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: help venv os-deps demo test lint sanity unit integration sandbox-up sandbox-down build clean bench
+
+help:
+	@echo "make demo   - bring up the sandbox in its bad-release scenario and run playbooks/rollback.yml"
+	@echo "make test   - every test tier: lint, sanity, unit, integration"
+	@echo "make sandbox-up [SCENARIO=name] / make sandbox-down"
+
+os-deps:
+	@scripts/install-os-deps
+
+$(STAMP): requirements.txt requirements-dev.txt | os-deps
+	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+venv: os-deps $(STAMP)
+
+demo: venv
+	@scripts/demo
+
+test: venv
+	$(MAKE) lint
+	$(MAKE) sanity
+	$(MAKE) unit
+	$(MAKE) integration
+
+lint: venv
+	$(VENV)/bin/ansible-lint --profile production playbooks roles
+
+sanity: venv
+	@scripts/sanity
+
+unit: venv
+	$(VENV)/bin/pytest tests/unit -q
+
+integration: venv
+	$(VENV)/bin/pytest tests/integration tests/sandbox -q
+
+sandbox-up: venv
+	$(PY) tests/sandbox/sandbox.py up --dir $(SANDBOX_DIR) --scenario $(SCENARIO)
+
+sandbox-down: venv
+	$(PY) tests/sandbox/sandbox.py down --dir $(SANDBOX_DIR)
+
+build: venv
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path build/
+
+bench: venv
+	@for script in bench/*.py; do echo "== $$script"; $(PY) "$$script" || exit 1; done
+
+clean:
+	rm -rf build tests/output .pytest_cache
