@@ -1,0 +1,157 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Scale an EKS managed nodegroup: change scalingConfig and nothing else.
+
+``plan_scaling`` decides the new scalingConfig the way ``eksctl scale nodegroup`` does:
+the desired size is set; minSize is lowered only when the desired size is below it;
+maxSize is raised only when the desired size is above it *and* the caller said
+``raise_max`` (otherwise refused: a desired size above the maximum is usually a typo or a
+decision that deserves a second look). ``scale_nodegroup`` reads the nodegroup, compares,
+calls ``UpdateNodegroupConfig`` with ``scalingConfig`` only (labels, taints, instance
+types, launch template and update config are left exactly as they are) and waits for the
+``nodegroup_active`` waiter within a timeout.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+AUTOSCALER_ENABLED_TAG = "k8s.io/cluster-autoscaler/enabled"
+BUSY_STATUSES = frozenset(["CREATING", "UPDATING", "DELETING"])
+
+
+class EksNodegroupError(Exception):
+    """A refusal or AWS failure, worded for the operator."""
+
+
+def plan_scaling(current, desired, raise_max=False, where="nodegroup"):
+    """New scalingConfig {minSize, maxSize, desiredSize} and notes on what moved."""
+    if desired is None or desired < 0:
+        raise EksNodegroupError("desired size %r for %s is invalid: give a number of nodes >= 0"
+                                % (desired, where))
+    new = dict(minSize=current.get("minSize", 0), maxSize=current.get("maxSize", 1),
+               desiredSize=desired)
+    notes = []
+    if desired > new["maxSize"]:
+        if not raise_max:
+            raise EksNodegroupError(
+                "refusing to scale %s to %d nodes: its maxSize is %d. Nothing was changed. "
+                "Set raise_max: true to raise maxSize to %d as well, or ask for at most %d nodes."
+                % (where, desired, new["maxSize"], desired, new["maxSize"]))
+        notes.append("maxSize raised %d -> %d to contain the desired size"
+                     % (new["maxSize"], desired))
+        new["maxSize"] = desired
+    if desired < new["minSize"]:
+        notes.append("minSize lowered %d -> %d to contain the desired size"
+                     % (new["minSize"], desired))
+        new["minSize"] = desired
+    return new, notes
+
+
+def scaling_of(nodegroup):
+    cfg = nodegroup.get("scalingConfig") or {}
+    return dict(minSize=cfg.get("minSize"), maxSize=cfg.get("maxSize"),
+                desiredSize=cfg.get("desiredSize"))
+
+
+def autoscaler_tags(tags, cluster_name):
+    """The cluster-autoscaler auto-discovery tags present on the nodegroup."""
+    wanted = (AUTOSCALER_ENABLED_TAG, "k8s.io/cluster-autoscaler/%s" % cluster_name)
+    return sorted(tag for tag in (tags or {}) if tag in wanted)
+
+
+def summary(nodegroup):
+    """What an operator checks after a scale: status, sizes, and what must not have moved."""
+    return dict(
+        name=nodegroup.get("nodegroupName"),
+        cluster=nodegroup.get("clusterName"),
+        status=nodegroup.get("status"),
+        scaling_config=scaling_of(nodegroup),
+        instance_types=nodegroup.get("instanceTypes") or [],
+        labels=nodegroup.get("labels") or {},
+        taints=nodegroup.get("taints") or [],
+    )
+
+
+def _aws_error_text(exc):
+    err = getattr(exc, "response", {}).get("Error", {})
+    if err:
+        return "%s: %s" % (err.get("Code"), err.get("Message"))
+    return str(exc)
+
+
+def _error_code(exc):
+    return getattr(exc, "response", {}).get("Error", {}).get("Code")
+
+
+def describe(client, cluster_name, nodegroup_name, aws_errors):
+    """DescribeNodegroup; unknown cluster / nodegroup become clear errors."""
+    try:
+        return client.describe_nodegroup(clusterName=cluster_name,
+                                         nodegroupName=nodegroup_name)["nodegroup"]
+    except aws_errors as exc:
+        if _error_code(exc) != "ResourceNotFoundException":
+            raise EksNodegroupError("reading nodegroup %s of EKS cluster %s failed: %s"
+                                    % (nodegroup_name, cluster_name, _aws_error_text(exc)))
+    try:
+        client.describe_cluster(name=cluster_name)
+    except aws_errors as exc:
+        if _error_code(exc) == "ResourceNotFoundException":
+            raise EksNodegroupError("EKS cluster %s not found in this account and region: check "
+                                    "eks_cluster_name and the AWS region" % cluster_name)
+        raise EksNodegroupError("reading EKS cluster %s failed: %s"
+                                % (cluster_name, _aws_error_text(exc)))
+    try:
+        names = client.list_nodegroups(clusterName=cluster_name).get("nodegroups", [])
+    except aws_errors:
+        names = []
+    raise EksNodegroupError("nodegroup %s not found in EKS cluster %s (it has: %s): check "
+                            "nodegroup_name" % (nodegroup_name, cluster_name,
+                                                ", ".join(names) or "no nodegroups"))
+
+
+def scale_nodegroup(client, cluster_name, nodegroup_name, desired_size, raise_max=False,
+                    check_mode=False, wait=True, wait_timeout=900, aws_errors=(Exception,),
+                    waiter_errors=(Exception,)):
+    """Ensure the nodegroup's desired size; returns a result dict for exit_json."""
+    where = "nodegroup %s of EKS cluster %s" % (nodegroup_name, cluster_name)
+    ng = describe(client, cluster_name, nodegroup_name, aws_errors)
+    before = scaling_of(ng)
+    after, notes = plan_scaling(before, desired_size, raise_max, where)
+    warnings = []
+    ca_tags = autoscaler_tags(ng.get("tags"), cluster_name)
+    if ca_tags:
+        warnings.append(
+            "cluster-autoscaler manages %s (tags %s): it may move desiredSize away from %d "
+            "again; pause it or scale through its own settings if it does"
+            % (where, ", ".join(ca_tags), desired_size))
+    result = dict(changed=after != before, before=before, after=after, notes=notes,
+                  warnings=warnings, update_id=None, nodegroup=summary(ng))
+    if not result["changed"] or check_mode:
+        return result
+    if ng.get("status") in BUSY_STATUSES:
+        raise EksNodegroupError("%s is %s; nothing was changed. Wait until it is ACTIVE and "
+                                "run again" % (where, ng.get("status")))
+    try:
+        update = client.update_nodegroup_config(clusterName=cluster_name,
+                                                nodegroupName=nodegroup_name,
+                                                scalingConfig=after)
+    except aws_errors as exc:
+        raise EksNodegroupError("updating the scaling of %s to %s failed: %s; nothing was changed"
+                                % (where, after, _aws_error_text(exc)))
+    result["update_id"] = (update.get("update") or {}).get("id")
+    if wait:
+        delay = max(1, min(15, wait_timeout))
+        try:
+            client.get_waiter("nodegroup_active").wait(
+                clusterName=cluster_name, nodegroupName=nodegroup_name,
+                WaiterConfig=dict(Delay=delay, MaxAttempts=max(1, wait_timeout // delay)))
+        except waiter_errors as exc:
+            raise EksNodegroupError(
+                "%s did not become ACTIVE within %ds after update %s (%s): the scaling request "
+                "was accepted; check `aws eks describe-update` and the nodegroup's health"
+                % (where, wait_timeout, result["update_id"], exc))
+    ng = describe(client, cluster_name, nodegroup_name, aws_errors)
+    result["nodegroup"] = summary(ng)
+    result["after"] = scaling_of(ng)
+    return result

@@ -1,0 +1,168 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: eks_nodegroup_scale
+short_description: Set the desired size of an EKS managed nodegroup, changing nothing else
+version_added: 0.1.0
+description:
+  - Sets the desired size of an EKS managed nodegroup through C(UpdateNodegroupConfig) with
+    C(scalingConfig) only, as C(eksctl scale nodegroup) does. Labels, taints, instance types,
+    launch template and update config are not sent and stay as they are.
+  - minSize is lowered only when the desired size is below it; a desired size above maxSize
+    is refused unless O(raise_max=true), which raises maxSize to the desired size.
+  - Waits until the nodegroup is ACTIVE again, within O(wait_timeout) seconds.
+  - Warns when the nodegroup carries the cluster-autoscaler auto-discovery tags
+    (C(k8s.io/cluster-autoscaler/enabled), C(k8s.io/cluster-autoscaler/<cluster>)): the
+    autoscaler may move the desired size again.
+  - This module exists because M(community.aws.eks_nodegroup) manages the whole nodegroup -
+    options left out are reset (scaling to 1/1/2) and labels and taints are stripped - which
+    is the wrong tool for "add nodes now".
+author:
+  - HaloBuzz SRE
+extends_documentation_fragment:
+  - halobuzz.ops.aws
+attributes:
+  check_mode:
+    support: full
+    details: Reads the nodegroup and reports the scalingConfig it would set.
+  diff_mode:
+    support: full
+    details: Before and after are the scalingConfig (minSize, maxSize, desiredSize).
+options:
+  cluster_name:
+    description: Name of the EKS cluster.
+    type: str
+    required: true
+  nodegroup_name:
+    description: Name of the managed nodegroup.
+    type: str
+    required: true
+  desired_size:
+    description: Number of nodes wanted.
+    type: int
+    required: true
+  raise_max:
+    description: Raise maxSize to O(desired_size) when it is above it, instead of refusing.
+    type: bool
+    default: false
+  wait:
+    description: Wait until the nodegroup is ACTIVE after the update.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait for ACTIVE.
+    type: int
+    default: 900
+"""
+
+EXAMPLES = r"""
+- name: Add nodes to the workers nodegroup
+  halobuzz.ops.eks_nodegroup_scale:
+    cluster_name: halobuzz
+    nodegroup_name: workers
+    desired_size: 10
+    region: us-east-1
+
+- name: Go beyond the nodegroup's maxSize on purpose
+  halobuzz.ops.eks_nodegroup_scale:
+    cluster_name: halobuzz
+    nodegroup_name: workers
+    desired_size: 30
+    raise_max: true
+"""
+
+RETURN = r"""
+before:
+  description: scalingConfig before.
+  returned: success
+  type: dict
+  sample: {minSize: 3, maxSize: 20, desiredSize: 3}
+after:
+  description: scalingConfig after (as it would be, in check mode).
+  returned: success
+  type: dict
+  sample: {minSize: 3, maxSize: 20, desiredSize: 10}
+notes:
+  description: What moved besides the desired size (minSize lowered, maxSize raised).
+  returned: success
+  type: list
+  elements: str
+update_id:
+  description: Id of the EKS update started, null when nothing changed.
+  returned: success
+  type: str
+nodegroup:
+  description: The nodegroup after the change - status, scaling, instance types, labels, taints.
+  returned: success
+  type: dict
+  sample:
+    name: workers
+    cluster: halobuzz
+    status: ACTIVE
+    scaling_config: {minSize: 3, maxSize: 20, desiredSize: 10}
+    instance_types: [m5.large]
+    labels: {role: workers}
+    taints: []
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.halobuzz.ops.plugins.module_utils._aws import (
+    AWS_ARG_SPEC,
+    AWS_MUTUALLY_EXCLUSIVE,
+    AWS_REQUIRED_TOGETHER,
+    AwsConnectionError,
+    aws_client,
+)
+from ansible_collections.halobuzz.ops.plugins.module_utils._eks_nodegroup import (
+    EksNodegroupError,
+    scale_nodegroup,
+)
+
+try:
+    import botocore.exceptions
+    HAS_BOTO3 = True
+except ImportError:
+    HAS_BOTO3 = False
+
+
+def main():
+    argument_spec = dict(AWS_ARG_SPEC)
+    argument_spec.update(
+        cluster_name=dict(type="str", required=True),
+        nodegroup_name=dict(type="str", required=True),
+        desired_size=dict(type="int", required=True),
+        raise_max=dict(type="bool", default=False),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=900),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=AWS_MUTUALLY_EXCLUSIVE,
+                           required_together=AWS_REQUIRED_TOGETHER)
+    if not HAS_BOTO3:
+        module.fail_json(msg=missing_required_lib("boto3"))
+    p = module.params
+    aws_errors = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
+    try:
+        result = scale_nodegroup(
+            aws_client("eks", p), p["cluster_name"], p["nodegroup_name"], p["desired_size"],
+            raise_max=p["raise_max"], check_mode=module.check_mode, wait=p["wait"],
+            wait_timeout=p["wait_timeout"], aws_errors=aws_errors,
+            waiter_errors=(botocore.exceptions.WaiterError,))
+    except (AwsConnectionError, EksNodegroupError) as exc:
+        module.fail_json(msg=str(exc))
+    for warning in result.pop("warnings"):
+        module.warn(warning)
+    if module._diff:
+        result["diff"] = dict(before=result["before"], after=result["after"])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
