@@ -35,10 +35,8 @@ from ansible_collections.halobuzz.ops.plugins.module_utils._k8s_rollout import (
     RESTARTED_AT_ANNOTATION,
 )
 
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-except ImportError:  # pragma: no cover - kubernetes.core is a declared dependency
-    AUTH_ARG_SPEC = {}
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 
 JSON_PATCH = "application/json-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
@@ -53,6 +51,19 @@ def argument_spec(**options):
     )
     spec.update(options)
     return spec
+
+
+def connect(module, service_class):
+    """A service_class(dynamic client, namespace, name) from kubernetes.core's client,
+    or fail_json saying why the API cannot be reached."""
+    try:
+        client = get_api_client(module=module)
+    except Exception as error:  # ConfigException, CoreException, connection errors
+        module.fail_json(msg="Could not create a Kubernetes API client (kubeconfig %s, context %s): %s"
+                         % (module.params.get("kubeconfig") if isinstance(module.params.get("kubeconfig"), str)
+                            else "from the environment", module.params.get("context") or "default",
+                            _api_message(error)))
+    return service_class(client.client, module.params["namespace"], module.params["name"])
 
 
 def _api_message(error):

@@ -1,0 +1,171 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: k8s_rollout_info
+short_description: Rollout history of a Deployment, with images per revision and the live one
+version_added: 0.1.0
+author:
+  - HaloBuzz DevOps Team (@halobuzz)
+description:
+  - The data of C(kubectl rollout history deployment/NAME), structured - one entry per
+    revision from the ReplicaSets the Deployment controls (controller ownerReference uid),
+    with the ReplicaSet name, the image of each container, the change-cause, the creation
+    time and which revision is live (the ReplicaSet whose pod template equals the
+    Deployment's, ignoring C(pod-template-hash)).
+  - Also the Deployment's own revision, images, replica counts and rollout status (the
+    C(kubectl rollout status) rules), and the rollback this collection recorded, if it is
+    still live.
+  - Why not M(kubernetes.core.k8s_info) - it returns raw ReplicaSets; revisions, images,
+    the live flag and the ownership filter would each be Jinja in every playbook. Read-only.
+options:
+  name:
+    description: Name of the Deployment.
+    type: str
+    required: true
+    aliases: [deployment]
+  namespace:
+    description: Namespace of the Deployment.
+    type: str
+    required: true
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Read-only; runs the same in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+requirements:
+  - kubernetes >= 24.2.0
+  - PyYAML >= 3.11
+seealso:
+  - module: halobuzz.ops.k8s_rollout
+"""
+
+EXAMPLES = r"""
+- name: Read the rollout history of backend
+  halobuzz.ops.k8s_rollout_info:
+    name: backend
+    namespace: halobuzz
+  register: backend_history
+
+- name: Show the revisions
+  ansible.builtin.debug:
+    msg: "{{ backend_history.history | map(attribute='revision') | list }}"
+"""
+
+RETURN = r"""
+deployment:
+  description: The Deployment now.
+  returned: success
+  type: dict
+  contains:
+    name:
+      description: Deployment name.
+      type: str
+    namespace:
+      description: Deployment namespace.
+      type: str
+    revision:
+      description: The Deployment's revision (deployment.kubernetes.io/revision).
+      type: int
+      sample: 3
+    images:
+      description: Image per container of the Deployment's template.
+      type: dict
+      sample: {backend: registry.halobuzz.com/backend:v1.5.1}
+    paused:
+      description: Whether the rollout is paused.
+      type: bool
+    revision_history_limit:
+      description: spec.revisionHistoryLimit - older ReplicaSets are garbage-collected.
+      type: int
+      sample: 10
+    replicas:
+      description: Replica counts.
+      type: dict
+      sample: {desired: 3, updated: 3, ready: 0, available: 0, total: 3}
+    rollout_complete:
+      description: Whether C(kubectl rollout status) would report the rollout complete.
+      type: bool
+    rollout_message:
+      description: The rollout status message.
+      type: str
+history:
+  description: One entry per revision, oldest first.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    revision:
+      description: Revision number.
+      type: int
+    replicaset:
+      description: ReplicaSet name.
+      type: str
+    images:
+      description: Image per container.
+      type: dict
+    change_cause:
+      description: The kubernetes.io/change-cause annotation, or null.
+      type: str
+    created:
+      description: Creation time of the ReplicaSet (RFC 3339).
+      type: str
+    live:
+      description: Whether this revision's template is the Deployment's template.
+      type: bool
+    replicas:
+      description: Pods of this ReplicaSet.
+      type: int
+    ready_replicas:
+      description: Ready pods of this ReplicaSet.
+      type: int
+  sample:
+    - {revision: 2, replicaset: backend-6d4cf56db6, images: {backend: registry.halobuzz.com/backend:v1.5.0},
+       change_cause: "release v1.5.0", created: "2026-11-26T21:58:00Z", live: false, replicas: 0,
+       ready_replicas: 0}
+live_revision:
+  description: Revision of the live ReplicaSet, or null when none matches the template yet.
+  returned: success
+  type: int
+  sample: 3
+rollback_record:
+  description:
+    - The rollback recorded by M(halobuzz.ops.k8s_rollout) while it is still live
+      (C(from), C(to) revision numbers and the restored C(replicaset)), else null.
+  returned: success
+  type: dict
+  sample: {from: 3, to: 2, replicaset: backend-6d4cf56db6}
+"""
+
+from ansible_collections.halobuzz.ops.plugins.module_utils._k8s_rollout import RolloutError
+from ansible_collections.halobuzz.ops.plugins.module_utils._k8s_rollout_service import (
+    RolloutService,
+    argument_spec,
+    connect,
+)
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
+
+
+def main():
+    module = AnsibleK8SModule(argument_spec=argument_spec(), supports_check_mode=True)
+    service = connect(module, RolloutService)
+    try:
+        result = service.info()
+    except RolloutError as error:
+        module.fail_json(msg=str(error))
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
