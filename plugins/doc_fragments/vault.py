@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connection and authentication options shared by every halobuzz.ops Vault module."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    DOCUMENTATION = r"""
+options:
+  vault_addr:
+    description:
+      - Address of the Vault server, for example V(https://vault.halobuzz.com).
+      - If not set, the value of the E(VAULT_ADDR) environment variable is used.
+    type: str
+    required: true
+  auth_method:
+    description:
+      - How the module logs in to Vault.
+      - V(ldap) uses O(username) and O(password) (the runbook's C(vault login -method=ldap)).
+      - V(approle) uses O(role_id) and O(secret_id) (what AWX machine credentials use).
+      - V(token) uses an existing O(token).
+    type: str
+    choices: [token, ldap, approle]
+    default: ldap
+  mount_point:
+    description:
+      - Mount point of the auth method, when it is not mounted at its default path
+        (C(ldap) for O(auth_method=ldap), C(approle) for O(auth_method=approle)).
+      - Does not apply to O(auth_method=token).
+    type: str
+  token:
+    description:
+      - Vault token for O(auth_method=token).
+      - If not set, the value of the E(VAULT_TOKEN) environment variable is used.
+    type: str
+  username:
+    description:
+      - LDAP user name for O(auth_method=ldap).
+    type: str
+  password:
+    description:
+      - LDAP password for O(auth_method=ldap).
+    type: str
+  role_id:
+    description:
+      - AppRole role ID for O(auth_method=approle).
+    type: str
+  secret_id:
+    description:
+      - AppRole secret ID for O(auth_method=approle).
+    type: str
+  ca_cert:
+    description:
+      - Path to a PEM bundle used to verify the Vault server's TLS certificate.
+    type: path
+  validate_certs:
+    description:
+      - Whether to verify the Vault server's TLS certificate.
+      - Only set to V(false) against a test server.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds to wait for each Vault request before giving up.
+    type: int
+    default: 30
+"""

@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Vault client plumbing shared by the halobuzz.ops Vault modules.
+
+One argument spec for the options in the ``halobuzz.ops.vault`` doc fragment, one hvac client
+factory, and one error type: every hvac or transport failure becomes a ``VaultAccessError``
+whose message says what was being done, to which path, what Vault answered and what to do.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import re
+
+try:
+    import hvac
+    from hvac import exceptions as hvac_exceptions
+    import requests
+except ImportError as exc:  # pragma: no cover - reported by the module through missing_required_lib
+    hvac = None
+    hvac_exceptions = None
+    requests = None
+    HVAC_IMPORT_ERROR = exc
+else:
+    HVAC_IMPORT_ERROR = None
+
+
+class VaultAccessError(Exception):
+    """A Vault request failed; the message is ready for fail_json."""
+
+    def __init__(self, message, status=None):
+        super(VaultAccessError, self).__init__(message)
+        self.status = status
+
+
+def vault_argument_spec(**module_options):
+    """The argspec of the ``halobuzz.ops.vault`` doc fragment, merged with a module's own options."""
+    spec = dict(
+        vault_addr=dict(type='str', required=True, fallback=(_env_fallback, ['VAULT_ADDR'])),
+        auth_method=dict(type='str', default='ldap', choices=['token', 'ldap', 'approle']),
+        mount_point=dict(type='str'),
+        token=dict(type='str', no_log=True, fallback=(_env_fallback, ['VAULT_TOKEN'])),
+        username=dict(type='str'),
+        password=dict(type='str', no_log=True),
+        role_id=dict(type='str', no_log=False),
+        secret_id=dict(type='str', no_log=True),
+        ca_cert=dict(type='path'),
+        validate_certs=dict(type='bool', default=True),
+        timeout=dict(type='int', default=30),
+    )
+    spec.update(module_options)
+    return spec
+
+
+def _env_fallback(*names):
+    # ansible.module_utils.basic.env_fallback, imported lazily so this file stays importable
+    # (and unit-testable) without the AnsibleModule machinery.
+    from ansible.module_utils.basic import env_fallback
+    return env_fallback(*names)
+
+
+def make_client(params, token=None):
+    """An hvac client for ``params`` (the connection options), optionally carrying ``token``."""
+    verify = params.get('ca_cert') or params.get('validate_certs', True)
+    # token='' keeps hvac from picking up VAULT_TOKEN or ~/.vault-token on its own: which
+    # token a request carries is decided here, never by the environment behind our back.
+    client = hvac.Client(url=params['vault_addr'], verify=verify, timeout=params.get('timeout', 30),
+                         token=token or '')
+    return client
+
+
+_MULTIERROR_HEAD = re.compile(r'^\s*\d+ errors? occurred:\s*')
+
+
+def _vault_errors(exc):
+    """Vault's error list on one line ('1 error occurred:\\n\\t* permission denied' -> 'permission denied')."""
+    texts = []
+    for error in getattr(exc, 'errors', None) or []:
+        text = _MULTIERROR_HEAD.sub('', str(error))
+        text = ' '.join(part.strip().lstrip('*').strip() for part in text.splitlines() if part.strip())
+        if text:
+            texts.append(text)
+    return '; '.join(texts)
+
+
+def _status_of(exc):
+    for status, name in ((400, 'InvalidRequest'), (401, 'Unauthorized'), (403, 'Forbidden'),
+                         (404, 'InvalidPath'), (412, 'PreconditionFailed'), (429, 'RateLimitExceeded'),
+                         (500, 'InternalServerError'), (501, 'VaultNotInitialized'), (502, 'BadGateway'),
+                         (503, 'VaultDown')):
+        if isinstance(exc, getattr(hvac_exceptions, name)):
+            return status
+    return None
+
+
+def describe_error(exc, doing, target, vault_addr, policies=None, capability=None, hint=None):
+    """The VaultAccessError for an hvac/transport exception raised while ``doing`` ``target``.
+
+    ``doing`` is a gerund phrase ("reading"), ``target`` the API path ("secret/data/x"),
+    ``capability`` the policy capability the request needed, ``hint`` what to check next.
+    """
+    if requests is not None and isinstance(exc, requests.exceptions.SSLError):
+        return VaultAccessError(
+            'TLS verification failed %s %s at %s: %s. Give the CA bundle in ca_cert (validate_certs=false '
+            'only against a test server).' % (doing, target, vault_addr, exc))
+    if requests is not None and isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
+        return VaultAccessError(
+            'Cannot reach Vault at %s while %s %s: %s. Check vault_addr (or VAULT_ADDR) and the network.'
+            % (vault_addr, doing, target, type(exc).__name__))
+    status = _status_of(exc)
+    detail = _vault_errors(exc)
+    answered = 'Vault %s' % status if status else 'Vault error'
+    if detail:
+        answered += ': %s' % detail
+    if status == 403:
+        msg = 'Permission denied %s %s (%s)' % (doing, target, answered)
+        if policies is not None:
+            msg += ": the token's policies %s do not allow %s" % (sorted(policies), capability or 'this request')
+        msg += '. %s' % (hint or 'Ask a Vault admin to grant the capability, or check the path.')
+    elif status == 404:
+        msg = 'Nothing found %s %s (%s). %s' % (doing, target, answered, hint or 'Check the path and the mount.')
+    elif status in (501, 503):
+        msg = 'Vault at %s is sealed, uninitialised or unavailable while %s %s (%s). Unseal it or try again.' % (
+            vault_addr, doing, target, answered)
+    else:
+        msg = 'Vault refused %s %s (%s). %s' % (doing, target, answered, hint or 'Check the request.')
+    return VaultAccessError(msg.strip(), status=status)
+
+
+@contextlib.contextmanager
+def vault_request(doing, target, vault_addr, policies=None, capability=None, hint=None):
+    """Run the hvac call in the ``with`` body; any Vault or transport failure becomes VaultAccessError."""
+    try:
+        yield
+    except VaultAccessError:
+        raise
+    except Exception as exc:  # hvac.exceptions.VaultError and requests.exceptions.RequestException
+        if not _is_vault_exception(exc):
+            raise
+        raise describe_error(exc, doing, target, vault_addr, policies=policies, capability=capability, hint=hint)
+
+
+def _is_vault_exception(exc):
+    if hvac_exceptions is not None and isinstance(exc, hvac_exceptions.VaultError):
+        return True
+    return requests is not None and isinstance(exc, requests.exceptions.RequestException)
