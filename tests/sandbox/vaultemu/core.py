@@ -1,0 +1,424 @@
+"""The request pipeline: token check, ACL, routing to a backend, envelope, audit.
+
+Mirrors vault/request_handling.go: a request with no or a dead token is refused before
+routing (403), a token without the capability is refused (403), a path outside every
+mount is "no handler for route" (404), and every audited request leaves a request entry
+and a response entry in the audit device.
+"""
+
+import re
+import threading
+import uuid
+from dataclasses import dataclass
+
+from . import acl as aclmod
+from .audit import AuditDevice
+from .errors import INVALID_TOKEN, PERMISSION_DENIED, Resp, VaultError, bad_request, multierror
+from .kv import KVv2
+from .config import parse_duration
+from .tokens import TokenStore, go_duration, sanitize_policies
+
+# Requests answered in the HTTP layer without a token and without an audit entry, as in Vault.
+UNAUTHENTICATED = ("sys/health", "sys/seal-status", "sys/leader")
+LOGIN_PATHS = ("auth/ldap/login/", "auth/approle/login")
+
+MOUNTS = {  # mount point -> (type, description, accessor, plugin version)
+    "secret/": ("kv", "key/value secret storage", "kv_5e1a7a3c", "v0.20.0+builtin"),
+    "sys/": ("system", "system endpoints used for control, policy and debugging", "system_0a1b2c3d",
+             "v1.17.6+builtin.vault"),
+    "auth/token/": ("token", "token based credentials", "auth_token_4b5c6d7e", "v1.17.6+builtin.vault"),
+    "auth/ldap/": ("ldap", "", "auth_ldap_8f9a0b1c", "v1.17.6+builtin.vault"),
+    "auth/approle/": ("approle", "", "auth_approle_2d3e4f5a", "v1.17.6+builtin.vault"),
+}
+LDAP_BIND_FAILED = "ldap operation failed: failed to bind as user"
+
+
+@dataclass
+class Request:
+    id: str
+    operation: str
+    path: str
+    data: dict
+    token: str
+    remote_address: str
+    remote_port: int
+    mount_point: str = ""
+    mount_type: str = ""
+
+
+def mount_of(path):
+    best = ""
+    for mount in MOUNTS:
+        if (path + "/").startswith(mount) and len(mount) > len(best):
+            best = mount
+    return best
+
+
+def _bool(value, default):
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "t", "yes")
+    return bool(value)
+
+
+def _policies_param(value):
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [p.strip() for p in value.split(",") if p.strip()]
+    if isinstance(value, list):
+        return [str(p).strip() for p in value if str(p).strip()]
+    raise bad_request("error parsing policies: expected a list or comma-separated string")
+
+
+def _ttl_param(body, key):
+    try:
+        return parse_duration(body.get(key), key)
+    except ValueError as exc:
+        raise bad_request(f"error converting input for field {exc}") from None
+
+
+class VaultCore:
+    def __init__(self, config, clock, audit_path=None):
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.audit = AuditDevice(audit_path, clock)
+        self.cluster_id = str(uuid.uuid4())
+        self.reset(config)
+
+    # -- world -----------------------------------------------------------------------------
+    def reset(self, config):
+        with self.lock:
+            self.config = config
+            self.tokens = TokenStore(self.clock)
+            self.tokens.create(["root"], "auth/token/root", "root", token_id=config.root_token)
+            self.kv = KVv2(self.clock)
+            for path, data in config.kv.items():
+                self.kv.seed(path, data)
+
+    def acl_for(self, tok):
+        return aclmod.ACL(tok.policies, self.config.policies)
+
+    # -- pipeline ---------------------------------------------------------------------------
+    def handle(self, req):
+        """(status, body dict or None) for one /v1/ request."""
+        with self.lock:
+            if req.path in UNAUTHENTICATED:
+                return self._unauthenticated(req)
+            req.mount_point = mount_of(req.path)
+            req.mount_type = MOUNTS[req.mount_point][0] if req.mount_point else ""
+            login = req.path.startswith(LOGIN_PATHS) and req.operation in ("update", "create")
+            tok = None
+            if req.path.endswith("/") and req.operation in ("update", "create"):
+                return 400, {"errors": ["cannot write to a path ending in '/'"]}
+            try:
+                if not login:
+                    tok = self._check(req)
+                self.audit.log("request", req, tok)
+                revoke_after = tok is not None and self.tokens.use(tok)
+                resp = self._route(req, tok)
+                if revoke_after:
+                    self.tokens.revoke_tree(tok)
+            except VaultError as err:
+                body = {"errors": err.messages}
+                self._audit_response(req, tok, None, error="; ".join(err.messages) or None)
+                return err.status, body
+            self._audit_response(req, tok, resp)
+            if resp.status == 204:
+                return 204, None
+            return resp.status, self._envelope(req, resp)
+
+    def _audit_response(self, req, tok, resp, error=None):
+        if resp is None:
+            self.audit.log("response", req, tok, error=error)
+        else:
+            self.audit.log("response", req, tok,
+                           response=self.audit.response_entry(req, resp.auth, resp.data, resp.warnings))
+
+    def _check(self, req):
+        """The calling token, after the validity and ACL checks (raises 403 otherwise)."""
+        if not req.token:
+            self._refuse(req, None, "permission denied")
+        tok = self.tokens.lookup(req.token)
+        if tok is None:
+            self._refuse(req, None, INVALID_TOKEN)
+        if req.operation in ("create", "update"):
+            exists = self.kv.exists(req.path[len("secret/"):]) if req.mount_point == "secret/" else None
+            if exists is not None:
+                req.operation = "update" if exists else "create"
+            else:
+                req.operation = "update"
+        if not self.acl_for(tok).allowed(req.path, req.operation):
+            self._refuse(req, tok, PERMISSION_DENIED)
+        return tok
+
+    def _refuse(self, req, tok, message):
+        self.audit.log("request", req, tok, error=message)
+        raise VaultError(403, message)
+
+    def _envelope(self, req, resp):
+        return {"request_id": req.id, "lease_id": "", "renewable": False, "lease_duration": 0,
+                "data": resp.data, "wrap_info": None, "warnings": resp.warnings, "auth": resp.auth,
+                "mount_type": req.mount_type}
+
+    # -- routing ----------------------------------------------------------------------------
+    def _route(self, req, tok):
+        path, op, body = req.path, req.operation, req.data
+        if req.mount_point == "secret/":
+            return self.kv.handle(op, path[len("secret/"):], body)
+        if req.mount_point == "auth/token/":
+            return self._token(path[len("auth/token/"):], op, body, tok)
+        if req.mount_point == "auth/ldap/":
+            return self._ldap(path[len("auth/ldap/"):], op, body)
+        if req.mount_point == "auth/approle/":
+            return self._approle(path[len("auth/approle/"):], op, body)
+        if req.mount_point == "sys/":
+            return self._sys(path[len("sys/"):], op, body, tok)
+        raise VaultError(404, f"no handler for route \"{path}\". route entry not found.")
+
+    def _unauthenticated(self, req):
+        sub = req.path[len("sys/"):]
+        if sub == "health":
+            now = int(self.clock())
+            return 200, {"initialized": True, "sealed": False, "standby": False, "performance_standby": False,
+                         "replication_performance_mode": "disabled", "replication_dr_mode": "disabled",
+                         "server_time_utc": now, "version": self.config.version, "enterprise": False,
+                         "cluster_name": self.config.cluster_name, "cluster_id": self.cluster_id,
+                         "echo_duration_ms": 0, "clock_skew_ms": 0, "replication_primary_canary_age_ms": 0,
+                         "removed_from_cluster": False}
+        if sub == "seal-status":
+            return 200, {"type": "shamir", "initialized": True, "sealed": False, "t": 1, "n": 1,
+                         "progress": 0, "nonce": "", "version": self.config.version, "build_date": "",
+                         "migration": False, "cluster_name": self.config.cluster_name,
+                         "cluster_id": self.cluster_id, "recovery_seal": False, "storage_type": "inmem",
+                         "removed_from_cluster": False}
+        return 200, {"ha_enabled": False, "is_self": False, "active_time": "0001-01-01T00:00:00Z",
+                     "leader_address": "", "leader_cluster_address": "", "performance_standby": False,
+                     "performance_standby_last_remote_wal": 0}
+
+    # -- auth methods -----------------------------------------------------------------------
+    def _login(self, policies, path, display_name, meta, ttl, max_ttl):
+        system_max = self.config.max_ttl
+        max_ttl = min(max_ttl, system_max) if max_ttl else system_max
+        ttl = min(ttl or self.config.default_ttl, max_ttl)
+        tok = self.tokens.create(sanitize_policies(policies, True), path, display_name, ttl=ttl,
+                                 meta=meta, max_ttl=max_ttl)
+        return Resp(auth=self.tokens.auth_block(tok))
+
+    def _ldap(self, sub, op, body):
+        if not sub.startswith("login/") or op not in ("create", "update"):
+            raise VaultError(405, multierror("unsupported operation")) if sub.startswith("login/") \
+                else VaultError(404, multierror("unsupported path"))
+        username = sub[len("login/"):]
+        password = body.get("password")
+        if not password:
+            raise bad_request("password cannot be empty")
+        user = self.config.ldap_users.get(username)
+        if user is None or user.password != password:
+            raise bad_request(LDAP_BIND_FAILED)
+        return self._login(user.policies, f"auth/ldap/login/{username}", f"ldap-{username}",
+                           {"username": username}, self.config.ldap_token_ttl, self.config.ldap_token_max_ttl)
+
+    def _approle(self, sub, op, body):
+        if sub != "login" or op not in ("create", "update"):
+            raise VaultError(404, multierror("unsupported path"))
+        role_id = str(body.get("role_id") or "").strip()
+        if not role_id:
+            raise bad_request("missing role_id")
+        secret_id = str(body.get("secret_id") or "").strip()
+        for name, role in self.config.approle_roles.items():
+            if role.role_id == role_id:
+                if not secret_id:
+                    raise bad_request("missing secret_id")
+                if role.secret_id != secret_id:
+                    break
+                return self._login(role.policies, "auth/approle/login", "approle", {"role_name": name},
+                                   role.token_ttl, role.token_max_ttl)
+        raise bad_request("invalid role or secret ID")
+
+    # -- token store --------------------------------------------------------------------------
+    def _token(self, sub, op, body, tok):
+        handler = {
+            ("create", "update"): self._token_create, ("create-orphan", "update"): self._token_create,
+            ("lookup-self", "read"): lambda b, t: Resp(data=self.tokens.lookup_data(t)),
+            ("lookup", "update"): self._token_lookup, ("lookup-accessor", "update"): self._token_lookup_accessor,
+            ("renew-self", "update"): lambda b, t: self._token_renew(t, b),
+            ("renew", "update"): lambda b, t: self._token_renew(self._token_param(b, "renew"), b),
+            ("renew-accessor", "update"): lambda b, t: self._token_renew(self._accessor_param(b), b),
+            ("revoke-self", "update"): self._token_revoke_self,
+            ("revoke", "update"): self._token_revoke, ("revoke-accessor", "update"): self._token_revoke_accessor,
+        }.get((sub, op))
+        if handler is None:
+            known = {"create", "create-orphan", "lookup-self", "lookup", "lookup-accessor", "renew-self",
+                     "renew", "renew-accessor", "revoke-self", "revoke", "revoke-accessor"}
+            if sub in known:
+                raise VaultError(405, multierror("unsupported operation"))
+            raise VaultError(404, multierror("unsupported path"))
+        if sub == "create-orphan":
+            body = dict(body, no_parent=True)
+        return handler(body, tok)
+
+    def _token_create(self, body, parent):
+        known = {"policies", "meta", "no_parent", "no_default_policy", "renewable", "ttl", "explicit_max_ttl",
+                 "display_name", "num_uses", "id", "type"}
+        warnings = []
+        ignored = sorted(set(body) - known)
+        if ignored:
+            warnings.append(f"Endpoint ignored these unrecognized parameters: [{' '.join(ignored)}]")
+        parent_acl = self.acl_for(parent)
+        is_root = "root" in parent.policies
+        is_sudo = is_root or "sudo" in parent_acl.capabilities("auth/token/create")
+        if body.get("id") and not is_root:
+            raise bad_request("root or sudo privileges required to directly generate a token ID")
+        if str(body.get("type") or "service") != "service":
+            raise bad_request("only service tokens are emulated")
+        # token_store.go handleCreateCommon: inherit the parent's policies when none are given;
+        # without root or sudo a child may only hold policies its parent holds.
+        policies = _policies_param(body.get("policies"))
+        no_default = _bool(body.get("no_default_policy"), False)
+        if not policies:
+            policies = list(parent.policies)
+            add_default = not no_default and "default" in parent.policies
+        elif not is_sudo:
+            if not set(sanitize_policies(policies, False)) <= set(sanitize_policies(parent.policies, False)):
+                raise bad_request("child policies must be subset of parent")
+            add_default = not no_default and "default" in parent.policies
+        else:
+            add_default = not no_default
+        policies = sanitize_policies(policies, add_default)
+        if no_default and "default" in policies:
+            policies.remove("default")
+        no_parent = _bool(body.get("no_parent"), False)
+        if no_parent and not is_sudo:
+            raise bad_request("root or sudo privileges required to create orphan token")
+        meta = body.get("meta")
+        if meta is not None and not isinstance(meta, dict):
+            raise bad_request("error parsing meta: expected a map of strings")
+        ttl = _ttl_param(body, "ttl")
+        explicit_max = _ttl_param(body, "explicit_max_ttl")
+        try:
+            num_uses = int(body.get("num_uses") or 0)
+        except (TypeError, ValueError):
+            raise bad_request("error parsing num_uses: expected an integer") from None
+        if num_uses < 0:
+            raise bad_request("number of uses cannot be negative")
+        display = "token"
+        if body.get("display_name"):
+            display = re.sub(r"[^a-zA-Z0-9-]", "-", "token-" + str(body["display_name"])).rstrip("-")
+        root_child = policies == ["root"]
+        if not ttl and not root_child:
+            ttl = self.config.default_ttl
+        max_ttl = self.config.max_ttl
+        if explicit_max and explicit_max < max_ttl:
+            max_ttl = explicit_max
+        if ttl > max_ttl:
+            warnings.append(f"TTL of \"{go_duration(ttl)}\" exceeded the effective max_ttl of "
+                            f"\"{go_duration(max_ttl)}\"; "
+                            "TTL value is capped accordingly")
+            ttl = max_ttl
+        if root_child and not explicit_max and not body.get("ttl"):
+            ttl, max_ttl = 0, 0
+        tok = self.tokens.create(policies, "auth/token/create", display, ttl=ttl,
+                                 parent=None if no_parent else parent,
+                                 meta={str(k): str(v) for k, v in meta.items()} if meta else None,
+                                 renewable=_bool(body.get("renewable"), True), explicit_max_ttl=explicit_max,
+                                 max_ttl=max_ttl, num_uses=num_uses, token_id=body.get("id") or None)
+        return Resp(auth=self.tokens.auth_block(tok), warnings=warnings or None)
+
+    def _token_param(self, body, action):
+        value = body.get("token")
+        if not value:
+            raise VaultError(400, multierror("missing token"))
+        tok = self.tokens.lookup(str(value))
+        if tok is None:
+            if action == "lookup":
+                raise VaultError(403, "bad token")
+            raise bad_request("invalid lease ID" if action == "renew" else "token not found")
+        return tok
+
+    def _accessor_param(self, body):
+        accessor = body.get("accessor")
+        if not accessor:
+            raise VaultError(400, multierror("missing accessor"))
+        tok = self.tokens.lookup_accessor(str(accessor))
+        if tok is None:
+            raise VaultError(400, multierror("invalid accessor"))
+        return tok
+
+    def _token_lookup(self, body, caller):
+        return Resp(data=self.tokens.lookup_data(self._token_param(body, "lookup")))
+
+    def _token_lookup_accessor(self, body, caller):
+        return Resp(data=self.tokens.lookup_data(self._accessor_param(body), include_id=False))
+
+    def _token_renew(self, tok, body):
+        if not tok.ttl:
+            raise bad_request("lease not found or lease is not renewable")
+        if not tok.renewable:
+            raise bad_request("lease is not renewable")
+        increment = _ttl_param(body, "increment")
+        ttl, warnings = self.tokens.renew(tok, increment)
+        return Resp(auth=self.tokens.auth_block(tok, ttl), warnings=warnings or None)
+
+    def _token_revoke_self(self, body, tok):
+        self.tokens.revoke_tree(tok)
+        return Resp.empty()
+
+    def _token_revoke(self, body, caller):
+        value = body.get("token")
+        if not value:
+            raise VaultError(400, multierror("missing token"))
+        target = self.tokens.lookup(str(value))
+        if target is not None:
+            self.tokens.revoke_tree(target)
+        return Resp.empty()
+
+    def _token_revoke_accessor(self, body, caller):
+        self.tokens.revoke_tree(self._accessor_param(body))
+        return Resp.empty()
+
+    # -- sys ------------------------------------------------------------------------------
+    def _mount_entry(self, mount):
+        kind, description, accessor, version = MOUNTS[mount]
+        entry = {"accessor": accessor, "config": {"default_lease_ttl": 0, "force_no_cache": False,
+                                                   "max_lease_ttl": 0}, "description": description,
+                 "external_entropy_access": False, "local": False, "options": None, "plugin_version": "",
+                 "running_plugin_version": version, "running_sha256": "", "seal_wrap": False, "type": kind,
+                 "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, mount))}
+        if kind == "kv":
+            entry["options"] = {"version": "2"}
+        return entry
+
+    def _sys(self, sub, op, body, tok):
+        if sub == "mounts" and op == "read":
+            data = {m: self._mount_entry(m) for m in MOUNTS if not m.startswith("auth/")}
+            return Resp(data=data)
+        if sub == "auth" and op == "read":
+            return Resp(data={m[len("auth/"):]: self._mount_entry(m) for m in MOUNTS if m.startswith("auth/")})
+        if sub.startswith("mounts/") and sub.endswith("/tune") and op == "read":
+            mount = sub[len("mounts/"):-len("/tune")].strip("/") + "/"
+            if mount not in MOUNTS or mount.startswith("auth/"):
+                raise bad_request(f"cannot fetch sysview for path \"{mount}\"")
+            entry = self._mount_entry(mount)
+            data = {"default_lease_ttl": self.config.default_ttl, "max_lease_ttl": self.config.max_ttl,
+                    "force_no_cache": False, "description": entry["description"]}
+            if entry["options"]:
+                data["options"] = entry["options"]
+            return Resp(data=data)
+        if sub == "capabilities-self" and op == "update":
+            paths = body.get("paths") or body.get("path") or []
+            paths = [paths] if isinstance(paths, str) else list(paths)
+            if not paths:
+                raise bad_request("paths must be supplied")
+            acl = self.acl_for(tok)
+            data = {p: acl.capability_list(p.lstrip("/")) for p in paths}
+            data["capabilities"] = sorted({c for caps in data.values() for c in caps})
+            return Resp(data=data)
+        if sub.startswith("audit-hash/") and op == "update":
+            if sub[len("audit-hash/"):] != "file":
+                raise bad_request(f"unknown audit backend {sub[len('audit-hash/'):]}")
+            if "input" not in body:
+                raise bad_request("the \"input\" parameter is empty")
+            return Resp(data={"hash": self.audit.hash(body["input"])})
+        raise VaultError(404, multierror("unsupported path"))
