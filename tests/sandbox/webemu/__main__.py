@@ -1,0 +1,51 @@
+"""Run the web emulators: `PYTHONPATH=tests/sandbox python -m webemu --kubeconfig K --ready-file F`.
+
+Each emulator listens on its own free 127.0.0.1 port; once all answer, the ports go to the
+ready file as JSON {"prometheus": P, "api": P, "providers": P, "slack": P}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import threading
+from pathlib import Path
+
+from . import api, prometheus, providers, slack
+from .common import State
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="webemu", description=__doc__)
+    parser.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster healthz asks")
+    parser.add_argument("--ready-file", required=True, help="where to write the ports as JSON")
+    parser.add_argument("--slack-path", default=None,
+                        help="webhook path to accept (default: /services/TSANDBOX/BSANDBOX/<random>)")
+    args = parser.parse_args(argv)
+    state = State()
+    slack_path = args.slack_path or f"/services/TSANDBOX/BSANDBOX/{secrets.token_hex(12)}"
+    servers = {
+        "prometheus": prometheus.make_app(state).serve(),
+        "api": api.make_app(state, args.kubeconfig).serve(),
+        "providers": providers.make_app(state).serve(),
+        "slack": slack.make_app(state, slack_path).serve(),
+    }
+    ports = {name: srv.server_address[1] for name, srv in servers.items()}
+    ports["slack_path"] = slack_path
+    tmp = Path(args.ready_file + ".tmp")
+    tmp.write_text(json.dumps(ports))
+    os.replace(tmp, args.ready_file)
+    print(f"webemu listening: {ports}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    for srv in servers.values():
+        srv.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
