@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, HaloBuzz DevOps Team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Backup of chosen databases/collections into a mongodump-compatible archive.
+
+Documents are read with a raw-BSON cursor and written as the bytes the server returned;
+the archive is written to a temporary file beside the destination, flushed to disk and
+renamed into place, so a crash never leaves a half-written archive under the final name.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import (
+    ArchiveWriter, CollectionEntry, ContentChecksum, MongoArchiveError, dump_metadata)
+from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_restore import (
+    INTERNAL_DATABASES, RAW_OPTIONS, NamespaceFilter, skip_reason)
+
+try:
+    from bson.son import SON
+    from pymongo.errors import PyMongoError
+except ImportError:  # pragma: no cover - the modules report missing_required_lib('pymongo')
+    PyMongoError = Exception
+
+TOOL_VERSION = 'halobuzz.ops mongodb_backup'
+
+
+def _uuid_hex(info):
+    value = (info.get('info') or {}).get('uuid')
+    if value is None or isinstance(value, str):
+        return value or None
+    hexed = getattr(value, 'hex', None)  # uuid.UUID has .hex (str); bson Binary is bytes
+    return hexed if isinstance(hexed, str) else bytes(value).hex()
+
+
+def select(client, databases=None, ns_filter=None):
+    """The collections to dump, each a CollectionEntry with mongodump-style metadata."""
+    ns_filter = ns_filter or NamespaceFilter()
+    try:
+        if not databases:
+            databases = [d for d in client.list_database_names() if d not in INTERNAL_DATABASES + ('admin',)]
+        entries = []
+        for db in databases:
+            for info in sorted(client[db].list_collections(), key=lambda i: i['name']):
+                name = info['name']
+                ns = '%s.%s' % (db, name)
+                if skip_reason(db, name) or not ns_filter.selects(ns):
+                    continue
+                kind = info.get('type') or 'collection'
+                indexes = [] if kind == 'view' else list(client[db][name].list_indexes())
+                metadata = SON([('options', info.get('options') or {}), ('indexes', indexes)])
+                uuid = _uuid_hex(info)
+                if uuid:
+                    metadata['uuid'] = uuid
+                metadata['collectionName'] = name
+                metadata['type'] = kind
+                entries.append(CollectionEntry(db, name, dump_metadata(metadata), metadata, kind=kind))
+    except PyMongoError as exc:
+        raise MongoArchiveError('listing the collections to back up failed: %s' % exc)
+    return entries
+
+
+def count(client, entries):
+    """Exact document counts, for check mode."""
+    try:
+        for entry in entries:
+            if entry.has_data:
+                entry.count = client[entry.db][entry.collection].count_documents({})
+    except PyMongoError as exc:
+        raise MongoArchiveError('counting %s failed: %s' % (entry.ns, exc))
+    return entries
+
+
+def write(client, entries, dest, compress=False):
+    """Dump ``entries`` into the archive ``dest``; return (collections, sha256, size)."""
+    directory = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(directory):
+        raise MongoArchiveError('cannot write backup %s: directory %s does not exist' % (dest, directory))
+    partial = '%s.partial-%d' % (dest, os.getpid())
+    try:
+        server_version = client.server_info().get('version') or ''
+    except PyMongoError as exc:
+        raise MongoArchiveError('reading the server version failed: %s' % exc)
+    collections = []
+    entry = None
+    try:
+        with open(partial, 'wb') as handle:
+            writer = ArchiveWriter(handle, compress=compress, server_version=server_version,
+                                   tool_version=TOOL_VERSION)
+            writer.write_prelude(entries)
+            for entry in entries:
+                summary = {'namespace': entry.ns, 'type': entry.kind}
+                if entry.has_data:
+                    checksum = ContentChecksum()
+                    cursor = client[entry.db].get_collection(entry.collection, codec_options=RAW_OPTIONS).find(
+                        {}, batch_size=1000)
+                    writer.write_namespace(entry, (doc.raw for doc in cursor), on_document=checksum.add)
+                    summary.update(documents=entry.count, checksum=checksum.hexdigest())
+                collections.append(summary)
+            writer.close()
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(partial, dest)
+    except PyMongoError as exc:
+        _remove(partial)
+        raise MongoArchiveError('backing up %s failed: %s; no archive was written to %s' % (
+            entry.ns if entry else 'the collection list', exc, dest))
+    except (IOError, OSError) as exc:
+        _remove(partial)
+        raise MongoArchiveError('writing backup %s failed: %s' % (dest, exc))
+    return collections, writer.sha256, writer.size
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

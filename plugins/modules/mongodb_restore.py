@@ -1,0 +1,214 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, HaloBuzz DevOps Team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: mongodb_restore
+short_description: Restore a mongodump archive or dump directory, validated in full before anything is written
+version_added: 0.1.0
+description:
+  - Restores a C(mongodump --archive) file (plain or gzip) or a C(mongodump) directory dump (C(.bson),
+    C(.metadata.json), their C(.gz) forms, percent-encoded names) in Python, without the mongo tools.
+  - Why this module exists. C(community.mongodb) has no backup or restore module; AWX execution
+    environments rarely carry C(mongorestore); and C(mongorestore --dryRun) reports 0 documents
+    (TOOLS-3493), so it cannot vouch for an archive before a rollback.
+  - "First a validation pass reads the whole source: archive structure, the CRC-64 of every namespace,
+    the BSON structure of every document, every metadata document. A problem fails the task with the
+    file, the namespace and the byte offset, and nothing is written."
+  - Then each collection is dropped (as C(mongorestore --drop)) and recreated with the options from its
+    metadata, the documents are inserted as the raw BSON they were dumped as (every BSON type survives
+    exactly), the indexes are recreated from the metadata, and every collection is re-read and its
+    document count and content checksum compared with the source.
+  - "Content checksum: sha256 over the document count and the sum (mod 2**256) of the sha256 of each
+    document's raw BSON; order-independent, the same function for the archive and for the database."
+  - "Namespaces not restored, as C(mongorestore) without C(--oplogReplay): the oplog; the C(local) and
+    C(config) databases; C(system.users), C(system.roles) and C(admin.system.version) (users, roles,
+    auth schema); C(system.views) (views come from their own metadata); C(system.buckets.*) (time series);
+    other C(system.*) collections except C(system.js). They are listed in RV(skipped_namespaces)."
+  - When the database already holds exactly the source's content (counts, checksums, index keys), nothing
+    is written and the task reports C(changed=false), unless O(skip_if_identical=false).
+author:
+  - HaloBuzz DevOps Team (@halobuzz)
+extends_documentation_fragment:
+  - halobuzz.ops.mongodb
+attributes:
+  check_mode:
+    support: full
+    details: Runs the whole validation pass and the comparison with the database and reports real counts; writes nothing.
+  diff_mode:
+    support: full
+    details: Returns per-collection state (count, checksum, index keys) before and after.
+options:
+  src:
+    description:
+      - Path of a mongodump archive file (gzip is detected) or of a mongodump dump directory.
+    type: path
+    required: true
+  drop:
+    description:
+      - Drop each target collection before restoring it (C(mongorestore --drop)).
+      - With V(false), documents are inserted into existing collections; duplicate C(_id)s fail the task.
+    type: bool
+    default: true
+  drop_extra_collections:
+    description:
+      - Also drop collections of the target databases that the source does not contain, so the databases
+        end up exactly as the source (used to put back a safety backup).
+    type: bool
+    default: false
+  ns_include:
+    description: Restore only namespaces matching one of these patterns (C(*) matches any characters), as C(--nsInclude).
+    type: list
+    elements: str
+    default: []
+  ns_exclude:
+    description: Skip namespaces matching one of these patterns, as C(--nsExclude).
+    type: list
+    elements: str
+    default: []
+  ns_from:
+    description:
+      - Rename patterns, as C(--nsFrom); C($name$) captures any characters. Each needs the O(ns_to) at the same position.
+    type: list
+    elements: str
+    default: []
+  ns_to:
+    description: Targets for O(ns_from), as C(--nsTo); C($name$) inserts what O(ns_from) captured.
+    type: list
+    elements: str
+    default: []
+  batch_size:
+    description: Documents per insert batch (a batch is also sent when it reaches 16 MiB).
+    type: int
+    default: 1000
+  restore_indexes:
+    description: Recreate the secondary indexes listed in each collection's metadata.
+    type: bool
+    default: true
+  skip_if_identical:
+    description: Do nothing (C(changed=false)) when the database already holds exactly the source's content.
+    type: bool
+    default: true
+'''
+
+EXAMPLES = r'''
+- name: Validate an archive and show what a restore would do (real counts)
+  halobuzz.ops.mongodb_restore:
+    mongodb_uri: "{{ mongodb_uri }}"
+    src: /backups/backup-20240120.archive
+  check_mode: true
+  register: plan
+
+- name: Restore the halobuzz database from an archive, renaming it on the way
+  halobuzz.ops.mongodb_restore:
+    mongodb_uri: "{{ mongodb_uri }}"
+    src: /backups/backup-20240120.archive.gz
+    ns_include: ["halobuzz.*"]
+    ns_from: ["halobuzz.$coll$"]
+    ns_to: ["halobuzz_restored.$coll$"]
+'''
+
+RETURN = r'''
+identical:
+  description: Whether the database already held exactly the source's content before the task.
+  returned: success
+  type: bool
+  sample: false
+collections:
+  description: Each restored (or, in check mode, restorable) collection with what it holds afterwards.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - namespace: halobuzz.users
+      source_namespace: halobuzz.users
+      type: collection
+      documents: 1200
+      checksum: 4acb009e5522705e0eb555ae96bdc199d6ea419713f381c2887dd97720552d45
+      indexes: ["_id", "email"]
+documents:
+  description: Total documents in the restored collections.
+  returned: success
+  type: int
+  sample: 1200
+skipped_namespaces:
+  description: Namespaces of the source that are never restored, with the reason.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{namespace: admin.system.version, reason: "users, roles and the auth schema version: ..."}]
+excluded_namespaces:
+  description: Namespaces left out by O(ns_include)/O(ns_exclude).
+  returned: success
+  type: list
+  elements: str
+  sample: []
+skipped_files:
+  description: Files of a dump directory that are not part of a dump (skipped, as mongorestore does).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{path: badfile.txt, reason: "don't know what to do with file at the top of a dump"}]
+source_kind:
+  description: C(archive) or C(directory).
+  returned: success
+  type: str
+  sample: archive
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import MongoArchiveError
+from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_client import (
+    HAS_PYMONGO, MONGODB_MUTUALLY_EXCLUSIVE, MONGODB_REQUIRED_TOGETHER, PYMONGO_IMPORT_ERROR,
+    MongoClientError, connect, mongodb_argument_spec)
+from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_restore import (
+    NamespaceFilter, compare, restore, validate)
+
+LISTS = dict(type='list', elements='str', default=[])
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=mongodb_argument_spec(
+            src=dict(type='path', required=True), drop=dict(type='bool', default=True),
+            drop_extra_collections=dict(type='bool', default=False), ns_include=LISTS, ns_exclude=LISTS,
+            ns_from=LISTS, ns_to=LISTS, batch_size=dict(type='int', default=1000),
+            restore_indexes=dict(type='bool', default=True), skip_if_identical=dict(type='bool', default=True)),
+        mutually_exclusive=MONGODB_MUTUALLY_EXCLUSIVE, required_together=MONGODB_REQUIRED_TOGETHER,
+        supports_check_mode=True)
+    if not HAS_PYMONGO:
+        module.fail_json(msg=missing_required_lib('pymongo'), exception=PYMONGO_IMPORT_ERROR)
+    p = module.params
+    if p['batch_size'] < 1:
+        module.fail_json(msg='batch_size must be at least 1, got %d' % p['batch_size'])
+    stage = 'validating'
+    try:
+        plan = validate(p['src'], NamespaceFilter(p['ns_include'], p['ns_exclude'], p['ns_from'], p['ns_to']))
+        client = connect(p)
+        identical, before, after = compare(client, plan, p['drop_extra_collections'])
+        result = dict(changed=not (identical and p['skip_if_identical']), identical=identical,
+                      collections=plan.summary(), documents=sum(i.entry.count for i in plan.items),
+                      skipped_namespaces=plan.skipped_namespaces, excluded_namespaces=plan.excluded_namespaces,
+                      skipped_files=plan.source.skipped_files, source_kind=plan.source.kind)
+        if module._diff:
+            result['diff'] = dict(before=before, after=after)
+        if result['changed'] and not module.check_mode:
+            stage = 'restoring'
+            restore(client, plan, p['src'], drop=p['drop'], batch_size=p['batch_size'],
+                    restore_indexes=p['restore_indexes'], drop_extra_collections=p['drop_extra_collections'])
+    except (MongoArchiveError, MongoClientError) as exc:
+        if stage == 'validating':
+            module.fail_json(msg='%s; nothing was written' % exc)
+        module.fail_json(msg='restore of %s failed after writing began: %s; the target collections may be '
+                         'partly restored: restore them again (or put back a backup)' % (p['src'], exc))
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
