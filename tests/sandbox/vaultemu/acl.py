@@ -52,8 +52,13 @@ class _Rule:
         self.plus = sum(1 for s in segments if s == "+")
         pattern = "/".join("[^/]*" if s == "+" else re.escape(s) for s in segments)
         self.regex = re.compile("^" + pattern + (".*" if self.glob else "") + r"\Z", re.S)
-        positions = [i for i in (path.find("+"), path.find("*")) if i >= 0]
-        self.first_wc = min(positions) if positions else len(path)
+        self.first_wc = len(body) if self.glob else len(path)
+        offset = 0
+        for segment in segments:
+            if segment == "+":
+                self.first_wc = min(self.first_wc, offset)
+                break
+            offset += len(segment) + 1
 
     @property
     def exact(self):

@@ -4,6 +4,7 @@ Every error names the offending key and says what is expected, so a typo in the
 sandbox world gives one clear line instead of a traceback from deep inside a request.
 """
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +133,28 @@ def _validate_policy(name, body):
             raise ConfigError(f"config key '{where}': '*' is only allowed at the end of a policy path")
         rules[path.lstrip("/")] = list(caps)
     return rules
+
+
+_HCL_PATH_BLOCK = re.compile(r'path\s+"([^"]+)"\s*\{\s*capabilities\s*=\s*\[([^\]]*)\]\s*\}', re.S)
+_HCL_COMMENT = re.compile(r"(?m)^\s*(#|//).*$")
+
+
+def parse_policy_document(name, text):
+    """Rules {path: [capabilities]} from a policy's text: its JSON form, or HCL made only of
+    `path "..." { capabilities = [...] }` blocks (what the emulator enforces)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        body = _HCL_COMMENT.sub("", text)
+        paths = {}
+        for match in _HCL_PATH_BLOCK.finditer(body):
+            caps = [c.strip().strip('"') for c in match.group(2).split(",") if c.strip()]
+            paths[match.group(1)] = {"capabilities": caps}
+        if _HCL_PATH_BLOCK.sub("", body).strip():
+            raise ConfigError("only path blocks with capabilities are emulated "
+                              "(no allowed_parameters, min_wrapping_ttl, ...)") from None
+        doc = {"path": paths}
+    return _validate_policy(name, doc)
 
 
 def parse_config(raw):

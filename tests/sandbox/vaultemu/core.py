@@ -6,6 +6,7 @@ mount is "no handler for route" (404), and every audited request leaves a reques
 and a response entry in the audit device.
 """
 
+import json
 import re
 import threading
 import uuid
@@ -15,7 +16,7 @@ from . import acl as aclmod
 from .audit import AuditDevice
 from .errors import INVALID_TOKEN, PERMISSION_DENIED, Resp, VaultError, bad_request, multierror
 from .kv import KVv2
-from .config import parse_duration
+from .config import ConfigError, parse_duration, parse_policy_document
 from .tokens import TokenStore, go_duration, sanitize_policies
 
 # Requests answered in the HTTP layer without a token and without an audit entry, as in Vault.
@@ -91,6 +92,9 @@ class VaultCore:
     def reset(self, config):
         with self.lock:
             self.config = config
+            self.policies = {name: dict(rules) for name, rules in config.policies.items()}
+            self.policy_texts = {name: json.dumps({"path": {p: {"capabilities": c} for p, c in rules.items()}},
+                                                  indent=2) for name, rules in config.policies.items()}
             self.tokens = TokenStore(self.clock)
             self.tokens.create(["root"], "auth/token/root", "root", token_id=config.root_token)
             self.kv = KVv2(self.clock)
@@ -98,7 +102,7 @@ class VaultCore:
                 self.kv.seed(path, data)
 
     def acl_for(self, tok):
-        return aclmod.ACL(tok.policies, self.config.policies)
+        return aclmod.ACL(tok.policies, self.policies)
 
     # -- pipeline ---------------------------------------------------------------------------
     def handle(self, req):
@@ -158,9 +162,10 @@ class VaultCore:
         raise VaultError(403, message)
 
     def _envelope(self, req, resp):
-        return {"request_id": req.id, "lease_id": "", "renewable": False, "lease_duration": 0,
+        body = {"request_id": req.id, "lease_id": "", "renewable": False, "lease_duration": 0,
                 "data": resp.data, "wrap_info": None, "warnings": resp.warnings, "auth": resp.auth,
                 "mount_type": req.mount_type}
+        return {**resp.data, **body} if resp.top_level and resp.data else body
 
     # -- routing ----------------------------------------------------------------------------
     def _route(self, req, tok):
@@ -393,9 +398,10 @@ class VaultCore:
     def _sys(self, sub, op, body, tok):
         if sub == "mounts" and op == "read":
             data = {m: self._mount_entry(m) for m in MOUNTS if not m.startswith("auth/")}
-            return Resp(data=data)
+            return Resp(data=data, top_level=True)
         if sub == "auth" and op == "read":
-            return Resp(data={m[len("auth/"):]: self._mount_entry(m) for m in MOUNTS if m.startswith("auth/")})
+            return Resp(data={m[len("auth/"):]: self._mount_entry(m) for m in MOUNTS if m.startswith("auth/")},
+                        top_level=True)
         if sub.startswith("mounts/") and sub.endswith("/tune") and op == "read":
             mount = sub[len("mounts/"):-len("/tune")].strip("/") + "/"
             if mount not in MOUNTS or mount.startswith("auth/"):
@@ -405,7 +411,10 @@ class VaultCore:
                     "force_no_cache": False, "description": entry["description"]}
             if entry["options"]:
                 data["options"] = entry["options"]
-            return Resp(data=data)
+            return Resp(data=data, top_level=True)
+        for prefix in ("policies/acl", "policy"):
+            if sub == prefix or sub.startswith(prefix + "/"):
+                return self._sys_policy(sub[len(prefix):].strip("/"), op, body, prefix == "policy")
         if sub == "capabilities-self" and op == "update":
             paths = body.get("paths") or body.get("path") or []
             paths = [paths] if isinstance(paths, str) else list(paths)
@@ -414,7 +423,7 @@ class VaultCore:
             acl = self.acl_for(tok)
             data = {p: acl.capability_list(p.lstrip("/")) for p in paths}
             data["capabilities"] = sorted({c for caps in data.values() for c in caps})
-            return Resp(data=data)
+            return Resp(data=data, top_level=True)
         if sub.startswith("audit-hash/") and op == "update":
             if sub[len("audit-hash/"):] != "file":
                 raise bad_request(f"unknown audit backend {sub[len('audit-hash/'):]}")
@@ -422,3 +431,44 @@ class VaultCore:
                 raise bad_request("the \"input\" parameter is empty")
             return Resp(data={"hash": self.audit.hash(body["input"])})
         raise VaultError(404, multierror("unsupported path"))
+
+    def _sys_policy(self, name, op, body, legacy):
+        """sys/policies/acl/:name and the older sys/policy/:name (read, write, delete, list)."""
+        builtin = {"root", "default"}
+        if not name:
+            if op not in ("list", "read"):
+                raise VaultError(405, multierror("unsupported operation"))
+            names = sorted(set(self.policies) | builtin)
+            return Resp(data={"keys": names, "policies": names} if legacy else {"keys": names}, top_level=legacy)
+        name = name.lower()
+        if op == "read":
+            if name == "root":
+                return Resp(data={"name": "root", "policy": "", "rules": ""})
+            if name == "default" and name not in self.policies:
+                text = json.dumps({"path": {p: {"capabilities": c} for p, c in aclmod.DEFAULT_POLICY.items()}},
+                                  indent=2)
+            elif name in self.policy_texts:
+                text = self.policy_texts[name]
+            else:
+                raise VaultError(404)
+            return Resp(data={"name": name, "policy": text, "rules": text} if legacy
+                        else {"name": name, "policy": text}, top_level=legacy)
+        if op in ("create", "update"):
+            if name == "root":
+                raise bad_request("cannot update \"root\" policy")
+            text = body.get("policy", body.get("rules"))
+            if not isinstance(text, str) or not text.strip():
+                raise bad_request("'policy' parameter not supplied or empty")
+            try:
+                rules = parse_policy_document(name, text)
+            except ConfigError as exc:
+                raise bad_request(f"failed to parse policy: {exc}") from None
+            self.policies[name], self.policy_texts[name] = rules, text
+            return Resp.empty()
+        if op == "delete":
+            if name in builtin:
+                raise bad_request(f"cannot delete \"{name}\" policy")
+            self.policies.pop(name, None)
+            self.policy_texts.pop(name, None)
+            return Resp.empty()
+        raise VaultError(405, multierror("unsupported operation"))

@@ -40,6 +40,8 @@ class Resp:
     data: object = None
     auth: dict = None
     warnings: list = None
+    top_level: bool = False  # older sys/ endpoints also copy `data` to the top of the body
+
 
     @classmethod
     def empty(cls):

@@ -1,0 +1,148 @@
+"""The Vault emulator's pure parts, table-driven: ACL matching, durations, config errors.
+
+Emulator-internal (no server): these run the same with or without HALOBUZZ_USE_ENV.
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from vaultemu.acl import ACL  # noqa: E402
+from vaultemu.config import ConfigError, parse_config, parse_duration, parse_policy_document  # noqa: E402
+from vaultemu.errors import multierror  # noqa: E402
+
+POLICIES = {
+    "breakglass": {
+        "secret/data/production/*": ["read"],
+        "secret/metadata/production/*": ["read", "list"],
+        "secret/data/production/payments/*": ["deny"],
+        "auth/token/create": ["update"],
+    },
+    "segments": {
+        "secret/data/+/shared": ["read"],
+        "secret/data/team/+/config*": ["read", "update"],
+    },
+    "overlap-a": {"secret/data/mixed/x": ["read"]},
+    "overlap-b": {"secret/data/mixed/x": ["update"], "secret/data/denied": ["deny"]},
+    "overlap-c": {"secret/data/denied": ["read"]},
+    "lister": {"secret/metadata/apps": ["list"]},
+    "sudoer": {"sys/audit-hash/*": ["update", "sudo"], "sys/audit-hash/nosudo": ["update"]},
+}
+
+
+@pytest.mark.parametrize("policies, path, operation, allowed", [
+    # glob suffix
+    (["breakglass"], "secret/data/production/mongodb", "read", True),
+    (["breakglass"], "secret/data/production/mongodb", "update", False),
+    (["breakglass"], "secret/data/production", "read", False),
+    (["breakglass"], "secret/data/staging/mongodb", "read", False),
+    (["breakglass"], "secret/metadata/production/", "list", True),
+    # a more specific rule wins, even when it only denies
+    (["breakglass"], "secret/data/production/payments/stripe", "read", False),
+    # exact path
+    (["breakglass"], "auth/token/create", "update", True),
+    (["breakglass"], "auth/token/create-orphan", "update", False),
+    # default policy comes with the token's policies only when the token holds "default"
+    (["breakglass"], "auth/token/lookup-self", "read", False),
+    (["breakglass", "default"], "auth/token/lookup-self", "read", True),
+    (["default"], "auth/token/revoke-self", "update", True),
+    (["default"], "secret/data/production/mongodb", "read", False),
+    # + matches exactly one segment
+    (["segments"], "secret/data/teamA/shared", "read", True),
+    (["segments"], "secret/data/a/b/shared", "read", False),
+    (["segments"], "secret/data/team/x/config", "update", True),
+    (["segments"], "secret/data/team/x/config-prod/db", "read", True),
+    (["segments"], "secret/data/team/x/y/config", "read", False),
+    # same path in two policies: capabilities merge; deny in any of them wins
+    (["overlap-a", "overlap-b"], "secret/data/mixed/x", "read", True),
+    (["overlap-a", "overlap-b"], "secret/data/mixed/x", "update", True),
+    (["overlap-b", "overlap-c"], "secret/data/denied", "read", False),
+    # LIST on "dir/" matches an exact rule for "dir"
+    (["lister"], "secret/metadata/apps/", "list", True),
+    # root-protected paths need sudo too
+    (["sudoer"], "sys/audit-hash/file", "update", True),
+    (["sudoer"], "sys/audit-hash/nosudo", "update", False),
+    # root can do everything
+    (["root"], "anything/at/all", "delete", True),
+])
+def test_acl_allows(policies, path, operation, allowed):
+    assert ACL(policies, POLICIES).allowed(path, operation) is allowed
+
+
+@pytest.mark.parametrize("rules, path, expected", [
+    # rule 1: the later the first wildcard, the higher the priority
+    ({"secret/*": ["read"], "secret/data/*": ["list"]}, "secret/data/x", {"list"}),
+    ({"secret/+/x": ["read"], "secret/data/*": ["list"]}, "secret/data/x", {"list"}),
+    # rule 2: a glob is lower than a non-glob with its first wildcard at the same place
+    ({"secret/+": ["read"], "secret/*": ["list"]}, "secret/a", {"read"}),
+    # rule 3: more + segments is lower
+    ({"secret/+/+/+": ["read"], "secret/+/b/+": ["list"]}, "secret/a/b/c", {"list"}),
+    # rule 4: shorter is lower
+    ({"secret/+/b*": ["read"], "secret/+/bc*": ["list"]}, "secret/a/bcd", {"list"}),
+    # rule 5: lexicographically smaller is lower
+    ({"secret/+/+/c": ["read"], "secret/+/b/+": ["list"]}, "secret/a/b/c", {"list"}),
+    # nothing matches
+    ({"secret/data/a/*": ["read"]}, "secret/data/b", set()),
+])
+def test_acl_priority(rules, path, expected):
+    assert ACL(["p"], {"p": rules}).capabilities(path) == expected
+
+
+@pytest.mark.parametrize("value, seconds", [
+    (None, 0), ("", 0), (90, 90), ("90", 90), ("90s", 90), ("15m", 900), ("1h30m", 5400),
+    ("768h", 2764800), ("7d", 604800), ("1.5h", 5400),
+])
+def test_parse_duration(value, seconds):
+    assert parse_duration(value) == seconds
+
+
+@pytest.mark.parametrize("value", ["15 minutes", "-5", -5, "h", "1h-3m", True])
+def test_parse_duration_rejects(value):
+    with pytest.raises(ValueError, match="^ttl: "):
+        parse_duration(value, "ttl")
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({}, "'root_token' is required"),
+    ({"root_token": "r", "ldap_user": {}}, "unknown config keys \\['ldap_user'\\]"),
+    ({"root_token": "r", "ldap_users": {"oncall": {"policies": ["p"]}}}, "ldap_users.oncall.password"),
+    ({"root_token": "r", "policies": {"p": {"path": {"a/*": {"capabilities": ["reed"]}}}}},
+     "unknown capabilities \\['reed'\\]"),
+    ({"root_token": "r", "policies": {"p": {"path": {"a/*/b": {"capabilities": ["read"]}}}}},
+     "only allowed at the end"),
+    ({"root_token": "r", "policies": {"root": {"path": {}}}}, "root policy is built in"),
+    ({"root_token": "r", "kv": {"kv1": {"a": {"b": "c"}}}}, "only the KV v2 mount 'secret'"),
+    ({"root_token": "r", "kv": {"secret": {"a": "not-a-map"}}}, "kv.secret.a"),
+    ({"root_token": "r", "approle": {"roles": {"awx": {"role_id": "x"}}}}, "approle.roles.awx.secret_id"),
+    ({"root_token": "r", "default_ttl": "2h", "max_ttl": "1h"}, "must not exceed"),
+    ({"root_token": "r", "ldap": {"token_ttl": "soon"}}, "ldap.token_ttl"),
+])
+def test_config_errors_name_the_key(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)
+
+
+@pytest.mark.parametrize("text, rules", [
+    ('{"path": {"secret/data/a/*": {"capabilities": ["read"]}}}', {"secret/data/a/*": ["read"]}),
+    ('# comment\npath "secret/data/a/*" {\n  capabilities = ["read", "list"]\n}\n'
+     'path "auth/token/create" { capabilities = ["update"] }',
+     {"secret/data/a/*": ["read", "list"], "auth/token/create": ["update"]}),
+])
+def test_policy_documents(text, rules):
+    assert parse_policy_document("p", text) == rules
+
+
+def test_policy_document_with_unemulated_parts_is_refused():
+    with pytest.raises(ConfigError, match="only path blocks"):
+        parse_policy_document("p", 'path "a" { capabilities = ["read"]\n allowed_parameters = {} }')
+
+
+@pytest.mark.parametrize("messages, text", [
+    (("permission denied",), "1 error occurred:\n\t* permission denied\n\n"),
+    (("permission denied", "invalid token"), "2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n"),
+])
+def test_multierror_text(messages, text):
+    assert multierror(*messages) == text
