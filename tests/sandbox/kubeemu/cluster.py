@@ -1,0 +1,510 @@
+"""The object store and the API verbs (create/get/list/update/patch/delete/watch) on it."""
+
+import collections
+import copy
+import datetime
+import random
+import threading
+import time
+import uuid
+
+import yaml
+
+from . import errors
+from .defaults import apply_defaults, random_suffix, validate, validate_name
+from .errors import ApiError
+from .patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch, strip_nulls
+from .resources import BY_KEY, RESOURCES, lookup
+from .selectors import (SelectorError, fields_match, labels_match, parse_field_selector,
+                        parse_label_selector)
+
+PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
+# field selectors the real server accepts, per kind (metadata.name/namespace always)
+FIELD_LABELS = {
+    "Pod": {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+            "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"},
+    "Event": {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+              "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
+              "reason", "reportingComponent", "source", "type"},
+    "Node": {"spec.unschedulable"},
+    "Namespace": {"status.phase"},
+    "Secret": {"type"},
+    "ReplicaSet": {"status.replicas"},
+    "StatefulSet": {"status.successful"},
+}
+DEFAULT_CONFIG = {"kubelet": {"ready_delay_seconds": 1.0, "broken_images": []}, "pod_logs": [], "metrics": []}
+
+
+def now_iso(t=None):
+    return datetime.datetime.fromtimestamp(t if t is not None else time.time(), datetime.timezone.utc) \
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text):
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def _body_sans_status_and_meta(obj):
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+
+
+class Cluster:
+    """All cluster state, guarded by one re-entrant lock; watchers wait on its condition."""
+
+    def __init__(self, config=None):
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self.rv = 0
+        self.objects = {r.key: {} for r in RESOURCES}
+        self.log = collections.deque(maxlen=20000)
+        self.rng = random.Random()
+        self.stopping = False
+        self.config = copy.deepcopy(DEFAULT_CONFIG)
+        self.set_config(config or {})
+        self._bootstrap()
+        for manifest in (config or {}).get("objects") or []:
+            self.create_manifest(manifest)
+
+    # ---- configuration and admin ----------------------------------------------------------------
+    def set_config(self, config):
+        if not isinstance(config, dict):
+            raise errors.bad_request("the sandbox config must be a JSON object")
+        unknown = set(config) - {"kubelet", "pod_logs", "metrics", "objects"}
+        if unknown:
+            raise errors.bad_request("unknown sandbox config keys: %s (known: kubelet, pod_logs, metrics, "
+                                     "objects)" % ", ".join(sorted(unknown)))
+        with self.lock:
+            if "kubelet" in config:
+                kubelet = dict(DEFAULT_CONFIG["kubelet"])
+                kubelet.update(config["kubelet"] or {})
+                kubelet["ready_delay_seconds"] = float(kubelet["ready_delay_seconds"])
+                kubelet["broken_images"] = list(kubelet.get("broken_images") or [])
+                self.config["kubelet"] = kubelet
+            for key in ("pod_logs", "metrics"):
+                if key in config:
+                    if not isinstance(config[key] or [], list):
+                        raise errors.bad_request("sandbox config %s must be a list" % key)
+                    self.config[key] = copy.deepcopy(config[key] or [])
+            self.cond.notify_all()
+
+    def _bootstrap(self):
+        for ns in ("default", "kube-system"):
+            if (None, ns) not in self.objects["namespaces"]:
+                self.create(BY_KEY["namespaces"], None, {"metadata": {"name": ns}})
+
+    def reset(self):
+        """Delete every object except the default namespaces; resourceVersion keeps increasing."""
+        with self.lock:
+            for r in RESOURCES:
+                if r.key not in BY_KEY or BY_KEY[r.key] is not r:
+                    continue
+                for (ns, name), obj in list(self.objects[r.key].items()):
+                    if r.plural == "namespaces" and name in ("default", "kube-system"):
+                        continue
+                    self._remove(r, obj)
+            self._bootstrap()
+
+    def create_manifest(self, manifest):
+        api_version, kind = manifest.get("apiVersion", ""), manifest.get("kind", "")
+        r = next((x for x in RESOURCES if x.kind == kind and x.group_version == api_version), None)
+        if r is None:
+            raise errors.bad_request("no kind %r is registered for version %r" % (kind, api_version))
+        ns = (manifest.get("metadata") or {}).get("namespace") or ("default" if r.namespaced else None)
+        return self.create(r, ns, manifest)
+
+    # ---- store primitives -----------------------------------------------------------------------
+    def _write(self, r, obj, etype, old=None):
+        self.rv += 1
+        obj["metadata"]["resourceVersion"] = str(self.rv)
+        meta = obj["metadata"]
+        self.objects[r.key][(meta.get("namespace"), meta["name"])] = obj
+        self.log.append((self.rv, etype, r.key, copy.deepcopy(obj), old))
+        self.cond.notify_all()
+        return obj
+
+    def _remove(self, r, obj):
+        meta = obj["metadata"]
+        if self.objects[r.key].pop((meta.get("namespace"), meta["name"]), None) is None:
+            return
+        self.rv += 1
+        gone = copy.deepcopy(obj)
+        gone["metadata"]["resourceVersion"] = str(self.rv)
+        self.log.append((self.rv, "DELETED", r.key, gone, None))
+        self.cond.notify_all()
+
+    def find(self, r, ns, name):
+        return self.objects[r.key].get((ns if r.namespaced else None, name))
+
+    def items(self, r, ns=None):
+        with self.lock:
+            return [o for (ons, _), o in sorted(self.objects[r.key].items(), key=lambda kv: (kv[0][0] or "",
+                                                                                            kv[0][1]))
+                    if ns is None or ons == ns]
+
+    # ---- verbs ----------------------------------------------------------------------------------
+    def get(self, r, ns, name):
+        with self.lock:
+            obj = self.find(r, ns, name)
+            if obj is None:
+                raise errors.not_found(r, name)
+            return self._present(r, copy.deepcopy(obj))
+
+    def list(self, r, ns=None, label_selector=None, field_selector=None):
+        lreqs, freqs = self.selectors(r, label_selector, field_selector)
+        with self.lock:
+            items = [self._present(r, copy.deepcopy(o)) for o in self.items(r, ns)
+                     if labels_match(o["metadata"].get("labels"), lreqs) and fields_match(o, freqs)]
+            return {"kind": r.kind + "List", "apiVersion": r.group_version,
+                    "metadata": {"resourceVersion": str(self.rv)}, "items": items}
+
+    def selectors(self, r, label_selector, field_selector):
+        try:
+            lreqs = parse_label_selector(label_selector or "")
+            freqs = parse_field_selector(field_selector or "")
+        except SelectorError as exc:
+            raise errors.bad_request("unable to parse requirement: %s" % exc)
+        allowed = FIELD_LABELS.get(r.kind, set()) | {"metadata.name", "metadata.namespace"}
+        for path, _, _ in freqs:
+            if path not in allowed:
+                raise errors.bad_request('field label not supported: %s' % path)
+        return lreqs, freqs
+
+    def _present(self, r, obj):
+        """Convert a stored object to the served version (autoscaling/v1 HPAs)."""
+        obj["apiVersion"] = r.group_version
+        obj["kind"] = r.kind
+        if r.key == "autoscaling/horizontalpodautoscalers" and r.version == "v1":
+            from .hpa import to_v1
+            obj = to_v1(obj)
+        return obj
+
+    def _intake(self, r, obj):
+        if r.key == "autoscaling/horizontalpodautoscalers" and r.version == "v1":
+            from .hpa import from_v1
+            obj = from_v1(obj)
+        return obj
+
+    def _check_body(self, r, ns, body):
+        if not isinstance(body, dict):
+            raise errors.bad_request("the request body must be a JSON or YAML object")
+        body = strip_nulls(copy.deepcopy(body))
+        api_version, kind = body.get("apiVersion"), body.get("kind")
+        if kind and kind != r.kind:
+            raise errors.bad_request("the object provided is unrecognized (must be of type %s): kind %r"
+                                     % (r.kind, kind))
+        if api_version and api_version != r.group_version:
+            raise errors.bad_request("the API version in the data (%s) does not match the expected API "
+                                     "version (%s)" % (api_version, r.group_version))
+        meta = body.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise errors.bad_request("metadata must be an object")
+        if r.namespaced:
+            if meta.get("namespace") and meta["namespace"] != ns:
+                raise errors.bad_request("the namespace of the provided object does not match the namespace "
+                                         "sent on the request")
+            meta["namespace"] = ns
+        else:
+            meta.pop("namespace", None)
+        body["apiVersion"], body["kind"] = r.group_version, r.kind
+        return self._intake(r, body)
+
+    def create(self, r, ns, body, dry_run=False):
+        with self.lock:
+            obj = self._check_body(r, ns, body)
+            meta = obj["metadata"]
+            if not meta.get("name"):
+                if meta.get("generateName"):
+                    meta["name"] = meta["generateName"] + random_suffix(self.rng)
+                else:
+                    raise errors.invalid(r, "", [("metadata.name", "FieldValueRequired",
+                                                  "Required value: name or generateName is required")])
+            name = meta["name"]
+            validate_name(r, name, r.kind)
+            if r.namespaced and self.find(BY_KEY["namespaces"], None, ns) is None:
+                raise errors.not_found(BY_KEY["namespaces"], ns)
+            if self.find(r, ns, name) is not None:
+                raise errors.already_exists(r, name)
+            for k in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
+                      "managedFields", "selfLink"):
+                meta.pop(k, None)
+            if r.status and r.kind not in ("Node", "Namespace", "Service"):
+                obj["status"] = {"phase": "Pending"} if r.kind == "Pod" else {}
+            apply_defaults(r.kind, obj, name)
+            validate(r, obj)
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = now_iso()
+            if r.generation:
+                meta["generation"] = 1
+            if dry_run:
+                obj["metadata"]["resourceVersion"] = str(self.rv)
+                return self._present(r, obj)
+            self._write(BY_KEY[r.key], obj, "ADDED")
+            return self._present(r, copy.deepcopy(obj))
+
+    def update(self, r, ns, name, body, subresource=None, dry_run=False):
+        with self.lock:
+            old = self.find(r, ns, name)
+            if old is None:
+                raise errors.not_found(r, name)
+            obj = self._check_body(r, ns, body)
+            if obj["metadata"].get("name", name) != name:
+                raise errors.bad_request("the name of the object (%s) does not match the name on the URL (%s)"
+                                         % (obj["metadata"].get("name"), name))
+            rv = obj["metadata"].get("resourceVersion")
+            if rv and rv != old["metadata"]["resourceVersion"]:
+                raise errors.conflict(r, name)
+            return self._update(r, old, obj, subresource, dry_run)
+
+    def _update(self, r, old, obj, subresource=None, dry_run=False):
+        meta = obj["metadata"]
+        oldmeta = old["metadata"]
+        if subresource == "status":
+            new = copy.deepcopy(old)
+            new["status"] = obj.get("status", {})
+        else:
+            new = obj
+            for k in ("uid", "creationTimestamp", "namespace", "generation", "deletionTimestamp"):
+                if k in oldmeta:
+                    meta[k] = oldmeta[k]
+                else:
+                    meta.pop(k, None)
+            meta["name"] = oldmeta["name"]
+            if r.status and r.kind != "Namespace":
+                if "status" in old:
+                    new["status"] = copy.deepcopy(old["status"])
+                else:
+                    new.pop("status", None)
+            apply_defaults(r.kind, new, meta["name"])
+            validate(r, new, old)
+            if r.generation and _body_sans_status_and_meta(new) != _body_sans_status_and_meta(old):
+                meta["generation"] = oldmeta.get("generation", 1) + 1
+        new["metadata"]["resourceVersion"] = oldmeta["resourceVersion"]
+        new["metadata"].pop("managedFields", None)
+        if new == old or dry_run:
+            return self._present(r, copy.deepcopy(new))
+        self._write(BY_KEY[r.key], new, "MODIFIED", copy.deepcopy(old))
+        return self._present(r, copy.deepcopy(new))
+
+    def write_status(self, r, obj):
+        """Controllers: store a new status (and only if it changed)."""
+        with self.lock:
+            old = self.find(r, obj["metadata"].get("namespace"), obj["metadata"]["name"])
+            if old is None or old["metadata"]["uid"] != obj["metadata"]["uid"] or old.get("status") == obj.get("status"):
+                return old
+            new = copy.deepcopy(old)
+            new["status"] = copy.deepcopy(obj["status"])
+            return self._write(BY_KEY[r.key], new, "MODIFIED", copy.deepcopy(old))
+
+    def write(self, r, obj):
+        """Controllers: store an object as given (no validation; resourceVersion ignored)."""
+        with self.lock:
+            old = self.find(r, obj["metadata"].get("namespace"), obj["metadata"]["name"])
+            if old is None or old["metadata"]["uid"] != obj["metadata"]["uid"]:
+                return None
+            new = copy.deepcopy(obj)
+            if r.generation and _body_sans_status_and_meta(new) != _body_sans_status_and_meta(old):
+                new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
+            new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+            if new == old:
+                return old
+            return self._write(BY_KEY[r.key], new, "MODIFIED", copy.deepcopy(old))
+
+    def patch(self, r, ns, name, content_type, body, subresource=None, dry_run=False, force=False):
+        ctype = (content_type or "").split(";")[0].strip()
+        try:
+            if ctype == "application/apply-patch+yaml":
+                patch = yaml.safe_load(body.decode() if isinstance(body, bytes) else body)
+            else:
+                import json
+                patch = json.loads(body or b"null")
+        except ValueError as exc:
+            raise errors.bad_request("error decoding patch: %s" % exc)
+        with self.lock:
+            old = self.find(r, ns, name)
+            if old is None:
+                if ctype == "application/apply-patch+yaml" and subresource is None:
+                    if isinstance(patch, dict):
+                        patch.setdefault("metadata", {}).setdefault("name", name)
+                    return self.create(r, ns, patch, dry_run)
+                raise errors.not_found(r, name)
+            current = self._present(r, copy.deepcopy(old))
+            try:
+                if ctype == "application/json-patch+json":
+                    patched = json_patch(current, patch)
+                elif ctype == "application/merge-patch+json":
+                    patched = json_merge_patch(current, patch)
+                elif ctype in ("application/strategic-merge-patch+json", "application/apply-patch+yaml"):
+                    if ctype == "application/apply-patch+yaml" and isinstance(patch, dict):
+                        patch = {k: v for k, v in patch.items() if k not in ("apiVersion", "kind")}
+                    patched = strategic_merge_patch(current, patch)
+                else:
+                    raise errors.unsupported_media(ctype)
+            except PatchError as exc:
+                raise ApiError(422 if ctype == "application/json-patch+json" else 400,
+                               "Invalid" if ctype == "application/json-patch+json" else "BadRequest", str(exc))
+            if not isinstance(patched, dict):
+                raise errors.bad_request("the patch produced a non-object")
+            if (patched.get("metadata") or {}).get("name", name) != name:
+                raise errors.bad_request("the name of the object (%s) does not match the name on the URL (%s)"
+                                         % (patched["metadata"].get("name"), name))
+            patched.setdefault("metadata", {})["name"] = name
+            obj = self._check_body(r, ns, patched)
+            rv = obj["metadata"].get("resourceVersion")
+            if rv and rv != old["metadata"]["resourceVersion"]:
+                raise errors.conflict(r, name)
+            return self._update(r, old, obj, subresource, dry_run)
+
+    def delete(self, r, ns, name, options=None, dry_run=False):
+        options = options or {}
+        with self.lock:
+            obj = self.find(r, ns, name)
+            if obj is None:
+                raise errors.not_found(r, name)
+            pre = options.get("preconditions") or {}
+            if pre.get("uid") and pre["uid"] != obj["metadata"]["uid"]:
+                raise ApiError(409, "Conflict", "Precondition failed: UID in precondition: %s, UID in object "
+                               "meta: %s" % (pre["uid"], obj["metadata"]["uid"]))
+            if pre.get("resourceVersion") and pre["resourceVersion"] != obj["metadata"]["resourceVersion"]:
+                raise errors.conflict(r, name)
+            if r.plural == "namespaces" and name in PROTECTED_NAMESPACES:
+                raise ApiError(403, "Forbidden", 'namespaces "%s" is forbidden: this namespace may not be deleted'
+                               % name, {"name": name, "kind": "namespaces"})
+            gone = copy.deepcopy(obj)
+            if dry_run:
+                return self._present(r, gone)
+            self.delete_object(r, obj, options.get("propagationPolicy") or "Background")
+            gone["metadata"]["deletionTimestamp"] = now_iso()
+            gone["metadata"]["deletionGracePeriodSeconds"] = 0
+            return self._present(r, gone)
+
+    def delete_object(self, r, obj, propagation="Background"):
+        """Remove an object; dependents go with it (garbage collector) unless orphaned."""
+        with self.lock:
+            r = BY_KEY[r.key]
+            if r.plural == "namespaces":
+                ns = obj["metadata"]["name"]
+                for res in RESOURCES:
+                    if res.namespaced and BY_KEY[res.key] is res:
+                        for child in list(self.objects[res.key].values()):
+                            if child["metadata"].get("namespace") == ns:
+                                self._remove(res, child)
+            self._remove(r, obj)
+            uid = obj["metadata"]["uid"]
+            for res in RESOURCES:
+                if BY_KEY[res.key] is not res:
+                    continue
+                for child in list(self.objects[res.key].values()):
+                    refs = child["metadata"].get("ownerReferences") or []
+                    if not any(ref.get("uid") == uid for ref in refs):
+                        continue
+                    if propagation == "Orphan":
+                        new = copy.deepcopy(child)
+                        new["metadata"]["ownerReferences"] = [x for x in refs if x.get("uid") != uid]
+                        if not new["metadata"]["ownerReferences"]:
+                            del new["metadata"]["ownerReferences"]
+                        self._write(res, new, "MODIFIED", copy.deepcopy(child))
+                    elif len([x for x in refs if x.get("uid") != uid and self._owner_alive(x, child)]) == 0:
+                        self.delete_object(res, child, "Background")
+
+    def _owner_alive(self, ref, child):
+        for res in RESOURCES:
+            if res.kind == ref.get("kind") and BY_KEY[res.key] is res:
+                return any(o["metadata"]["uid"] == ref.get("uid") for o in self.objects[res.key].values()
+                           if o["metadata"].get("namespace") == child["metadata"].get("namespace")
+                           or not res.namespaced)
+        return False
+
+    def delete_collection(self, r, ns, label_selector=None, field_selector=None, options=None, dry_run=False):
+        with self.lock:
+            lst = self.list(r, ns, label_selector, field_selector)
+            for item in lst["items"]:
+                if r.plural == "namespaces" and item["metadata"]["name"] in PROTECTED_NAMESPACES:
+                    continue
+                if not dry_run:
+                    obj = self.find(r, item["metadata"].get("namespace"), item["metadata"]["name"])
+                    if obj is not None:
+                        self.delete_object(r, obj, (options or {}).get("propagationPolicy") or "Background")
+            return lst
+
+    # ---- watch ----------------------------------------------------------------------------------
+    def watch(self, r, ns, label_selector, field_selector, resource_version, timeout, stop=None):
+        """Yield watch events ({type, object}) until timeout or stop; None is yielded as a keep-alive."""
+        lreqs, freqs = self.selectors(r, label_selector, field_selector)
+        if resource_version not in (None, "", "0") and not str(resource_version).isdigit():
+            raise errors.bad_request("invalid resource version %r" % resource_version)
+        return self._watch(r, ns, lreqs, freqs, resource_version, timeout, stop)
+
+    def _watch(self, r, ns, lreqs, freqs, resource_version, timeout, stop):
+        deadline = time.monotonic() + timeout
+
+        def matches(o):
+            return o is not None and (ns is None or o["metadata"].get("namespace") == ns) and \
+                labels_match(o["metadata"].get("labels"), lreqs) and fields_match(o, freqs)
+
+        with self.lock:
+            if resource_version in (None, "", "0"):
+                since = self.rv
+                initial = [self._present(r, copy.deepcopy(o)) for o in self.items(r, ns) if matches(o)]
+            else:
+                since = int(resource_version)
+                oldest = self.log[0][0] if self.log else self.rv + 1
+                if since < oldest - 1 and since < self.rv:
+                    initial = None
+                else:
+                    initial = []
+        if initial is None:
+            yield {"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                               "status": "Failure", "message": "too old resource version: %s (%s)"
+                                               % (since, self.log[0][0]), "reason": "Expired", "code": 410}}
+            return
+        for obj in initial:
+            yield {"type": "ADDED", "object": obj}
+        while True:
+            out = []
+            with self.lock:
+                for rv, etype, key, obj, old in self.log:
+                    if rv <= since or key != r.key:
+                        continue
+                    new_match, old_match = matches(obj), matches(old)
+                    if etype == "MODIFIED" and new_match and not old_match:
+                        etype = "ADDED"
+                    elif etype == "MODIFIED" and old_match and not new_match:
+                        etype = "DELETED"
+                    elif not new_match:
+                        continue
+                    out.append({"type": etype, "object": self._present(r, copy.deepcopy(obj))})
+                since = self.rv
+                if not out:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or self.stopping or (stop is not None and stop()):
+                        return
+                    self.cond.wait(min(remaining, 1.0))
+            for ev in out:
+                yield ev
+            if not out:
+                yield None
+
+    # ---- events ---------------------------------------------------------------------------------
+    def record_event(self, obj, reason, message, component, etype="Normal"):
+        meta = obj["metadata"]
+        ns = meta.get("namespace") or "default"
+        stamp = now_iso()
+        event = {"metadata": {"name": "%s.%x" % (meta["name"], self.rng.getrandbits(60)), "namespace": ns},
+                 "involvedObject": {"kind": obj.get("kind"), "namespace": meta.get("namespace"),
+                                    "name": meta["name"], "uid": meta["uid"], "apiVersion": obj.get("apiVersion"),
+                                    "resourceVersion": meta.get("resourceVersion")},
+                 "reason": reason, "message": message, "source": {"component": component},
+                 "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1, "type": etype,
+                 "reportingComponent": component, "reportingInstance": ""}
+        try:
+            self.create(BY_KEY["events"], ns, event)
+        except ApiError:
+            pass
+
+
+def resource_for(group, version, plural):
+    return lookup(group, version, plural)

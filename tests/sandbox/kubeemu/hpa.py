@@ -1,0 +1,137 @@
+"""HorizontalPodAutoscaler: autoscaling/v1 <-> v2 conversion and the HPA controller."""
+
+import copy
+import math
+
+from .cluster import now_iso
+from .resources import BY_KEY
+from .selectors import selector_matches
+
+HPA, PODS = BY_KEY["autoscaling/horizontalpodautoscalers"], BY_KEY["pods"]
+TARGETS = {"Deployment": BY_KEY["apps/deployments"], "StatefulSet": BY_KEY["apps/statefulsets"],
+           "ReplicaSet": BY_KEY["apps/replicasets"]}
+
+
+def _cpu_target(metrics):
+    for m in metrics or []:
+        res = m.get("resource") or {}
+        if m.get("type") == "Resource" and res.get("name") == "cpu" and \
+                (res.get("target") or {}).get("type") == "Utilization":
+            return res["target"].get("averageUtilization")
+    return None
+
+
+def to_v1(obj):
+    obj = copy.deepcopy(obj)
+    spec = obj.get("spec") or {}
+    metrics = spec.pop("metrics", None)
+    spec.pop("behavior", None)
+    target = _cpu_target(metrics)
+    if target is not None:
+        spec["targetCPUUtilizationPercentage"] = target
+    status = obj.get("status") or {}
+    current = status.pop("currentMetrics", None)
+    status.pop("conditions", None)
+    for m in current or []:
+        if m.get("type") == "Resource" and (m.get("resource") or {}).get("name") == "cpu":
+            util = m["resource"].get("current", {}).get("averageUtilization")
+            if util is not None:
+                status["currentCPUUtilizationPercentage"] = util
+    return obj
+
+
+def from_v1(obj):
+    obj = copy.deepcopy(obj)
+    spec = obj.setdefault("spec", {})
+    target = spec.pop("targetCPUUtilizationPercentage", None)
+    if target is not None:
+        spec["metrics"] = [{"type": "Resource", "resource": {
+            "name": "cpu", "target": {"type": "Utilization", "averageUtilization": target}}}]
+    status = obj.get("status") or {}
+    status.pop("currentCPUUtilizationPercentage", None)
+    obj["apiVersion"] = "autoscaling/v2"
+    return obj
+
+
+def _cond(old, ctype, status, reason, message):
+    prev = next((c for c in (old or {}).get("conditions") or [] if c["type"] == ctype), None)
+    return {"type": ctype, "status": status, "reason": reason, "message": message,
+            "lastTransitionTime": prev["lastTransitionTime"] if prev and prev["status"] == status else now_iso()}
+
+
+def sync_hpa(cluster, hpa, now):
+    from .subresources import parse_quantity, pod_usage, _CPU
+    spec, ns = hpa["spec"], hpa["metadata"]["namespace"]
+    ref = spec.get("scaleTargetRef") or {}
+    r = TARGETS.get(ref.get("kind"))
+    target = cluster.find(r, ns, ref.get("name")) if r else None
+    old = hpa.get("status") or {}
+    status = {"currentReplicas": 0, "desiredReplicas": 0}
+    if target is None:
+        status["conditions"] = [_cond(old, "AbleToScale", "False", "FailedGetScale",
+                                      "the HPA controller was unable to get the target's current scale")]
+        new = copy.deepcopy(hpa)
+        new["status"] = status
+        cluster.write_status(HPA, new)
+        return
+    current = target["spec"].get("replicas", 1)
+    lo, hi = spec.get("minReplicas", 1), spec["maxReplicas"]
+    pods = [p for p in cluster.items(PODS, ns) if selector_matches(target["spec"].get("selector"),
+                                                                   p["metadata"].get("labels"))]
+    usage = requests = 0.0
+    measured = 0
+    for pod in pods:
+        u = pod_usage(cluster, pod)
+        if u is None:
+            continue
+        measured += 1
+        usage += sum(c for _, c, _ in u)
+        for c in pod["spec"].get("containers") or []:
+            req = ((c.get("resources") or {}).get("requests") or {}).get("cpu")
+            requests += parse_quantity(req, _CPU) if req else 0
+    goal = _cpu_target(spec.get("metrics"))
+    conds = [_cond(old, "AbleToScale", "True", "SucceededGetScale",
+                   "the HPA controller was able to get the target's current scale")]
+    desired = current
+    if current == 0 and lo != 0:
+        conds.append(_cond(old, "ScalingActive", "False", "ScalingDisabled",
+                           "scaling is disabled since the replica count of the target is zero"))
+    elif measured and requests and goal:
+        util = int(round(100.0 * usage / requests))
+        status["currentMetrics"] = [{"type": "Resource", "resource": {"name": "cpu", "current": {
+            "averageUtilization": util, "averageValue": "%dm" % round(1000 * usage / measured)}}}]
+        ratio = util / float(goal)
+        if abs(ratio - 1.0) > 0.1:
+            desired = int(math.ceil(ratio * measured))
+        conds.append(_cond(old, "ScalingActive", "True", "ValidMetricFound",
+                           "the HPA was able to successfully calculate a replica count from cpu resource "
+                           "utilization (percentage of request)"))
+    else:
+        conds.append(_cond(old, "ScalingActive", "False", "FailedGetResourceMetric",
+                           "the HPA was unable to compute the replica count: failed to get cpu utilization: "
+                           "unable to get metrics for resource cpu: no metrics returned from resource metrics API"))
+    if current != 0 or lo == 0:
+        bounded = min(max(desired, lo), hi)
+        conds.append(_cond(old, "ScalingLimited", "True" if bounded != desired else "False",
+                           "TooManyReplicas" if desired > hi else "TooFewReplicas" if desired < lo
+                           else "DesiredWithinRange",
+                           "the desired replica count is %s" % (
+                               "more than the maximum replica count" if desired > hi else
+                               "less than the minimum replica count" if desired < lo else "within the acceptable range")))
+        desired = bounded
+    status.update(currentReplicas=current, desiredReplicas=desired, conditions=conds)
+    if old.get("lastScaleTime"):
+        status["lastScaleTime"] = old["lastScaleTime"]
+    if desired != current and current != 0:
+        new_target = copy.deepcopy(target)
+        new_target["spec"]["replicas"] = desired
+        cluster.write(r, new_target)
+        status["lastScaleTime"] = now_iso(now)
+        cluster.record_event(hpa, "SuccessfulRescale", "New size: %d; reason: %s" % (
+            desired, "cpu resource utilization (percentage of request) above target" if desired > current
+            else "All metrics below target"), "horizontal-pod-autoscaler")
+    status["observedGeneration"] = hpa["metadata"].get("generation", 1)
+    new = copy.deepcopy(hpa)
+    new["status"] = status
+    cluster.write_status(HPA, new)
+

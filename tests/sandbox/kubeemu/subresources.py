@@ -1,0 +1,215 @@
+"""The scale and pods/log subresources, and metrics.k8s.io (pods and nodes)."""
+
+import copy
+import json
+import re
+import time
+
+from . import errors
+from .cluster import now_iso, parse_iso
+from .patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
+from .resources import BY_KEY
+from .selectors import labels_match, selector_matches, selector_string
+
+PODS, NODES = BY_KEY["pods"], BY_KEY["nodes"]
+
+
+# ---- scale ---------------------------------------------------------------------------------------
+def scale_of(r, obj):
+    meta = obj["metadata"]
+    status = obj.get("status") or {}
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
+                         "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"]},
+            "spec": {"replicas": obj["spec"].get("replicas", 1)},
+            "status": {"replicas": status.get("replicas", 0),
+                       "selector": selector_string(obj["spec"].get("selector"))}}
+
+
+def get_scale(cluster, r, ns, name):
+    with cluster.lock:
+        obj = cluster.find(r, ns, name)
+        if obj is None:
+            raise errors.not_found(r, name)
+        return scale_of(r, obj)
+
+
+def set_scale(cluster, r, ns, name, scale, dry_run=False):
+    with cluster.lock:
+        obj = cluster.find(r, ns, name)
+        if obj is None:
+            raise errors.not_found(r, name)
+        if not isinstance(scale, dict) or not isinstance((scale.get("spec") or {}).get("replicas", 0), int):
+            raise errors.bad_request("the body must be an autoscaling/v1 Scale with an integer spec.replicas")
+        rv = (scale.get("metadata") or {}).get("resourceVersion")
+        if rv and rv != obj["metadata"]["resourceVersion"]:
+            raise errors.conflict(r, name)
+        replicas = (scale.get("spec") or {}).get("replicas", 0)
+        if replicas < 0:
+            raise errors.invalid(r, name, [("spec.replicas", "FieldValueInvalid",
+                                            "Invalid value: %d: must be greater than or equal to 0" % replicas)])
+        new = copy.deepcopy(obj)
+        new["spec"]["replicas"] = replicas
+        if not dry_run:
+            new = cluster.write(r, new)
+        return scale_of(r, new)
+
+
+def patch_scale(cluster, r, ns, name, content_type, body, dry_run=False):
+    ctype = (content_type or "").split(";")[0].strip()
+    try:
+        patch = json.loads(body or b"null")
+    except ValueError as exc:
+        raise errors.bad_request("error decoding patch: %s" % exc)
+    with cluster.lock:
+        current = get_scale(cluster, r, ns, name)
+        try:
+            if ctype == "application/json-patch+json":
+                new = json_patch(current, patch)
+            elif ctype == "application/merge-patch+json":
+                new = json_merge_patch(current, patch)
+            elif ctype == "application/strategic-merge-patch+json":
+                new = strategic_merge_patch(current, patch)
+            else:
+                raise errors.unsupported_media(ctype)
+        except PatchError as exc:
+            raise errors.bad_request(str(exc))
+        return set_scale(cluster, r, ns, name, new, dry_run)
+
+
+# ---- pods/log ------------------------------------------------------------------------------------
+def _int_param(query, key):
+    value = query.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.bad_request("invalid %s %r: must be an integer" % (key, value))
+
+
+def pod_log(cluster, ns, name, query):
+    """The lines configured for the pod (sandbox config pod_logs), as text."""
+    with cluster.lock:
+        pod = cluster.find(PODS, ns, name)
+        if pod is None:
+            raise errors.not_found(PODS, name)
+        containers = [c["name"] for c in pod["spec"].get("containers") or []]
+        container = query.get("container")
+        if not container:
+            if len(containers) != 1:
+                raise errors.bad_request("a container name must be specified for pod %s, choose one of: [%s]"
+                                         % (name, " ".join(containers)))
+            container = containers[0]
+        if container not in containers:
+            init = [c["name"] for c in pod["spec"].get("initContainers") or []]
+            if container not in init:
+                raise errors.bad_request("container %s is not valid for pod %s" % (container, name))
+        cstatus = next((cs for cs in (pod.get("status") or {}).get("containerStatuses") or []
+                        if cs["name"] == container), None)
+        state = (cstatus or {}).get("state") or {}
+        if cstatus is None or ("waiting" in state and not cstatus.get("restartCount")):
+            reason = (state.get("waiting") or {}).get("reason", "ContainerCreating")
+            raise errors.bad_request('container "%s" in pod "%s" is waiting to start: %s' % (container, name, reason))
+        started = parse_iso(((state.get("running") or {}).get("startedAt")) or
+                            ((cstatus.get("lastState") or {}).get("terminated") or {}).get("startedAt")) or time.time()
+        lines = []
+        for entry in cluster.config.get("pod_logs") or []:
+            if entry.get("namespace", ns) != ns:
+                continue
+            if entry.get("container") and entry["container"] != container:
+                continue
+            if not selector_matches({"matchLabels": entry.get("selector") or {}}, pod["metadata"].get("labels")):
+                continue
+            lines.extend(str(x) for x in entry.get("lines") or [])
+    since = _int_param(query, "sinceSeconds")
+    if since is not None and started < time.time() - since:
+        lines = []
+    tail = _int_param(query, "tailLines")
+    if tail is not None:
+        lines = lines[-tail:] if tail > 0 else []
+    if query.get("timestamps") in ("true", "1"):
+        stamp = now_iso(started).replace("Z", ".000000000Z")
+        lines = ["%s %s" % (stamp, x) for x in lines]
+    text = "".join(x + "\n" for x in lines)
+    limit = _int_param(query, "limitBytes")
+    if limit is not None:
+        text = text.encode()[:limit].decode(errors="ignore")
+    return text
+
+
+# ---- metrics.k8s.io ------------------------------------------------------------------------------
+_CPU = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1.0}
+_MEM = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "k": 1e3, "M": 1e6, "G": 1e9, "": 1}
+
+
+def parse_quantity(text, table):
+    m = re.match(r"^([0-9.]+)([A-Za-z]*)$", str(text).strip())
+    if not m or m.group(2) not in table:
+        raise ValueError("invalid quantity %r" % text)
+    return float(m.group(1)) * table[m.group(2)]
+
+
+def pod_usage(cluster, pod):
+    """[(container, cpu cores, memory bytes)] for a running pod the config gives metrics for, else None."""
+    if (pod.get("status") or {}).get("phase") != "Running":
+        return None
+    for entry in cluster.config.get("metrics") or []:
+        if entry.get("namespace", pod["metadata"]["namespace"]) != pod["metadata"]["namespace"]:
+            continue
+        if not selector_matches({"matchLabels": entry.get("selector") or {}}, pod["metadata"].get("labels")):
+            continue
+        cpu = parse_quantity(entry.get("cpu", "0"), _CPU)
+        mem = parse_quantity(entry.get("memory", "0"), _MEM)
+        return [(c["name"], cpu, mem) for c in pod["spec"].get("containers") or []]
+    return None
+
+
+def _cpu_str(cores):
+    return "%dn" % round(cores * 1e9)
+
+
+def _mem_str(b):
+    return "%dKi" % round(b / 1024.0)
+
+
+def pod_metrics(cluster, pod):
+    usage = pod_usage(cluster, pod)
+    if usage is None:
+        return None
+    meta = pod["metadata"]
+    return {"kind": "PodMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"], "labels": meta.get("labels", {}),
+                         "creationTimestamp": now_iso()},
+            "timestamp": now_iso(), "window": "15s",
+            "containers": [{"name": n, "usage": {"cpu": _cpu_str(c), "memory": _mem_str(m)}} for n, c, m in usage]}
+
+
+def node_metrics(cluster, node):
+    cpu = mem = 0.0
+    for pod in cluster.items(PODS):
+        if pod["spec"].get("nodeName") == node["metadata"]["name"]:
+            for _, c, m in pod_usage(cluster, pod) or []:
+                cpu += c
+                mem += m
+    return {"kind": "NodeMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
+            "metadata": {"name": node["metadata"]["name"], "labels": node["metadata"].get("labels", {}),
+                         "creationTimestamp": now_iso()},
+            "timestamp": now_iso(), "window": "20s", "usage": {"cpu": _cpu_str(cpu), "memory": _mem_str(mem)}}
+
+
+def metrics(cluster, r, ns, name, lreqs):
+    with cluster.lock:
+        if r.plural == "pods":
+            found = [(p, pod_metrics(cluster, p)) for p in cluster.items(PODS, ns)]
+            items = [m for p, m in found if m is not None and (name is None or p["metadata"]["name"] == name)]
+        else:
+            items = [node_metrics(cluster, n) for n in cluster.items(NODES)
+                     if name is None or n["metadata"]["name"] == name]
+        if name is not None:
+            if not items:
+                raise errors.ApiError(404, "NotFound", '%s.metrics.k8s.io "%s" not found' % (r.plural, name),
+                                      {"name": name, "group": "metrics.k8s.io", "kind": r.plural})
+            return items[0]
+        items = [m for m in items if labels_match(m["metadata"].get("labels"), lreqs)]
+        return {"kind": r.kind + "List", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": items}
