@@ -32,8 +32,7 @@ DEFAULT_POLICY = {
 }
 
 # Paths that need `sudo` besides the operation's capability (Vault's root-protected paths).
-SUDO_PATHS = ("sys/audit-hash/", "sys/audit", "auth/token/accessors", "auth/token/revoke-orphan",
-              "auth/token/create-orphan")
+SUDO_PATHS = ("sys/audit-hash/", "sys/audit", "auth/token/accessors", "auth/token/revoke-orphan")
 
 
 def needs_sudo(path):

@@ -245,7 +245,8 @@ class VaultCore:
     # -- token store --------------------------------------------------------------------------
     def _token(self, sub, op, body, tok):
         handler = {
-            ("create", "update"): self._token_create, ("create-orphan", "update"): self._token_create,
+            ("create", "update"): self._token_create,
+            ("create-orphan", "update"): lambda b, t: self._token_create(b, t, orphan=True),
             ("lookup-self", "read"): lambda b, t: Resp(data=self.tokens.lookup_data(t)),
             ("lookup", "update"): self._token_lookup, ("lookup-accessor", "update"): self._token_lookup_accessor,
             ("renew-self", "update"): lambda b, t: self._token_renew(t, b),
@@ -260,11 +261,10 @@ class VaultCore:
             if sub in known:
                 raise VaultError(405, multierror("unsupported operation"))
             raise VaultError(404, multierror("unsupported path"))
-        if sub == "create-orphan":
-            body = dict(body, no_parent=True)
         return handler(body, tok)
 
-    def _token_create(self, body, parent):
+    def _token_create(self, body, parent, orphan=False):
+        """auth/token/create and create-orphan (the latter is ACL'd by its path, not by sudo)."""
         known = {"policies", "meta", "no_parent", "no_default_policy", "renewable", "ttl", "explicit_max_ttl",
                  "display_name", "num_uses", "id", "type"}
         warnings = []
@@ -324,8 +324,8 @@ class VaultCore:
             ttl = max_ttl
         if root_child and not explicit_max and not body.get("ttl"):
             ttl, max_ttl = 0, 0
-        tok = self.tokens.create(policies, "auth/token/create", display, ttl=ttl,
-                                 parent=None if no_parent else parent,
+        tok = self.tokens.create(policies, "auth/token/create-orphan" if orphan else "auth/token/create",
+                                 display, ttl=ttl, parent=None if no_parent or orphan else parent,
                                  meta={str(k): str(v) for k, v in meta.items()} if meta else None,
                                  renewable=_bool(body.get("renewable"), True), explicit_max_ttl=explicit_max,
                                  max_ttl=max_ttl, num_uses=num_uses, token_id=body.get("id") or None)
