@@ -1,0 +1,89 @@
+import pytest
+
+from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import MongoArchiveError
+from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_restore import (
+    NamespaceFilter, skip_reason, validate)
+
+from mongodump_fixtures import fixture
+
+
+@pytest.mark.parametrize('db, coll, fragment', [
+    ('shop', 'orders', None),
+    ('shop', 'system.js', None),
+    ('', 'oplog', 'oplogReplay'),
+    ('admin', 'system.version', 'restoreDbUsersAndRoles'),
+    ('admin', 'system.users', 'restoreDbUsersAndRoles'),
+    ('shop', 'system.roles', 'restoreDbUsersAndRoles'),
+    ('shop', 'system.views', 'own metadata'),
+    ('shop', 'system.buckets.temps', 'time-series'),
+    ('shop', 'system.profile', 'server-managed'),
+    ('local', 'oplog.rs', 'internal database'),
+    ('config', 'system.sessions', 'internal database'),
+])
+def test_skip_rules(db, coll, fragment):
+    reason = skip_reason(db, coll)
+    assert (reason is None) if fragment is None else (fragment in reason)
+
+
+@pytest.mark.parametrize('kwargs, ns, selected, target', [
+    ({}, 'shop.orders', True, 'shop.orders'),
+    ({'ns_include': ['shop.*']}, 'shop.orders', True, 'shop.orders'),
+    ({'ns_include': ['shop.*']}, 'shopx.orders', False, 'shopx.orders'),
+    ({'ns_include': ['*.orders']}, 'a.b.orders', True, 'a.b.orders'),
+    ({'ns_exclude': ['shop.tmp*']}, 'shop.tmp_1', False, 'shop.tmp_1'),
+    ({'ns_include': ['shop.*'], 'ns_exclude': ['shop.orders']}, 'shop.orders', False, 'shop.orders'),
+    ({'ns_include': ['a+b.*']}, 'a+b.c', True, 'a+b.c'),
+    ({'ns_from': ['shop.$c$'], 'ns_to': ['shop_old.$c$']}, 'shop.orders', True, 'shop_old.orders'),
+    ({'ns_from': ['$db$.$c$'], 'ns_to': ['$c$.$db$']}, 'shop.orders.v2', True, 'orders.v2.shop'),
+    ({'ns_from': ['db1.caf\u00e9s'], 'ns_to': ['db1.cafes']}, 'db1.caf\u00e9s', True, 'db1.cafes'),
+    ({'ns_from': ['other.$c$'], 'ns_to': ['x.$c$']}, 'shop.orders', True, 'shop.orders'),
+])
+def test_namespace_filter(kwargs, ns, selected, target):
+    ns_filter = NamespaceFilter(**kwargs)
+    assert ns_filter.selects(ns) == selected
+    assert ns_filter.target(ns) == target
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    ({'ns_from': ['a.$x$'], 'ns_to': []}, 'one ns_to per ns_from'),
+    ({'ns_from': ['a.$x$'], 'ns_to': ['b.$y$']}, r'uses \$y\$'),
+    ({'ns_from': ['a.$x$.$x$'], 'ns_to': ['b.$x$']}, 'define once'),
+])
+def test_namespace_filter_refuses(kwargs, message):
+    with pytest.raises(MongoArchiveError, match=message):
+        NamespaceFilter(**kwargs)
+
+
+def test_rename_without_a_dot_is_refused():
+    with pytest.raises(MongoArchiveError, match='not "<db>.<collection>"'):
+        NamespaceFilter(ns_from=['shop.$c$'], ns_to=['$c$']).target('shop.orders')
+
+
+@pytest.mark.parametrize('path, items, skipped', [
+    (('archives', 'test.bar.archive'), [('test.bar', 'test.bar', 1)], ['admin.system.version']),
+    (('dumps', 'testdirs'), [('db1.c1', 'db1.c1', 100), ('db1.c2', 'db1.c2', 0), ('db1.c3', 'db1.c3', 0),
+                             ('db1.c4', 'db1.c4', 10)], []),
+    (('dumps', 'specialcharacter'), [('db1.caf\u00e9s', 'db1.caf\u00e9s', 1)], []),
+])
+def test_validate_plans_without_a_server(path, items, skipped):
+    plan = validate(fixture(*path))
+    assert [(i.entry.ns, i.ns, i.entry.count) for i in plan.items] == items
+    assert [s['namespace'] for s in plan.skipped_namespaces] == skipped
+    assert all(len(s['checksum']) == 64 for s in plan.summary())
+
+
+def test_validate_two_sources_into_one_target_is_refused():
+    with pytest.raises(MongoArchiveError, match='would both be restored into'):
+        validate(fixture('dumps', 'testdirs'), NamespaceFilter(ns_from=['db1.$c$'], ns_to=['db1.same']))
+
+
+def test_validate_bad_format_archive():
+    with pytest.raises(MongoArchiveError, match='namespace test.ixtest.*byte offset 106'):
+        validate(fixture('archives', 'bad-format.archive'))
+
+
+def test_index_specs_drop_ns_and_id_index():
+    plan = validate(fixture('dumps', 'indextestdump'))
+    specs = plan.items[0].index_specs()
+    assert [s['name'] for s in specs] == ['a_1_b_true'] and 'ns' not in specs[0]
+    assert plan.items[0].expected()['indexes'] == ['_id', 'a,b,c,d']
