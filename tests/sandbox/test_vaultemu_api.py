@@ -158,6 +158,14 @@ def test_revoke_self_then_every_call_is_refused(vault):
     assert missing.status_code == 403 and missing.json() == {"errors": ["permission denied"]}
 
 
+def test_token_use_limit(vault):
+    tok = reader_token(vault, num_uses=2)
+    for _ in range(2):
+        assert raw(vault, "GET", "auth/token/lookup-self", token=tok["client_token"]).status_code == 200
+    spent = raw(vault, "GET", "auth/token/lookup-self", token=tok["client_token"])
+    assert spent.status_code == 403 and "invalid token" in spent.json()["errors"][0]
+
+
 def test_renew_self_is_capped_by_explicit_max_ttl(vault):
     tok = reader_token(vault, explicit_max_ttl="15m")
     client = vault.client(tok["client_token"])

@@ -190,14 +190,12 @@ class VaultCore:
                          "replication_performance_mode": "disabled", "replication_dr_mode": "disabled",
                          "server_time_utc": now, "version": self.config.version, "enterprise": False,
                          "cluster_name": self.config.cluster_name, "cluster_id": self.cluster_id,
-                         "echo_duration_ms": 0, "clock_skew_ms": 0, "replication_primary_canary_age_ms": 0,
-                         "removed_from_cluster": False}
+                         "echo_duration_ms": 0, "clock_skew_ms": 0, "replication_primary_canary_age_ms": 0}
         if sub == "seal-status":
             return 200, {"type": "shamir", "initialized": True, "sealed": False, "t": 1, "n": 1,
                          "progress": 0, "nonce": "", "version": self.config.version, "build_date": "",
                          "migration": False, "cluster_name": self.config.cluster_name,
-                         "cluster_id": self.cluster_id, "recovery_seal": False, "storage_type": "inmem",
-                         "removed_from_cluster": False}
+                         "cluster_id": self.cluster_id, "recovery_seal": False, "storage_type": "inmem"}
         return 200, {"ha_enabled": False, "is_self": False, "active_time": "0001-01-01T00:00:00Z",
                      "leader_address": "", "leader_cluster_address": "", "performance_standby": False,
                      "performance_standby_last_remote_wal": 0}
