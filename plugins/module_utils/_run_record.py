@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, HaloBuzz DevOps Team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The run record written by the incident_timeline callback: JSON lines plus a Markdown summary."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+
+# Keys that say what a task did, in the order a reader wants them.
+_SUMMARY_KEYS = ('msg', 'summary', 'diff_summary', 'before', 'after', 'revision', 'rc')
+_UNSAFE_NAME = re.compile(r'[^A-Za-z0-9_.-]+')
+
+
+def record_basename(playbook_file, started_at):
+    """`20260126T031500Z-rollback` for playbooks/rollback.yml started at that UTC time."""
+    name = os.path.splitext(os.path.basename(playbook_file or 'adhoc'))[0] or 'adhoc'
+    return '%s-%s' % (started_at.strftime('%Y%m%dT%H%M%SZ'), _UNSAFE_NAME.sub('_', name))
+
+
+def summarize_result(result, max_chars=300):
+    """A one-line summary of a (never censored) task result, at most max_chars long."""
+    parts = []
+    for key in _SUMMARY_KEYS:
+        if key in result and result[key] not in (None, '', [], {}):
+            value = result[key]
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+            parts.append(text if key == 'msg' else '%s=%s' % (key, text))
+    if not parts and result.get('changed'):
+        parts.append('changed')
+    summary = '; '.join(' '.join(part.split()) for part in parts)
+    if len(summary) > max_chars:
+        summary = summary[:max(0, max_chars - 3)] + '...'
+    return summary
+
+
+def _markdown_cell(text):
+    return str(text).replace('|', '\\|').replace('\n', ' ')
+
+
+class RunRecord:
+    """Appends JSON lines as a run goes and writes the Markdown summary at the end."""
+
+    def __init__(self, jsonl_path, markdown_path, playbook, started_at, context):
+        self.jsonl_path = jsonl_path
+        self.markdown_path = markdown_path
+        self.playbook = playbook
+        self.started_at = started_at
+        self.context = context
+        self.entries = []
+
+    @classmethod
+    def start(cls, records_dir, playbook_file, started_at, context):
+        records_dir = os.path.abspath(os.path.expanduser(records_dir))
+        os.makedirs(records_dir, exist_ok=True)
+        base = os.path.join(records_dir, record_basename(playbook_file, started_at))
+        record = cls(base + '.jsonl', base + '.md', os.path.basename(playbook_file), started_at, context)
+        header = {'type': 'run', 'time': started_at.isoformat(), 'playbook': record.playbook}
+        header.update(context)
+        record.write(header, keep=False)
+        return record
+
+    def write(self, entry, keep=True):
+        with open(self.jsonl_path, 'a') as handle:
+            handle.write(json.dumps(entry, sort_keys=True, default=str) + '\n')
+        if keep:
+            self.entries.append(entry)
+
+    def finish(self, finished_at, totals):
+        duration = (finished_at - self.started_at).total_seconds()
+        failed = any(t.get('failures') or t.get('unreachable') for t in totals.values())
+        self.write({'type': 'stats', 'time': finished_at.isoformat(), 'duration_s': round(duration, 3),
+                    'result': 'failed' if failed else 'succeeded', 'hosts': totals}, keep=False)
+        with open(self.markdown_path, 'w') as handle:
+            handle.write(self.render_markdown(finished_at, totals, failed, duration))
+
+    def render_markdown(self, finished_at, totals, failed, duration):
+        lines = [
+            '# Run record: %s' % self.playbook,
+            '',
+            '- Started: %s' % self.started_at.isoformat(),
+            '- Finished: %s (%.1f s)' % (finished_at.isoformat(), duration),
+            '- Result: **%s**' % ('FAILED' if failed else 'succeeded'),
+            '- Operator: %s' % (self.context.get('user') or 'unknown'),
+            '- Check mode: %s' % ('yes' if self.context.get('check_mode') else 'no'),
+            '',
+            '## Timeline',
+            '',
+            '| time (UTC) | play | task | host | status | s | summary |',
+            '| --- | --- | --- | --- | --- | --- | --- |',
+        ]
+        for entry in self.entries:
+            if entry.get('type') != 'task':
+                continue
+            lines.append('| %s | %s | %s | %s | %s | %s | %s |' % tuple(_markdown_cell(v) for v in (
+                entry['time'][11:19], entry['play'], entry['task'], entry['host'], entry['status'],
+                '%.2f' % entry['duration_s'], entry['summary'])))
+        records = [e for e in self.entries if e.get('type') == 'record']
+        if records:
+            lines += ['', '## Records', '']
+            for entry in records:
+                record_json = json.dumps(entry['record'], sort_keys=True, default=str)
+                lines.append('- %s (%s): `%s`' % (_markdown_cell(entry['task']), entry['host'], record_json))
+        lines += ['', '## Totals', '', '| host | ok | changed | failed | skipped | unreachable |',
+                  '| --- | --- | --- | --- | --- | --- |']
+        for host, counts in sorted(totals.items()):
+            columns = (counts.get(key, 0) for key in ('ok', 'changed', 'failures', 'skipped', 'unreachable'))
+            lines.append('| %s | %d | %d | %d | %d | %d |' % ((host,) + tuple(columns)))
+        return '\n'.join(lines) + '\n'
