@@ -3,8 +3,10 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import requests
 import yaml
 
 from _vaultemu_target import MONGODB_SECRET, emulator_only, require_ldap, start_target
+from vaultemu import VaultEmulator
 
 PERMISSION_DENIED = "1 error occurred:\n\t* permission denied\n\n"
 
@@ -304,6 +307,18 @@ def test_sandbox_reset_reseeds_tokens_and_kv_and_keeps_the_audit_log(vault):
             "auth/token/create": {"capabilities": ["update"]}}}))
         vault.root.secrets.kv.v2.create_or_update_secret(f"{vault.prefix}/allowed/db", {"password": "allowed-value"},
                                                          mount_point="secret")
+
+
+@emulator_only
+def test_stop_leaves_no_thread_or_port_behind(vault):
+    emu = VaultEmulator(vault.config).start()
+    port, threads_before = emu.port, {t.name for t in threading.enumerate()}
+    assert hvac.Client(url=emu.url).sys.read_health_status(method="GET")["initialized"] is True
+    assert f"vaultemu-{port}" in threads_before
+    emu.stop()
+    assert not any(t.name == f"vaultemu-{port}" for t in threading.enumerate())
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
 @emulator_only

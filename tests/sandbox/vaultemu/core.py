@@ -128,6 +128,8 @@ class VaultCore:
                 body = {"errors": err.messages}
                 self._audit_response(req, tok, None, error="; ".join(err.messages) or None)
                 return err.status, body
+            if login and resp.auth:  # a login's response entry carries the new token, as Vault's does
+                tok = self.tokens.by_id.get(resp.auth["client_token"])
             self._audit_response(req, tok, resp)
             if resp.status == 204:
                 return 204, None
