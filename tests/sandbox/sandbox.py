@@ -22,6 +22,7 @@ import os
 import secrets
 import shlex
 import shutil
+import socket
 import sys
 import time
 from pathlib import Path
@@ -131,7 +132,7 @@ class Sandbox:
             (data / "mongodb").mkdir(parents=True, exist_ok=True)
             return [venv_tool("nx-27017"), "--host", "127.0.0.1", "-p", str(port),
                     "--data-dir", str(data / "mongodb"), "--log-file", str(self.dir / "logs" / "mongodb-server.log"),
-                    "--pid-file", str(self.run / "mongodb-server.pid")], None
+                    "--pid-file", str(data / "mongodb-server.pid")], None
         if name == "aws":
             return [venv_tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)], None
         if name == "kube":
@@ -177,9 +178,10 @@ class Sandbox:
                     return None
                 return {"port": port}
             if name == "redis":
-                import redis
-
-                redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping()
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if not sock.recv(16).startswith(b"+PONG"):
+                        return None
             elif name == "mongodb":
                 import pymongo
 
@@ -219,12 +221,14 @@ class Sandbox:
             deadline = time.monotonic() + START_TIMEOUT
             while pending:
                 for name in list(pending):
-                    got = self.probe(name, ports[name])
-                    if got is not None:
-                        facts[name] = got
-                        pending.remove(name)
-                        continue
+                    # Exit first: a port taken by someone else may answer the probe.
                     proc = self.procs[name]
+                    if not proc.exited():
+                        got = self.probe(name, ports[name])
+                        if got is not None:
+                            facts[name] = got
+                            pending.remove(name)
+                        continue
                     if proc.exited():
                         tail = proc.log_tail()
                         if "already in use" in tail.lower() and attempts[name] < 3:
