@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from _vaultemu_target import require_ldap, start_target
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _vaultemu_target import require_ldap, start_target  # noqa: E402
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 

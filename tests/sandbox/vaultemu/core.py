@@ -116,18 +116,20 @@ class VaultCore:
             tok = None
             if req.path.endswith("/") and req.operation in ("update", "create"):
                 return 400, {"errors": ["cannot write to a path ending in '/'"]}
+            spent = False
             try:
                 if not login:
-                    tok = self._check(req)
+                    tok = self._authenticate(req)
+                    spent = self.tokens.use(tok)  # a use counts even when the ACL then refuses, as in Vault
+                    self._authorize(req, tok)
                 self.audit.log("request", req, tok)
-                revoke_after = tok is not None and self.tokens.use(tok)
                 resp = self._route(req, tok)
-                if revoke_after:
-                    self.tokens.revoke_tree(tok)
             except VaultError as err:
-                body = {"errors": err.messages}
                 self._audit_response(req, tok, None, error="; ".join(err.messages) or None)
-                return err.status, body
+                return err.status, {"errors": err.messages}
+            finally:
+                if spent:  # the token's last use: revoked once the request is done
+                    self.tokens.revoke_tree(tok)
             if login and resp.auth:  # a login's response entry carries the new token, as Vault's does
                 tok = self.tokens.by_id.get(resp.auth["client_token"])
             self._audit_response(req, tok, resp)
@@ -142,13 +144,17 @@ class VaultCore:
             self.audit.log("response", req, tok,
                            response=self.audit.response_entry(req, resp.auth, resp.data, resp.warnings))
 
-    def _check(self, req):
-        """The calling token, after the validity and ACL checks (raises 403 otherwise)."""
+    def _authenticate(self, req):
+        """The calling token (403 when there is none or it is unknown, expired or revoked)."""
         if not req.token:
             self._refuse(req, None, "permission denied")
         tok = self.tokens.lookup(req.token)
         if tok is None:
             self._refuse(req, None, INVALID_TOKEN)
+        return tok
+
+    def _authorize(self, req, tok):
+        """The ACL check, after KV's existence check has made a write `create` or `update`."""
         if req.operation in ("create", "update"):
             exists = self.kv.exists(req.path[len("secret/"):]) if req.mount_point == "secret/" else None
             if exists is not None:
@@ -157,7 +163,6 @@ class VaultCore:
                 req.operation = "update"
         if not self.acl_for(tok).allowed(req.path, req.operation):
             self._refuse(req, tok, PERMISSION_DENIED)
-        return tok
 
     def _refuse(self, req, tok, message):
         self.audit.log("request", req, tok, error=message)

@@ -19,6 +19,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "vaultemu"
     sys_version = ""
     timeout = 30  # a stuck client cannot hold stop() forever
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # quiet: the audit log is the record
         pass
