@@ -12,7 +12,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from vaultemu.acl import ACL  # noqa: E402
 from vaultemu.config import ConfigError, parse_config, parse_duration, parse_policy_document  # noqa: E402
-from vaultemu.errors import multierror  # noqa: E402
+from vaultemu.errors import VaultError, multierror  # noqa: E402
+from vaultemu.kv import KVv2  # noqa: E402
+from vaultemu.tokens import TokenStore  # noqa: E402
 
 POLICIES = {
     "breakglass": {
@@ -146,3 +148,78 @@ def test_policy_document_with_unemulated_parts_is_refused():
 ])
 def test_multierror_text(messages, text):
     assert multierror(*messages) == text
+
+
+# ---------------------------------------------------------------------------- KV v2 and tokens, clock-driven
+
+class FakeClock:
+    def __init__(self, now=1_800_000_000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def test_kv_max_versions_prunes_the_oldest():
+    kv = KVv2(FakeClock())
+    kv.handle("update", "metadata/app", {"max_versions": 2})
+    for n in range(1, 5):
+        assert kv.handle("update", "data/app", {"data": {"n": str(n)}}).data["version"] == n
+    meta = kv.handle("read", "metadata/app", {}).data
+    assert sorted(meta["versions"]) == ["3", "4"] and meta["oldest_version"] == 3
+    with pytest.raises(VaultError) as pruned:
+        kv.handle("read", "data/app", {"version": "1"})
+    assert pruned.value.status == 404 and pruned.value.messages == []
+
+
+@pytest.mark.parametrize("setup, body, message", [
+    ({"cas_required": True}, {"data": {"a": "b"}}, "check-and-set parameter required for this call"),
+    ({}, {"data": {"a": "b"}, "options": {"cas": 5}}, "check-and-set parameter did not match the current version"),
+    ({}, {"options": {"cas": 1}}, "no data provided"),
+    ({}, {"data": ["not", "a", "map"]}, "error parsing data"),
+])
+def test_kv_write_refusals(setup, body, message):
+    kv = KVv2(FakeClock())
+    kv.handle("update", "data/app", {"data": {"a": "a"}})
+    if setup:
+        kv.handle("update", "metadata/app", setup)
+    with pytest.raises(VaultError) as refused:
+        kv.handle("update", "data/app", body)
+    assert refused.value.status == 400 and message in refused.value.messages[0]
+
+
+def test_kv_list_shows_leaves_and_folders_once():
+    kv = KVv2(FakeClock())
+    for path in ("production/mongodb", "production/redis", "production/payments/stripe", "staging/mongodb"):
+        kv.seed(path, {"k": "v"})
+    assert kv.handle("list", "metadata/", {}).data["keys"] == ["production/", "staging/"]
+    assert kv.handle("list", "metadata/production/", {}).data["keys"] == ["mongodb", "payments/", "redis"]
+
+
+def test_token_ttl_and_parent_expiry_revoke_the_tree():
+    clock = FakeClock()
+    store = TokenStore(clock)
+    parent = store.create(["p"], "auth/ldap/login/oncall", "ldap-oncall", ttl=600)
+    child = store.create(["p"], "auth/token/create", "token", ttl=3600, parent=parent)
+    orphan = store.create(["p"], "auth/token/create", "token", ttl=3600)
+    clock.now += 599
+    assert store.lookup(child.id) is child and store.lookup(parent.id) is parent
+    clock.now += 1
+    assert store.lookup(child.id) is None          # its parent expired, so it went with it
+    assert store.lookup(parent.id) is None
+    assert store.lookup(orphan.id) is orphan
+    assert store.lookup_accessor(child.accessor) is None
+
+
+def test_token_renew_is_capped_by_the_max_from_issue_time():
+    clock = FakeClock()
+    store = TokenStore(clock)
+    tok = store.create(["p"], "auth/token/create", "token", ttl=600, explicit_max_ttl=900)
+    clock.now += 300
+    ttl, warnings = store.renew(tok, 3600)
+    assert ttl == 600 and warnings == ['TTL of "1h0m0s" exceeded the effective max_ttl of "10m0s"; '
+                                       'TTL value is capped accordingly']
+    clock.now += 599
+    assert store.lookup(tok.id) is tok
+    clock.now += 1
+    assert store.lookup(tok.id) is None
