@@ -184,6 +184,7 @@ class RolloutService:
                 images=images_of(spec.get("template")),
                 paused=bool(spec.get("paused")),
                 revision_history_limit=spec.get("revisionHistoryLimit", 10),
+                label_selector=label_selector(deployment),
                 replicas=replica_counts(deployment),
                 rollout_complete=done, rollout_message=message,
             ),

@@ -90,6 +90,10 @@ deployment:
       description: spec.revisionHistoryLimit - older ReplicaSets are garbage-collected.
       type: int
       sample: 10
+    label_selector:
+      description: The Deployment's spec.selector as a label selector string, for listing its pods.
+      type: str
+      sample: app=backend
     replicas:
       description: Replica counts.
       type: dict
