@@ -1,0 +1,300 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Redis connections for halobuzz.ops: options -> client, every redis error -> RedisCheckError.
+
+Private to the collection. The options are documented once in doc_fragments/redis.py.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import ssl
+
+try:
+    from urllib.parse import unquote, urlsplit
+except ImportError:  # pragma: no cover - Python 2 is not a target
+    from urlparse import urlsplit  # noqa: F401
+    from urllib import unquote  # noqa: F401
+
+try:
+    import redis
+    import redis.cluster
+    import redis.exceptions
+    HAS_REDIS = True
+    REDIS_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - exercised only without the library
+    HAS_REDIS = False
+    REDIS_IMPORT_ERROR = exc
+
+
+class RedisCheckError(Exception):
+    """Anything that went wrong talking to Redis or validating input, with a message for a human."""
+
+
+REDIS_CONNECTION_ARGSPEC = dict(
+    redis_url=dict(type='str'),
+    host=dict(type='str'),
+    port=dict(type='int'),
+    db=dict(type='int'),
+    username=dict(type='str'),
+    password=dict(type='str', no_log=True),
+    tls=dict(type='bool'),
+    tls_ca_cert=dict(type='path'),
+    tls_verify=dict(type='bool', default=True),
+    cluster=dict(type='str', default='auto', choices=['auto', 'enabled', 'disabled']),
+    socket_timeout=dict(type='float', default=5.0),
+    socket_connect_timeout=dict(type='float', default=5.0),
+)
+
+REDIS_MUTUALLY_EXCLUSIVE = [['redis_url', 'host'], ['redis_url', 'port'], ['redis_url', 'db']]
+
+
+def redis_argument_spec(**module_options):
+    """The shared connection options plus the module's own."""
+    spec = dict((k, dict(v)) for k, v in REDIS_CONNECTION_ARGSPEC.items())
+    spec.update(module_options)
+    return spec
+
+
+def resolve_target(params):
+    """Turn module parameters into connection settings (pure; raises RedisCheckError on bad input)."""
+    url = params.get('redis_url')
+    target = dict(host='localhost', port=6379, db=0, username=None, password=None, tls=False)
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ('redis', 'rediss'):
+            raise RedisCheckError(
+                "redis_url %r: scheme must be redis:// or rediss:// (TLS), got %r" % (_redact(url), parts.scheme))
+        try:
+            port = parts.port
+        except ValueError:
+            raise RedisCheckError("redis_url %r: the port is not a number between 0 and 65535" % _redact(url))
+        if not parts.hostname:
+            raise RedisCheckError("redis_url %r: no host; write redis://host:port/db" % _redact(url))
+        path = parts.path.strip('/')
+        if path and not path.isdigit():
+            raise RedisCheckError("redis_url %r: the path must be a database number such as /0" % _redact(url))
+        target.update(host=parts.hostname, port=port or 6379, db=int(path or 0), tls=parts.scheme == 'rediss',
+                      username=unquote(parts.username) if parts.username else None,
+                      password=unquote(parts.password) if parts.password is not None else None)
+    else:
+        for key in ('host', 'port', 'db'):
+            if params.get(key) is not None:
+                target[key] = params[key]
+    if params.get('username'):
+        target['username'] = params['username']
+    if params.get('password') is not None:
+        target['password'] = params['password']
+    if params.get('tls') is not None:
+        target['tls'] = params['tls']
+    if not 0 < target['port'] < 65536:
+        raise RedisCheckError("port %s is out of range: give a TCP port between 1 and 65535" % target['port'])
+    if target['db'] < 0:
+        raise RedisCheckError("db %s is negative: give a database number (0 is the default)" % target['db'])
+    cluster = params.get('cluster') or 'auto'
+    if cluster == 'enabled' and target['db'] != 0:
+        raise RedisCheckError("db %s: Redis Cluster has only database 0" % target['db'])
+    target.update(
+        cluster=cluster,
+        tls_ca_cert=params.get('tls_ca_cert'),
+        tls_verify=params.get('tls_verify', True),
+        socket_timeout=params.get('socket_timeout') or 5.0,
+        socket_connect_timeout=params.get('socket_connect_timeout') or 5.0,
+    )
+    target['label'] = '%s:%s' % (target['host'], target['port'])
+    return target
+
+
+def _redact(url):
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(':%s@' % parts.password, ':********@', 1)
+
+
+def client_kwargs(target):
+    """Keyword arguments for redis.Redis / RedisCluster (no decoding: keys are bytes)."""
+    kwargs = dict(
+        host=target['host'], port=target['port'], username=target['username'], password=target['password'],
+        socket_timeout=target['socket_timeout'], socket_connect_timeout=target['socket_connect_timeout'],
+        decode_responses=False,
+    )
+    if target['tls']:
+        kwargs.update(ssl=True, ssl_ca_certs=target['tls_ca_cert'],
+                      ssl_cert_reqs='required' if target['tls_verify'] else 'none',
+                      ssl_check_hostname=bool(target['tls_verify']))
+    return kwargs
+
+
+def describe_error(exc, target, doing):
+    """One clear sentence for a redis-py (or ssl/socket) exception: what, where, what to do."""
+    where = target['label']
+    text = str(exc) or exc.__class__.__name__
+    lowered = text.lower()
+    tls_hint = 'ssl' in lowered or 'tls' in lowered or 'handshake' in lowered or isinstance(exc, ssl.SSLError)
+    if HAS_REDIS and isinstance(exc, redis.exceptions.AuthenticationError) or (
+            'wrongpass' in lowered or 'noauth' in lowered or 'invalid password' in lowered):
+        return ("Redis at %s refused authentication while %s (%s): check password/username (or the credentials in "
+                "redis_url) against the server's requirepass / ACL users" % (where, doing, text))
+    if HAS_REDIS and isinstance(exc, redis.exceptions.NoPermissionError):
+        return ("Redis at %s: the ACL user lacks a permission needed while %s (%s): grant it or use another user"
+                % (where, doing, text))
+    if target['tls'] and tls_hint:
+        return ("TLS handshake with Redis at %s failed while %s (%s): the server may not speak TLS on this port "
+                "(use redis:// or tls: false), or its certificate does not verify (check tls_ca_cert / tls_verify)"
+                % (where, doing, text))
+    if HAS_REDIS and isinstance(exc, redis.exceptions.TimeoutError):
+        return ("Redis at %s did not answer within %ss while %s (%s): check that the host and port are right and "
+                "reachable, or raise socket_timeout / socket_connect_timeout"
+                % (where, target['socket_timeout'], doing, text))
+    if HAS_REDIS and isinstance(exc, redis.exceptions.ConnectionError):
+        hint = "check that redis-server runs there and the host/port (or redis_url) are right"
+        if not target['tls'] and ('closed' in lowered or 'reset' in lowered):
+            hint += "; if the server requires TLS, use rediss:// or tls: true"
+        return "cannot reach Redis at %s while %s (%s): %s" % (where, doing, text, hint)
+    if HAS_REDIS and isinstance(exc, redis.exceptions.RedisClusterException):
+        return ("Redis Cluster behind %s is not usable while %s (%s): check CLUSTER INFO (cluster_state:ok) and "
+                "that every primary is reachable" % (where, doing, text))
+    if HAS_REDIS and isinstance(exc, redis.exceptions.ResponseError):
+        return "Redis at %s rejected a command while %s: %s" % (where, doing, text)
+    return "Redis at %s failed while %s: %s: %s" % (where, doing, exc.__class__.__name__, text)
+
+
+@contextlib.contextmanager
+def translated_errors(target, doing):
+    """Re-raise any redis/socket/ssl error as RedisCheckError naming host:port and what to do."""
+    try:
+        yield
+    except RedisCheckError:
+        raise
+    except Exception as exc:  # redis-py raises many types; each becomes one clear message
+        if HAS_REDIS and isinstance(exc, redis.exceptions.RedisError) or isinstance(exc, (OSError, ssl.SSLError)):
+            raise RedisCheckError(describe_error(exc, target, doing))
+        raise
+
+
+def node_target(conn, label):
+    """The fields describe_error needs, for one node's redis.Redis client."""
+    pool = conn.connection_pool
+    return dict(label=label, tls='ssl' in pool.connection_class.__name__.lower(),
+                socket_timeout=pool.connection_kwargs.get('socket_timeout'))
+
+
+class RedisTarget(object):
+    """A connected Redis: standalone or Cluster, with the list of primaries to scan."""
+
+    def __init__(self, target, client, cluster):
+        self.target = target
+        self.client = client
+        self.cluster = cluster
+        self.label = target['label']
+
+    def primaries(self, db=None):
+        """[(label, redis.Redis)] for every primary: the one server, or each Cluster primary.
+
+        db: another database of a standalone server (FLUSHALL checks every database).
+        """
+        if not self.cluster:
+            if db is None or db == self.target['db']:
+                return [(self.label, self.client)]
+            return [(self.label, redis.Redis(db=db, **client_kwargs(self.target)))]
+        with translated_errors(self.target, 'listing the Cluster primaries'):
+            nodes = sorted(self.client.get_primaries(), key=lambda n: (n.host, n.port))
+            return [('%s:%s' % (n.host, n.port), n.redis_connection or self.client.get_redis_connection(n))
+                    for n in nodes]
+
+    def close(self):
+        try:
+            self.client.close()
+        except Exception:  # closing a broken connection is not worth a failure
+            pass
+
+
+def connect(params):
+    """Resolve options, connect, PING, detect Cluster. Returns a RedisTarget or raises RedisCheckError."""
+    if not HAS_REDIS:
+        raise RedisCheckError("the Python library 'redis' (redis-py) is required: pip install redis (%s)"
+                              % REDIS_IMPORT_ERROR)
+    target = resolve_target(params)
+    kwargs = client_kwargs(target)
+    cluster = target['cluster'] == 'enabled'
+    if not cluster:
+        client = redis.Redis(db=target['db'], **kwargs)
+        with translated_errors(target, 'connecting (PING)'):
+            client.ping()
+            if target['cluster'] == 'auto':
+                info = client.execute_command('INFO', 'cluster')
+                cluster = bool(info.get('cluster_enabled')) if isinstance(info, dict) else False
+        if not cluster:
+            return RedisTarget(target, client, False)
+        client.close()
+        if target['db'] != 0:
+            raise RedisCheckError("%s is a Redis Cluster node: Cluster has only database 0, not db %s"
+                                  % (target['label'], target['db']))
+    with translated_errors(target, 'connecting to the Redis Cluster'):
+        client = redis.cluster.RedisCluster(**kwargs)
+        client.ping(target_nodes=redis.cluster.RedisCluster.PRIMARIES)
+    return RedisTarget(target, client, True)
+
+
+def _bulk(arg):
+    if not isinstance(arg, bytes):
+        arg = str(arg).encode('utf-8')
+    return b'$%d\r\n%s\r\n' % (len(arg), arg)
+
+
+def pack_commands(commands):
+    """RESP-encode commands (tuples of str/bytes/int) into one buffer.
+
+    redis-py's own packer costs several microseconds per command; an audit of 200k keys sends
+    200k PEXPIRETIME commands, so the encoding is done here in one join.
+    """
+    return b''.join(b'*%d\r\n%s' % (len(cmd), b''.join(_bulk(a) for a in cmd)) for cmd in commands)
+
+
+def pack_key_commands(name, keys):
+    """RESP for `name key` per key (the hot path: PEXPIRETIME/PTTL/UNLINK over many keys)."""
+    head = b'*2\r\n$%d\r\n%s\r\n' % (len(name), name.encode('ascii'))
+    return b''.join(b'%s$%d\r\n%s\r\n' % (head, len(k), k) for k in keys)
+
+
+def run_pipelined(conn, commands, packed=None):
+    """Send commands on one connection in one write, read every reply.
+
+    commands: tuples, or (with packed) anything whose len() is the number of commands in packed.
+    Replies are raw (no redis-py response callbacks); an error reply is kept as the exception
+    object so that the stream stays in step, and the first one is raised after all were read.
+    """
+    if not commands:
+        return []
+    pool = conn.connection_pool
+    connection = pool.get_connection()
+    replies = []
+    try:
+        connection.send_packed_command([packed if packed is not None else pack_commands(commands)], check_health=False)
+        # redis-py's Connection.read_response wraps each reply in several Python calls; for 200k
+        # replies that doubles an audit's time. Its parser (hiredis when installed) returns error
+        # replies as exception objects instead of raising them, which suits a pipeline.
+        parser = getattr(connection, '_parser', None)
+        read = getattr(parser, 'read_response', None) or connection.read_response
+        first_error = None
+        for dummy in commands:
+            try:
+                reply = read()
+            except redis.exceptions.ResponseError as exc:
+                reply = exc
+            if isinstance(reply, redis.exceptions.ResponseError):
+                first_error = first_error or reply
+            replies.append(reply)
+        if first_error is not None:
+            raise first_error
+    except redis.exceptions.ResponseError:
+        raise
+    except BaseException:
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
+    return replies

@@ -1,0 +1,478 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Redis key patterns, SCAN-based audits and purges for halobuzz.ops.
+
+Glob patterns follow Redis' own matcher (stringmatchlen in util.c): `*` any run of bytes, `?` one
+byte, `[abc]` / `[a-z]` / `[^...]` one byte from (or not from) a set, `\\x` the byte x (also inside
+`[...]`). Matching is on bytes, case-sensitive. Patterns whose meaning differs between Redis
+versions or is surely a typo (unterminated `[`, empty `[]`, a trailing lone backslash, non-ASCII
+range ends) are rejected.
+
+`patterns_overlap(p, q)` decides exactly whether some key matches both patterns (product of the
+two pattern automata, breadth-first), and returns such a key as the witness. It is therefore a
+sound guard: a purge pattern is refused whenever any key it could delete is protected.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import re
+import statistics
+import time
+from collections import deque
+
+from ansible_collections.halobuzz.ops.plugins.module_utils._redis_info import parse_info
+from ansible_collections.halobuzz.ops.plugins.module_utils._redis_connection import (
+    RedisCheckError, node_target, pack_commands, pack_key_commands, run_pipelined, translated_errors)
+
+ALL_BYTES = (1 << 256) - 1
+STAR = 'star'
+ONE = 'one'
+
+
+def parse_pattern(pattern):
+    """Parse a Redis glob pattern into [(STAR, None) | (ONE, bitmask of allowed bytes)].
+
+    Raises RedisCheckError naming the pattern and the problem for invalid patterns.
+    """
+    if not isinstance(pattern, str) or pattern == '':
+        raise RedisCheckError("invalid key pattern %r: give a non-empty glob such as 'stream:cache:*'" % (pattern,))
+    p = pattern.encode('utf-8')
+    tokens = []
+    i, n = 0, len(p)
+    while i < n:
+        c = p[i]
+        if c == 0x2A:  # *
+            if not tokens or tokens[-1][0] != STAR:
+                tokens.append((STAR, None))
+            i += 1
+        elif c == 0x3F:  # ?
+            tokens.append((ONE, ALL_BYTES))
+            i += 1
+        elif c == 0x5C:  # backslash
+            if i + 1 >= n:
+                raise RedisCheckError("invalid key pattern %r: it ends with a lone backslash; write \\\\ for a "
+                                      "literal backslash" % pattern)
+            tokens.append((ONE, 1 << p[i + 1]))
+            i += 2
+        elif c == 0x5B:  # [
+            mask, i = _parse_class(pattern, p, i + 1)
+            tokens.append((ONE, mask))
+        else:
+            tokens.append((ONE, 1 << c))
+            i += 1
+    return tokens
+
+
+def _parse_class(pattern, p, i):
+    """Parse after '[' exactly as Redis does; return (mask, index after ']')."""
+    n = len(p)
+    negate = i < n and p[i] == 0x5E  # ^
+    if negate:
+        i += 1
+    mask = 0
+    while True:
+        if n - i >= 2 and p[i] == 0x5C:
+            mask |= 1 << p[i + 1]
+            i += 2
+        elif i >= n:
+            raise RedisCheckError("invalid key pattern %r: '[' is not closed by ']'; write \\[ for a literal "
+                                  "bracket" % pattern)
+        elif p[i] == 0x5D:  # ]
+            break
+        elif n - i >= 3 and p[i + 1] == 0x2D:  # a-z
+            start, end = p[i], p[i + 2]
+            if start > 0x7F or end > 0x7F:
+                raise RedisCheckError("invalid key pattern %r: ranges in [...] must use ASCII characters"
+                                      % pattern)
+            start, end = min(start, end), max(start, end)
+            for b in range(start, end + 1):
+                mask |= 1 << b
+            i += 3
+        else:
+            mask |= 1 << p[i]
+            i += 1
+    if mask == 0 and not negate:
+        raise RedisCheckError("invalid key pattern %r: '[]' matches nothing; write \\[\\] for literal brackets"
+                              % pattern)
+    if negate:
+        mask = ALL_BYTES & ~mask
+    return mask, i + 1
+
+
+def validate_patterns(patterns, option):
+    """Parse every pattern of an option; a clear error names the option and the pattern."""
+    parsed = []
+    for pattern in patterns or []:
+        try:
+            parsed.append((pattern, parse_pattern(pattern)))
+        except RedisCheckError as exc:
+            raise RedisCheckError('%s: %s' % (option, exc))
+    return parsed
+
+
+def glob_match(pattern, key):
+    """True when key (bytes or str) matches the Redis glob pattern (same result as SCAN MATCH)."""
+    tokens = parse_pattern(pattern) if isinstance(pattern, str) else pattern
+    if isinstance(key, str):
+        key = key.encode('utf-8')
+    states = _closure(tokens, {0})
+    for b in key:
+        bit = 1 << b
+        nxt = set()
+        for s in states:
+            if s < len(tokens):
+                kind, mask = tokens[s]
+                if kind == STAR:
+                    nxt.add(s)
+                elif mask & bit:
+                    nxt.add(s + 1)
+        states = _closure(tokens, nxt)
+        if not states:
+            return False
+    return len(tokens) in states
+
+
+def _closure(tokens, states):
+    out = set(states)
+    for s in sorted(states):
+        while s < len(tokens) and tokens[s][0] == STAR:
+            s += 1
+            out.add(s)
+    return out
+
+
+_PREFERRED = [ord(c) for c in 'abcdefghijklmnopqrstuvwxyz0123456789:_-.ABCDEFGHIJKLMNOPQRSTUVWXYZ']
+
+
+def _pick_byte(mask):
+    for b in _PREFERRED:
+        if mask >> b & 1:
+            return b
+    return (mask & -mask).bit_length() - 1
+
+
+def patterns_overlap(pattern_a, pattern_b):
+    """Return a key (str) matched by both patterns, or None when no key can match both. Exact."""
+    ta, tb = parse_pattern(pattern_a), parse_pattern(pattern_b)
+    na, nb = len(ta), len(tb)
+    start = (0, 0)
+    parent = {start: None}
+    queue = deque([start])
+    while queue:
+        state = queue.popleft()
+        i, j = state
+        if state == (na, nb):
+            out = bytearray()
+            while parent[state] is not None:
+                state, byte = parent[state]
+                if byte is not None:
+                    out.append(byte)
+            return bytes(reversed(out)).decode('utf-8', 'backslashreplace')
+        moves = []
+        if i < na and ta[i][0] == STAR:
+            moves.append(((i + 1, j), None))
+        if j < nb and tb[j][0] == STAR:
+            moves.append(((i, j + 1), None))
+        if i < na and j < nb:
+            a_star, b_star = ta[i][0] == STAR, tb[j][0] == STAR
+            common = (ALL_BYTES if a_star else ta[i][1]) & (ALL_BYTES if b_star else tb[j][1])
+            if common and not (a_star and b_star):
+                moves.append(((i if a_star else i + 1, j if b_star else j + 1), _pick_byte(common)))
+        for nxt, byte in moves:
+            if nxt not in parent:
+                parent[nxt] = (state, byte)
+                queue.append(nxt)
+    return None
+
+
+def check_purge_patterns(purge_patterns, protected_patterns):
+    """Raise RedisCheckError listing every purge pattern that could match a protected key."""
+    validate_patterns(purge_patterns, 'patterns')
+    validate_patterns(protected_patterns, 'protected_patterns')
+    conflicts = []
+    for pattern in purge_patterns:
+        for protected in protected_patterns:
+            witness = patterns_overlap(pattern, protected)
+            if witness is not None:
+                conflicts.append("%r could delete %r, which protected_patterns %r guards" % (pattern, witness, protected))
+    if conflicts:
+        raise RedisCheckError(
+            "refusing to purge, nothing was deleted: %s. Narrow the purge pattern so that it cannot match a "
+            "protected key (for example 'stream:cache:*' instead of '*')" % '; '.join(conflicts))
+
+
+def ttl_stats(values):
+    """min/median/max of a list of numbers, or all None for an empty list."""
+    if not values:
+        return dict(min=None, median=None, max=None)
+    return dict(min=min(values), median=statistics.median(values), max=max(values))
+
+
+def _expiry_command(conn):
+    """('PEXPIRETIME', exact=True) on Redis 7+, else ('PTTL', False); plus the server clock in ms."""
+    info, now = run_pipelined(conn, [('INFO', 'server'), ('TIME',)])
+    match = re.search(br'redis_version:(\d+)', info)
+    now_ms = int(now[0]) * 1000 + int(now[1]) // 1000
+    if match and int(match.group(1)) >= 7:
+        return 'PEXPIRETIME', True, now_ms
+    return 'PTTL', False, now_ms
+
+
+class KeyAudit(object):
+    """What one audit has seen: distinct keys, absolute expiries (ms), keys without TTL, a sample.
+
+    Work is done per SCAN batch with comprehensions: an audit of 200k keys must not pay a
+    Python method call per key.
+    """
+
+    def __init__(self, sample_size, digest):
+        self.keys = set()
+        self.expiries_ms = []
+        self.without_ttl = 0
+        self.vanished = 0
+        self.sample = []
+        self.sample_size = sample_size
+        self.digest = 0 if digest else None
+
+    def add_batch(self, node_index, keys, replies, exact, now_ms):
+        if not keys:
+            return
+        if exact:
+            expiries = [r for r in replies if r >= 0]
+        else:
+            expiries = [now_ms + r for r in replies if r >= 0]
+        self.expiries_ms.extend(expiries)
+        missing = replies.count(-2)
+        self.without_ttl += replies.count(-1)
+        if missing:
+            self.vanished += missing
+            self.keys.difference_update(k for k, r in zip(keys, replies) if r == -2)
+        if len(self.sample) < self.sample_size:
+            self.sample.extend((node_index, k) for k, r in zip(keys, replies) if r != -2)
+            del self.sample[self.sample_size:]
+        if self.digest is not None:
+            for key, reply in zip(keys, replies):
+                if reply != -2:
+                    expire_at = reply if (exact or reply < 0) else now_ms + reply
+                    h = hashlib.blake2b(key + b'\0' + str(expire_at).encode(), digest_size=8).digest()
+                    self.digest ^= int.from_bytes(h, 'big')
+
+
+def audit_keys(nodes, pattern, scan_count=1000, max_keys=1000000, max_seconds=60.0, sample_size=10,
+               memory_samples=100, expiry_digest=False, clock=time.monotonic, wall_clock=time.time):
+    """SCAN MATCH every primary; PEXPIRETIME (PTTL before Redis 7) of each key pipelined with the next SCAN.
+
+    nodes: [(label, redis.Redis)]. SCAN's own order is the hash-table order, so the first keys seen
+    are a spread-out sample. Returns the audit facts (see redis_key_audit RETURN).
+    """
+    parse_pattern(pattern)
+    started = clock()
+    acc = KeyAudit(max(sample_size, memory_samples), expiry_digest)
+    per_node = []
+    truncated_reason = None
+    scan_calls = 0
+    exact_all = True
+    server_offset = None
+    for index, (label, conn) in enumerate(nodes):
+        with translated_errors(node_target(conn, label), 'auditing keys matching %r' % pattern):
+            command, exact, now_ms = _expiry_command(conn)
+            if server_offset is None:
+                server_offset = now_ms / 1000.0 - wall_clock()
+            exact_all = exact_all and exact
+            before = len(acc.keys)
+            cursor, pending = b'0', []
+            while True:
+                scan = pack_commands([('SCAN', cursor, 'MATCH', pattern, 'COUNT', scan_count)])
+                replies = run_pipelined(conn, range(len(pending) + 1), pack_key_commands(command, pending) + scan)
+                scan_calls += 1
+                acc.add_batch(index, pending, replies[:-1], exact, now_ms)
+                cursor, batch = replies[-1]
+                pending = [k for k in batch if k not in acc.keys]
+                acc.keys.update(pending)
+                done = cursor in (b'0', 0, '0')
+                if not done and len(acc.keys) >= max_keys:
+                    truncated_reason = 'max_keys (%d) reached' % max_keys
+                elif not done and clock() - started >= max_seconds:
+                    truncated_reason = 'max_seconds (%s) reached' % max_seconds
+                if done or truncated_reason:
+                    replies = run_pipelined(conn, pending, pack_key_commands(command, pending))
+                    acc.add_batch(index, pending, replies, exact, now_ms)
+                    break
+            per_node.append(dict(node=label, count=len(acc.keys) - before))
+        if truncated_reason:
+            break
+    now_s = wall_clock() + (server_offset or 0.0)  # the server's clock: TTLs are relative to it
+    expiry = ttl_stats(acc.expiries_ms)
+    ttl = dict((k, None if v is None else round(v / 1000.0 - now_s, 3)) for k, v in expiry.items())
+    return dict(
+        pattern=pattern,
+        count=len(acc.keys),
+        truncated=truncated_reason is not None,
+        truncated_reason=truncated_reason,
+        nodes=per_node,
+        with_ttl=len(acc.expiries_ms),
+        without_ttl=acc.without_ttl,
+        vanished=acc.vanished,
+        ttl_seconds=ttl,
+        expiry_epoch=dict(min=None if expiry['min'] is None else expiry['min'] / 1000.0,
+                          max=None if expiry['max'] is None else expiry['max'] / 1000.0),
+        expiry_exact=exact_all,
+        expiry_digest=('%016x' % acc.digest) if acc.digest is not None and exact_all else None,
+        sample=[k.decode('utf-8', 'backslashreplace') for _, k in acc.sample[:sample_size]],
+        memory=_sample_memory(nodes, acc.sample[:memory_samples], len(acc.keys)),
+        scan_calls=scan_calls,
+        elapsed_seconds=round(clock() - started, 3),
+    )
+
+
+def _sample_memory(nodes, picks, count):
+    """MEMORY USAGE of the reservoir keys, pipelined per node."""
+    sizes = []
+    for index, (label, conn) in enumerate(nodes):
+        keys = [k for i, k in picks if i == index]
+        if not keys:
+            continue
+        with translated_errors(node_target(conn, label), 'sampling MEMORY USAGE'):
+            sizes.extend(r for r in run_pipelined(conn, [('MEMORY', 'USAGE', k) for k in keys]) if r is not None)
+    if not sizes:
+        return dict(sampled=0, sample_bytes=0, avg_bytes=None, estimated_total_bytes=None)
+    avg = float(sum(sizes)) / len(sizes)
+    return dict(sampled=len(sizes), sample_bytes=sum(sizes), avg_bytes=round(avg, 1),
+                estimated_total_bytes=int(avg * count))
+
+
+def scan_keys(conn, pattern, scan_count):
+    """Yield lists of keys, one per SCAN call, over one node."""
+    cursor = b'0'
+    while True:
+        cursor, keys = run_pipelined(conn, [('SCAN', cursor, 'MATCH', pattern, 'COUNT', scan_count)])[0]
+        yield keys
+        if cursor in (b'0', 0, '0'):
+            return
+
+
+def count_keys(nodes, patterns, scan_count=1000, stop_at_first=False):
+    """{pattern: distinct matching keys over every primary}; stop_at_first stops at the first key found."""
+    counts = {}
+    for pattern in patterns:
+        seen = set()
+        for label, conn in nodes:
+            with translated_errors(node_target(conn, label), 'counting keys matching %r' % pattern):
+                for keys in scan_keys(conn, pattern, scan_count):
+                    seen.update(keys)
+                    if stop_at_first and seen:
+                        break
+            if stop_at_first and seen:
+                break
+        counts[pattern] = len(seen)
+    return counts
+
+
+def purge_keys(nodes, patterns, check_mode, batch_size=500, scan_count=1000, rate_limit=0,
+               clock=time.monotonic, sleep=time.sleep):
+    """SCAN MATCH + pipelined UNLINK per primary. Returns {pattern: {matched, deleted}}.
+
+    The caller has already proved (check_purge_patterns) that no pattern can match a protected key.
+    rate_limit: at most this many keys per second (0 = as fast as the server answers).
+    """
+    result = dict((p, dict(matched=0, deleted=0)) for p in patterns)
+    started = clock()
+    total = [0]
+
+    def unlink(conn, pattern, keys):
+        if check_mode or not keys:
+            return
+        replies = run_pipelined(conn, keys, pack_key_commands('UNLINK', keys))
+        result[pattern]['deleted'] += sum(int(r) for r in replies)
+        total[0] += len(keys)
+        if rate_limit:
+            ahead = total[0] / float(rate_limit) - (clock() - started)
+            if ahead > 0:
+                sleep(ahead)
+
+    if rate_limit:
+        batch_size = max(1, min(batch_size, int(rate_limit)))
+    for label, conn in nodes:
+        for pattern in patterns:
+            with translated_errors(node_target(conn, label), 'purging keys matching %r' % pattern):
+                seen, batch = set(), []
+                for keys in scan_keys(conn, pattern, scan_count):
+                    for key in keys:
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        batch.append(key)
+                        if len(batch) >= batch_size:
+                            unlink(conn, pattern, batch)
+                            batch = []
+                unlink(conn, pattern, batch)
+                result[pattern]['matched'] += len(seen)
+    return result
+
+
+def keyspace_size(nodes, all_dbs):
+    """Keys that FLUSHDB (this db) or FLUSHALL (every db) would remove, over every primary."""
+    total = 0
+    for label, conn in nodes:
+        with translated_errors(node_target(conn, label), 'counting keys (DBSIZE / INFO keyspace)'):
+            if all_dbs:
+                keyspace = parse_info(run_pipelined(conn, [('INFO', 'keyspace')])[0]).get('keyspace', {})
+                total += sum(v.get('keys', 0) for v in keyspace.values() if isinstance(v, dict))
+            else:
+                total += int(run_pipelined(conn, [('DBSIZE',)])[0])
+    return total
+
+
+def db_numbers(nodes):
+    """Database numbers that hold keys on any primary (FLUSHALL's protected-key check covers each)."""
+    dbs = set([0])
+    for label, conn in nodes:
+        with translated_errors(node_target(conn, label), 'reading INFO keyspace'):
+            keyspace = parse_info(run_pipelined(conn, [('INFO', 'keyspace')])[0]).get('keyspace', {})
+        dbs.update(int(name[2:]) for name in keyspace if name.startswith('db') and name[2:].isdigit())
+    return sorted(dbs)
+
+
+def flush(nodes, all_dbs):
+    """FLUSHDB ASYNC / FLUSHALL ASYNC on every primary."""
+    for label, conn in nodes:
+        with translated_errors(node_target(conn, label), 'flushing'):
+            run_pipelined(conn, [('FLUSHALL' if all_dbs else 'FLUSHDB', 'ASYNC')])
+
+
+def purge(target, patterns, protected_patterns, check_mode, flush_mode=None, allow_flush=False, batch_size=500,
+          scan_count=1000, rate_limit=0):
+    """The whole redis_purge decision. target: a connected RedisTarget. Returns the module result.
+
+    Every refusal happens before the first deletion.
+    """
+    result = dict(changed=False, deleted=0, would_delete=0, flushed=None, patterns={},
+                  protected_patterns=list(protected_patterns))
+    nodes = target.primaries()
+    if flush_mode:
+        all_dbs = flush_mode == 'all'
+        for db in (db_numbers(nodes) if all_dbs else [target.target['db']]):
+            found = count_keys(target.primaries(db), protected_patterns, scan_count, stop_at_first=True)
+            present = sorted(p for p, n in found.items() if n)
+            if present:
+                raise RedisCheckError(
+                    "refusing %s on %s, nothing was deleted: db %s holds keys matching protected_patterns %s. "
+                    "Purge by pattern instead (patterns: ['stream:cache:*'])"
+                    % ('FLUSHALL' if all_dbs else 'FLUSHDB', target.label, db, ', '.join(present)))
+        size = keyspace_size(nodes, all_dbs)
+        result.update(changed=size > 0, would_delete=size, diff=dict(before=dict(keys=size), after=dict(keys=0)))
+        if size and not check_mode:
+            flush(nodes, all_dbs)
+            result.update(deleted=size, flushed=flush_mode)
+        return result
+    counts = purge_keys(nodes, patterns, check_mode, batch_size, scan_count, rate_limit)
+    matched = sum(c['matched'] for c in counts.values())
+    deleted = sum(c['deleted'] for c in counts.values())
+    result.update(
+        patterns=counts, deleted=deleted, would_delete=matched, changed=(matched if check_mode else deleted) > 0,
+        diff=dict(before=dict((p, c['matched']) for p, c in counts.items()),
+                  after=dict((p, 0 if check_mode else c['matched'] - c['deleted']) for p, c in counts.items())))
+    return result

@@ -1,0 +1,168 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: redis_purge
+short_description: Delete Redis keys by pattern with SCAN + UNLINK, never touching protected keys
+version_added: 0.1.0
+description:
+  - Deletes the keys matching O(patterns) with C(SCAN MATCH) and pipelined C(UNLINK) batches on the server or on
+    every primary of a Redis Cluster, optionally at most O(rate_limit) keys per second.
+  - Before anything is deleted, each pattern is checked against O(protected_patterns) (default
+    C(payment:idempotency:*)) by an exact analysis of the two globs; a pattern that could match any protected key
+    (for example C(*), C(payment:*) or C(p?yment:*)) is refused with an example key, and nothing is deleted.
+  - C(FLUSHDB) / C(FLUSHALL) (O(flush)) run only with O(allow_flush=true) and only when no key of any
+    database to be flushed matches O(protected_patterns).
+  - Why not M(community.general.redis)? Its C(flush) command empties the server with C(FLUSHALL) by default,
+    which is how the runbook's C(redis-cli FLUSHDB) lost the payment idempotency keys (so webhook retries can
+    charge twice), and no community module deletes by pattern.
+  - A second run finds nothing to delete and reports C(changed=false).
+author: HaloBuzz SRE
+extends_documentation_fragment:
+  - halobuzz.ops.redis
+  - halobuzz.ops.redis.ATTRIBUTES
+attributes:
+  check_mode:
+    support: full
+    details: Scans and reports how many keys would be deleted (RV(would_delete)); deletes nothing.
+  diff_mode:
+    support: full
+    details: Key counts per pattern before and after.
+options:
+  patterns:
+    description:
+      - Redis globs of the keys to delete. Required unless O(flush) is given.
+    type: list
+    elements: str
+  protected_patterns:
+    description:
+      - Keys that must never be deleted. A purge pattern that could match one of them is refused.
+      - An empty list switches the guard off; do that only for a keyspace without such keys.
+    type: list
+    elements: str
+    default: ['payment:idempotency:*']
+  flush:
+    description:
+      - V(db) runs C(FLUSHDB ASYNC), V(all) runs C(FLUSHALL ASYNC) (every database), on every primary.
+      - Refused unless O(allow_flush=true), and refused while any key matches O(protected_patterns).
+      - The protected-key check and the flush are two steps; a protected key written between them is lost.
+        Prefer O(patterns).
+    type: str
+    choices: [db, all]
+  allow_flush:
+    description: Must be V(true) for O(flush) to run.
+    type: bool
+    default: false
+  batch_size:
+    description: Keys per pipelined UNLINK batch.
+    type: int
+    default: 500
+  scan_count:
+    description: C(COUNT) hint of each SCAN call.
+    type: int
+    default: 1000
+  rate_limit:
+    description: At most this many keys deleted per second (0 for no limit).
+    type: float
+    default: 0
+'''
+
+EXAMPLES = r'''
+- name: Clear the stream cache (the runbook's stream-latency fix), never the idempotency keys
+  halobuzz.ops.redis_purge:
+    redis_url: "{{ redis_url }}"
+    patterns: ["stream:cache:*"]
+    rate_limit: 20000
+
+- name: Empty a scratch database, only when it holds no protected key
+  halobuzz.ops.redis_purge:
+    redis_url: "redis://cache.internal:6379/3"
+    flush: db
+    allow_flush: true
+'''
+
+RETURN = r'''
+deleted:
+  description: Keys deleted (0 in check mode).
+  returned: success
+  type: int
+  sample: 800000
+would_delete:
+  description: Keys that matched (what check mode would delete); for O(flush), the keys in the flushed databases.
+  returned: success
+  type: int
+patterns:
+  description: Per pattern, keys matched and deleted.
+  returned: success
+  type: dict
+  sample: {"stream:cache:*": {matched: 800000, deleted: 800000}}
+flushed:
+  description: V(db) or V(all) when a flush ran, else null.
+  returned: success
+  type: str
+protected_patterns:
+  description: The patterns that were guarded.
+  returned: success
+  type: list
+  elements: str
+cluster:
+  description: Whether the server is a Redis Cluster (every primary was purged).
+  returned: success
+  type: bool
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.halobuzz.ops.plugins.module_utils._redis_connection import (
+    REDIS_MUTUALLY_EXCLUSIVE, RedisCheckError, connect, redis_argument_spec)
+from ansible_collections.halobuzz.ops.plugins.module_utils._redis_keys import (
+    check_purge_patterns, purge, validate_patterns)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=redis_argument_spec(
+            patterns=dict(type='list', elements='str'),
+            protected_patterns=dict(type='list', elements='str', default=['payment:idempotency:*']),
+            flush=dict(type='str', choices=['db', 'all']), allow_flush=dict(type='bool', default=False),
+            batch_size=dict(type='int', default=500), scan_count=dict(type='int', default=1000),
+            rate_limit=dict(type='float', default=0)),
+        mutually_exclusive=REDIS_MUTUALLY_EXCLUSIVE + [['patterns', 'flush']],
+        required_one_of=[['patterns', 'flush']],
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p['batch_size'] <= 0 or p['scan_count'] <= 0 or p['rate_limit'] < 0:
+        module.fail_json(msg='batch_size and scan_count must be above 0 and rate_limit 0 or more (got %s, %s, %s)'
+                         % (p['batch_size'], p['scan_count'], p['rate_limit']))
+    if p['flush'] and not p['allow_flush']:
+        module.fail_json(msg='refusing flush: %s without allow_flush: true, nothing was deleted. Purge by pattern '
+                         'instead, or set allow_flush: true to empty the database(s)' % p['flush'])
+    if p['patterns'] is not None and not p['patterns']:
+        module.fail_json(msg='patterns is empty: list the key patterns to delete, e.g. ["stream:cache:*"]')
+    target = None
+    try:
+        validate_patterns(p['protected_patterns'], 'protected_patterns')
+        if p['patterns']:
+            check_purge_patterns(p['patterns'], p['protected_patterns'])
+        target = connect(p)
+        result = purge(target, p['patterns'] or [], p['protected_patterns'], module.check_mode, p['flush'],
+                       p['allow_flush'], p['batch_size'], p['scan_count'], p['rate_limit'])
+    except RedisCheckError as exc:
+        module.fail_json(msg=str(exc))
+    finally:
+        if target is not None:
+            target.close()
+    diff = result.pop('diff', None)
+    if module._diff and diff is not None:
+        result['diff'] = diff
+    module.exit_json(cluster=target.cluster, **result)
+
+
+if __name__ == '__main__':
+    main()

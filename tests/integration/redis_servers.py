@@ -1,0 +1,99 @@
+"""Private redis-server processes for the Redis tests and bench: free loopback ports, temp dirs, always stopped.
+
+Used by tests/integration/test_redis_*.py (standalone, requirepass, 3-primary Cluster) and bench/redis_audit.py.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import redis
+
+REDIS_SERVER = shutil.which('redis-server') or '/usr/bin/redis-server'
+REDIS_CLI = shutil.which('redis-cli') or '/usr/bin/redis-cli'
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """One redis-server on 127.0.0.1:<free port>, no persistence, in its own temp dir."""
+
+    def __init__(self, *extra_args, workdir=None):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix='halobuzz-redis-', dir=workdir)
+        self.args = [REDIS_SERVER, '--port', str(self.port), '--bind', '127.0.0.1', '--dir', self.dir,
+                     '--save', '', '--appendonly', 'no', '--logfile', os.path.join(self.dir, 'redis.log'),
+                     *extra_args]
+        self.proc = None
+
+    def start(self, password=None):
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                redis.Redis(port=self.port, password=password, socket_timeout=1).ping()
+                return self
+            except redis.exceptions.AuthenticationError:
+                return self
+            except redis.exceptions.ConnectionError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError('redis-server did not start: %s' % ' '.join(self.args))
+                time.sleep(0.05)
+
+    @property
+    def url(self):
+        return 'redis://127.0.0.1:%d/0' % self.port
+
+    def client(self, **kwargs):
+        return redis.Redis(port=self.port, **kwargs)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RedisClusterServers:
+    """Three primaries with cluster-enabled yes, joined by `redis-cli --cluster create ... --cluster-yes`."""
+
+    def __init__(self, primaries=3):
+        self.nodes = [RedisServer('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
+                                  '--cluster-node-timeout', '5000') for _ in range(primaries)]
+
+    def start(self):
+        try:
+            for node in self.nodes:
+                node.start()
+            subprocess.run([REDIS_CLI, '--cluster', 'create', *['127.0.0.1:%d' % n.port for n in self.nodes],
+                            '--cluster-replicas', '0', '--cluster-yes'],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+            deadline = time.monotonic() + 30
+            while any(n.client().execute_command('CLUSTER', 'INFO').get('cluster_state') != 'ok'
+                      for n in self.nodes):
+                if time.monotonic() > deadline:
+                    raise RuntimeError('Redis Cluster did not reach cluster_state:ok')
+                time.sleep(0.1)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def url(self):
+        return self.nodes[0].url
+
+    def stop(self):
+        for node in self.nodes:
+            node.stop()
