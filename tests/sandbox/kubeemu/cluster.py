@@ -64,6 +64,9 @@ class Cluster:
         self.rng = random.Random()
         self.stopping = False
         self.config = copy.deepcopy(DEFAULT_CONFIG)
+        # called with (resource, object) after an API write to a workload: the controllers react at
+        # once, as kube-controller-manager does on its watch, so no template change goes unseen
+        self.write_hooks = []
         self.set_config(config or {})
         self._bootstrap()
         for manifest in (config or {}).get("objects") or []:
@@ -243,6 +246,7 @@ class Cluster:
                 obj["metadata"]["resourceVersion"] = str(self.rv)
                 return self._present(r, obj)
             self._write(BY_KEY[r.key], obj, "ADDED")
+            self._run_hooks(r, obj)
             return self._present(r, copy.deepcopy(obj))
 
     def update(self, r, ns, name, body, subresource=None, dry_run=False):
@@ -287,7 +291,12 @@ class Cluster:
         if new == old or dry_run:
             return self._present(r, copy.deepcopy(new))
         self._write(BY_KEY[r.key], new, "MODIFIED", copy.deepcopy(old))
+        self._run_hooks(r, new)
         return self._present(r, copy.deepcopy(new))
+
+    def _run_hooks(self, r, obj):
+        for hook in self.write_hooks:
+            hook(BY_KEY[r.key], obj)
 
     def write_status(self, r, obj):
         """Controllers: store a new status (and only if it changed)."""

@@ -114,6 +114,8 @@ class Controllers:
         self._stop = threading.Event()
         self._thread = None
         self.kubelet = {}   # pod uid -> {"bound": t, "restarts": n, "next": t}
+        self.now = time.time()
+        cluster.write_hooks.append(self.on_write)
 
     def start(self):
         self._thread = threading.Thread(target=self._run, name="kubeemu-controllers", daemon=True)
@@ -149,6 +151,14 @@ class Controllers:
                 self.sync_hpa(hpa)
             for pdb in c.items(PDB):
                 self.sync_pdb(pdb)
+
+    def on_write(self, r, obj):
+        if r is DEPLOY and not self._stop.is_set():
+            with self.cluster.lock:
+                self.now = time.time()
+                current = self.cluster.find(DEPLOY, obj["metadata"]["namespace"], obj["metadata"]["name"])
+                if current is not None:
+                    self.sync_deployment(current)
 
     def event(self, obj, reason, message, component, etype="Normal"):
         self.cluster.record_event(obj, reason, message, component, etype)
