@@ -166,8 +166,11 @@ def read_secret(client, mount, path, version, policies, vault_addr):
     """(data, version) of the KV v2 secret at ``mount``/``path``, read with ``client``'s token."""
     api_path = '%s/data/%s' % (mount, path)
     with vault_request('reading', api_path, vault_addr, policies=policies, capability='read',
-                       hint='Check secret_path and engine_mount_point %r too: Vault answers 403 for any path no '
-                            'policy covers, including a mount that does not exist.' % (mount,)):
+                       hint={403: 'Check secret_path and engine_mount_point %r too: Vault answers 403 for any path '
+                                  'no policy covers, including a mount that does not exist.' % (mount,),
+                             404: 'No such secret%s in the KV mount %r: check secret_path%s.' % (
+                                 '' if version is None else ' version', mount,
+                                 '' if version is None else ' and version')}):
         response = client.secrets.kv.v2.read_secret_version(path=path, version=version, mount_point=mount,
                                                             raise_on_deleted_version=True)
     body = (response or {}).get('data') or {}

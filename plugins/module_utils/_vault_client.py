@@ -99,7 +99,8 @@ def describe_error(exc, doing, target, vault_addr, policies=None, capability=Non
     """The VaultAccessError for an hvac/transport exception raised while ``doing`` ``target``.
 
     ``doing`` is a gerund phrase ("reading"), ``target`` the API path ("secret/data/x"),
-    ``capability`` the policy capability the request needed, ``hint`` what to check next.
+    ``capability`` the policy capability the request needed, ``hint`` what to check next (a string,
+    or a dict of strings by HTTP status).
     """
     if requests is not None and isinstance(exc, requests.exceptions.SSLError):
         return VaultAccessError(
@@ -110,6 +111,8 @@ def describe_error(exc, doing, target, vault_addr, policies=None, capability=Non
             'Cannot reach Vault at %s while %s %s: %s. Check vault_addr (or VAULT_ADDR) and the network.'
             % (vault_addr, doing, target, type(exc).__name__))
     status = _status_of(exc)
+    if isinstance(hint, dict):  # a hint per status: {403: '...', 404: '...'}
+        hint = hint.get(status)
     detail = _vault_errors(exc)
     answered = 'Vault %s' % status if status else 'Vault error'
     if detail:
