@@ -342,9 +342,9 @@ def drain_node(api, node_name, check_mode=False, delete_emptydir_data=False, for
         before=dict(unschedulable=was_cordoned, evictable_pods=names),
         after=dict(unschedulable=True, evictable_pods=[]),
         evicted=names,
-        skipped=[dict(pod=ref, reason=reason) for ref, reason in skipped],
+        left_on_node=[dict(pod=ref, reason=reason) for ref, reason in skipped],
         pdbs=sorted(set(pdb_ref(pdb) for p in to_evict for pdb in pdbs_for_pod(p, pdbs))),
-        retries=[],
+        eviction_retries=[],
     )
     if check_mode or not result["changed"]:
         return result
@@ -357,7 +357,7 @@ def drain_node(api, node_name, check_mode=False, delete_emptydir_data=False, for
         baseline = workload_baseline(api, to_evict)
         for pod in to_evict:
             evict_with_retry(api, pod, deadline, retry_delay, clock, grace_period,
-                             result["retries"])
+                             result["eviction_retries"])
         wait_for_replacements(api, node_name, to_evict, baseline, deadline, poll, clock)
     except (DrainError, KubeApiError) as exc:
         msg = "draining node %s failed: %s" % (node_name, exc)

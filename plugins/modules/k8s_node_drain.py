@@ -107,7 +107,7 @@ evicted:
   type: list
   elements: str
   sample: [halobuzz/backend-7d9c-abcde]
-skipped:
+left_on_node:
   description: Pods left on the node and why (DaemonSet, mirror pod).
   returned: success
   type: list
@@ -119,7 +119,7 @@ pdbs:
   type: list
   elements: str
   sample: [halobuzz/backend]
-retries:
+eviction_retries:
   description: Eviction attempts a budget refused (429) before they went through.
   returned: success
   type: list

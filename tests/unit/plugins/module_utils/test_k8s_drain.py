@@ -162,7 +162,7 @@ def test_drain_evicts_and_waits_for_replacements():
     res = run(api)
     assert res["changed"] is True
     assert res["evicted"] == ["halobuzz/a", "halobuzz/b"]
-    assert res["skipped"][0]["pod"] == "halobuzz/ds"
+    assert res["left_on_node"][0]["pod"] == "halobuzz/ds"
     assert res["before"] == dict(unschedulable=False, evictable_pods=["halobuzz/a", "halobuzz/b"])
     assert api.unschedulable is True
     assert [p["metadata"]["name"] for p in api.list_pods_on_node(NODE)] == ["ds"]
@@ -171,7 +171,7 @@ def test_drain_evicts_and_waits_for_replacements():
 def test_drain_retries_429_within_the_timeout():
     api = FakeApi([pod("a")], [pdb("backend", 1)], refuse_evictions=2)
     res = run(api, retry_delay=5)
-    assert len(res["retries"]) == 2
+    assert len(res["eviction_retries"]) == 2
     assert api.calls.count(("evict", "a")) == 3
 
 
