@@ -239,12 +239,18 @@ def open_access(params, request, login_method, client_factory, secret_sink, now=
     client = client_factory(None)
     login = login_method.login(client)
     secret_sink(login.token)
-    check_approver_identity(request, login)
-    policies = sorted(set(params.get('token_policies') or [p for p in login.policies if p not in ('default', 'root')]))
-    if not policies:
-        raise BreakGlassRefused('Break-glass access refused: no policy to give the child token (the login holds '
-                                'only %s). Set token_policies to the break-glass read policy.' % (login.policies,))
-    child = create_child_token(client, request, login, policies, vault_addr)
+    try:
+        check_approver_identity(request, login)
+        policies = sorted(set(params.get('token_policies')
+                              or [p for p in login.policies if p not in ('default', 'root')]))
+        if not policies:
+            raise BreakGlassRefused('Break-glass access refused: no policy to give the child token (the login '
+                                    'holds only %s). Set token_policies to the break-glass read policy.'
+                                    % (login.policies,))
+        child = create_child_token(client, request, login, policies, vault_addr)
+    except VaultAccessError:
+        end_login(client, login)
+        raise
     secret_sink(child['token'])
     try:
         data, version = read_secret(client_factory(child['token']), mount, path, params.get('version'),
@@ -254,16 +260,23 @@ def open_access(params, request, login_method, client_factory, secret_sink, now=
         where = record_path(request['incident_id'], accessed_at, child['accessor'])
         write_record(client, params.get('record_mount_point') or mount, where, record, login.policies, vault_addr)
     except VaultAccessError:
-        _revoke_quietly(client, child['accessor'], login.policies, vault_addr)
+        try:
+            revoke_by_accessor(client, child['accessor'], login.policies, vault_addr)
+        except VaultAccessError:
+            pass  # the original error is the one to report; the child expires with its short TTL anyway
+        end_login(client, login)
         raise
     return record, where, data
 
 
-def _revoke_quietly(client, accessor, policies, vault_addr):
+def end_login(client, login):
+    """Revoke a login token this module made (never a token the caller gave with auth_method=token)."""
+    if login.method == 'token':
+        return
     try:
-        revoke_by_accessor(client, accessor, policies, vault_addr)
-    except VaultAccessError:
-        pass  # the original error is the one to report; the token expires with its short TTL anyway
+        client.auth.token.revoke_self()
+    except Exception:  # best effort: the login token expires with its own TTL
+        pass
 
 
 def revoke_access(params, login_method, client_factory, secret_sink, check_only=False):
@@ -284,9 +297,7 @@ def revoke_access(params, login_method, client_factory, secret_sink, check_only=
         parent_changed, _parent_before = revoke_by_accessor(client, parent, login.policies, vault_addr,
                                                            check_only=check_only)
         changed = changed or parent_changed
-    if login.method != 'token':
-        with vault_request('revoking the login token of this task at', 'auth/token/revoke-self', vault_addr):
-            client.auth.token.revoke_self()
+    end_login(client, login)
     return changed, before
 
 

@@ -270,11 +270,16 @@ def main():
             if not module.check_mode:
                 result['halobuzz_record'] = bg.revocation_record(params, changed)
             module.exit_json(**result)
-        request = bg.check_present_params(params, method.requester(), module.no_log)
+        # check mode returns no secret, so it needs no no_log
+        request = bg.check_present_params(params, method.requester(), module.no_log or module.check_mode)
         if module.check_mode:
-            login = method.login(client_factory(None))
+            client = client_factory(None)
+            login = method.login(client)
             module.no_log_values.add(login.token)
-            bg.check_approver_identity(request, login)
+            try:
+                bg.check_approver_identity(request, login)
+            finally:
+                bg.end_login(client, login)
             module.exit_json(changed=True, msg='Would open break-glass access to %s/%s as %s for %s.' % (
                 params['engine_mount_point'], params['secret_path'], login.display_name, request['incident_id']))
         record, where, data = bg.open_access(params, request, method, client_factory, module.no_log_values.add)

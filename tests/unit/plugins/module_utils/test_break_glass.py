@@ -35,6 +35,11 @@ class FakeVault(object):
         return {'auth': {'client_token': token, 'accessor': accessor, 'policies': sorted(policies),
                          'token_policies': sorted(policies), 'metadata': {'username': display_name[5:]}}}
 
+    def revoke_tree(self, token):
+        gone = self.tokens.pop(token, None)
+        for child in [t for t, v in self.tokens.items() if gone and v['parent'] == gone['accessor']]:
+            self.revoke_tree(child)
+
     def by_accessor(self, accessor):
         return [t for t, v in self.tokens.items() if v['accessor'] == accessor]
 
@@ -109,7 +114,7 @@ class FakeClient(object):
 
     def revoke_self(self):
         self._call('revoke_self')
-        self.vault.tokens.pop(self.token, None)
+        self.vault.revoke_tree(self.token)
 
     def read(self, path, version, mount_point, raise_on_deleted_version):
         self._call('read', path=path, version=version, mount_point=mount_point)
@@ -262,7 +267,7 @@ def test_open_access_errors_revoke_the_child(vault, overrides, error):
     with pytest.raises(VaultAccessError, match=error):
         open_with(vault, **overrides)
     assert [c[2]['accessor'] for c in vault.calls if c[0] == 'revoke_accessor'] == ['acc-2']
-    assert not vault.by_accessor('acc-2')
+    assert vault.tokens == {}  # the child and the login made for it are both revoked
 
 
 def test_wrong_ldap_password_is_clear():
@@ -282,6 +287,14 @@ def test_token_login_approver_is_identity():
     with pytest.raises(bg.BreakGlassRefused, match='is the Vault identity that logged in'):
         bg.open_access(p, request, method, vault.client, set().add, now=NOW)
     assert 'create' not in [c[0] for c in vault.calls]
+    assert list(vault.tokens) == ['hvs.token1']  # the caller's own token is left alone
+
+
+def test_refusal_after_login_ends_the_login():
+    vault = FakeVault()
+    with pytest.raises(bg.BreakGlassRefused, match='is the Vault identity'):
+        open_with(vault, requester='alice', approved_by='oncall', username='oncall')
+    assert vault.tokens == {}
 
 
 def test_revoke_access_is_idempotent_and_tidy():
