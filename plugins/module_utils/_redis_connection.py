@@ -22,6 +22,8 @@ try:
     import redis
     import redis.cluster
     import redis.exceptions
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
     HAS_REDIS = True
     REDIS_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - exercised only without the library
@@ -141,10 +143,10 @@ def describe_error(exc, target, doing):
     if HAS_REDIS and isinstance(exc, redis.exceptions.NoPermissionError):
         return ("Redis at %s: the ACL user lacks a permission needed while %s (%s): grant it or use another user"
                 % (where, doing, text))
-    if target['tls'] and tls_hint:
+    if target['tls'] and (tls_hint or (HAS_REDIS and isinstance(exc, redis.exceptions.TimeoutError))):
         return ("TLS handshake with Redis at %s failed while %s (%s): the server may not speak TLS on this port "
-                "(use redis:// or tls: false), or its certificate does not verify (check tls_ca_cert / tls_verify)"
-                % (where, doing, text))
+                "(use redis:// or tls: false), its certificate may not verify (check tls_ca_cert / tls_verify), "
+                "or the host/port is wrong or unreachable" % (where, doing, text))
     if HAS_REDIS and isinstance(exc, redis.exceptions.TimeoutError):
         return ("Redis at %s did not answer within %ss while %s (%s): check that the host and port are right and "
                 "reachable, or raise socket_timeout / socket_connect_timeout"
@@ -199,7 +201,7 @@ class RedisTarget(object):
         if not self.cluster:
             if db is None or db == self.target['db']:
                 return [(self.label, self.client)]
-            return [(self.label, redis.Redis(db=db, **client_kwargs(self.target)))]
+            return [(self.label, redis.Redis(db=db, retry=Retry(NoBackoff(), 0), **client_kwargs(self.target)))]
         with translated_errors(self.target, 'listing the Cluster primaries'):
             nodes = sorted(self.client.get_primaries(), key=lambda n: (n.host, n.port))
             return [('%s:%s' % (n.host, n.port), n.redis_connection or self.client.get_redis_connection(n))
@@ -221,7 +223,9 @@ def connect(params):
     kwargs = client_kwargs(target)
     cluster = target['cluster'] == 'enabled'
     if not cluster:
-        client = redis.Redis(db=target['db'], **kwargs)
+        # No silent retries (redis-py retries 3 times with backoff by default): a wrong port or a TLS
+        # mismatch should fail after one socket timeout with a clear message, not after four.
+        client = redis.Redis(db=target['db'], retry=Retry(NoBackoff(), 0), **kwargs)
         with translated_errors(target, 'connecting (PING)'):
             client.ping()
             if target['cluster'] == 'auto':

@@ -97,3 +97,29 @@ class RedisClusterServers:
     def stop(self):
         for node in self.nodes:
             node.stop()
+
+
+def run_module(name, args, check=False, diff=False):
+    """Run halobuzz.ops.<name>'s main() in-process with args; return its JSON result (failed=True on fail_json)."""
+    import contextlib
+    import importlib
+    import io
+    import json
+
+    from ansible.module_utils.testing import patch_module_args
+
+    module = importlib.import_module('ansible_collections.halobuzz.ops.plugins.modules.%s' % name)
+    out = io.StringIO()
+    with patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=diff)), \
+            contextlib.redirect_stdout(out):
+        try:
+            module.main()
+        except SystemExit:
+            pass
+    return json.loads(out.getvalue())
+
+
+def delete_prefix(client, prefix):
+    """Remove every key under a test's private prefix (SCAN + UNLINK; works on a real shared server)."""
+    for key in list(client.scan_iter(match=prefix.replace('[', '\\[') + '*', count=1000)):
+        client.unlink(key)
