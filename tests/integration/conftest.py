@@ -81,7 +81,7 @@ def sandbox_env(request, tmp_path_factory) -> dict:
     return dict(cached)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def scenario(sandbox_env):
     def switch(name: str) -> None:
         if use_real_env():

@@ -25,6 +25,7 @@ import shutil
 import socket
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -199,8 +200,9 @@ class Sandbox:
         except Exception:  # noqa: BLE001 - client libraries raise their own "not yet" errors
             return None
 
-    def start_all(self, names: list[str], secrets_: dict, scenario: dict) -> dict[str, dict]:
-        """Start `names`, wait until every one answers; on failure stop them all and raise."""
+    def start_all(self, names: list[str], secrets_: dict, scenario: dict, on_ready=None) -> dict[str, dict]:
+        """Start `names`, wait until every one answers (calling on_ready(name, facts so far)
+        as each does); on failure stop them all and raise."""
         facts: dict[str, dict] = {}
         ports: dict[str, int | None] = {}
         attempts = dict.fromkeys(names, 0)
@@ -228,6 +230,8 @@ class Sandbox:
                         if got is not None:
                             facts[name] = got
                             pending.remove(name)
+                            if on_ready:
+                                on_ready(name, dict(facts))
                         continue
                     if proc.exited():
                         tail = proc.log_tail()
@@ -308,23 +312,28 @@ class Sandbox:
             for sub in ("run", "logs", "data"):
                 (self.dir / sub).mkdir(parents=True, exist_ok=True)
             secrets_ = self.secrets()
-            # The Vault emulator is configured with the MongoDB URI: start MongoDB first.
-            first = self.start_all([n for n in names if n != "vault"], secrets_, scen)
-            self.endpoints_known = self.endpoints(first, secrets_)
-            facts = dict(first)
-            if "vault" in names:
-                try:
-                    facts.update(self.start_all(["vault"], secrets_, scen))
-                except BaseException:
-                    self._stop_all()
-                    raise
-            env = self.endpoints(facts, secrets_)
-            self.write_env(env)
+            # Each service is seeded as soon as it answers, while the others still start.
+            # The Vault emulator's config names the MongoDB URI: it starts after the others.
+            pool = ThreadPoolExecutor(max_workers=len(names))
+            seeding: dict = {}
+
+            def on_ready(name: str, facts_so_far: dict) -> None:
+                env_now = self.endpoints(facts_so_far, secrets_)
+                seeding[name] = pool.submit(seed.seed_one, name, scen, env_now, secrets_)
+
             try:
-                timings = seed.apply(scen, env, secrets_, skip=set(skip))
+                facts = self.start_all([n for n in names if n != "vault"], secrets_, scen, on_ready)
+                self.endpoints_known = self.endpoints(facts, secrets_)
+                if "vault" in names:
+                    facts.update(self.start_all(["vault"], secrets_, scen))  # seeded by its --config
+                env = self.endpoints(facts, secrets_)
+                self.write_env(env)
+                timings = seed.collect(seeding)
             except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
                 self._stop_all()
                 raise
+            pool.shutdown()
             self.save_state({"scenario": scenario_name, "services": names, "skip": sorted(skip),
                              "endpoints": env, "started_at": time.time()})
             log(f"sandbox up in {time.monotonic() - began:.1f}s, scenario {scenario_name} "
@@ -336,10 +345,11 @@ class Sandbox:
         began = time.monotonic()
         scen = world.resolve(name)
         skip = set(state.get("skip", []))
-        seed.apply(scen, state["endpoints"], self.secrets(), skip=skip)
+        timings = seed.apply(scen, state["endpoints"], self.secrets(), skip=skip)
         state["scenario"] = name
         self.save_state(state)
-        log(f"scenario {name} applied in {time.monotonic() - began:.1f}s")
+        log(f"scenario {name} applied in {time.monotonic() - began:.1f}s "
+            f"({', '.join(f'{k} {v:.1f}s' for k, v in sorted(timings.items()))})")
 
     def scenario(self, name: str) -> int:
         with self.locked():

@@ -81,7 +81,7 @@ def test_redis_entries_are_deterministic_and_typed():
 
 def test_mongo_documents_are_production_typed():
     docs = seed.mongo_documents(world.resolve("healthy", DOC))
-    assert {k: len(v) for k, v in docs.items()} == {"users": 300, "streams": 80, "gifts": 1200}
+    assert {k: len(v) for k, v in docs.items()} == {"users": 200, "streams": 60, "gifts": 600}
     user, gift = docs["users"][0], docs["gifts"][0]
     assert isinstance(user["_id"], ObjectId) and isinstance(user["created_at"], dt.datetime)
     assert isinstance(user["wallet"]["coins"], Int64) and isinstance(gift["amount_minor"], Int64)
@@ -93,9 +93,9 @@ def test_mongo_documents_are_production_typed():
 def test_db_corruption_corrupts_what_it_says():
     docs = seed.mongo_documents(world.resolve("db-corruption", DOC))
     bad_gifts = [g for g in docs["gifts"] if "amount_minor" not in g or g["amount_minor"] < 0]
-    assert len(bad_gifts) == 150
-    assert sum(u["wallet"] is None for u in docs["users"]) == 40
-    assert len(docs["streams"]) == 40
+    assert len(bad_gifts) == 80
+    assert sum(u["wallet"] is None for u in docs["users"]) == 30
+    assert len(docs["streams"]) == 35
 
 
 def test_vault_config_puts_real_endpoints_and_passwords_in():

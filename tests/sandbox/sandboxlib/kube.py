@@ -1,34 +1,64 @@
 """A plain HTTP session to a Kubernetes API server, built from a kubeconfig.
 
-The kubernetes client's own kubeconfig loader decides server, TLS and credentials (so a real
-cluster's kubeconfig works the same way); requests does the HTTP, which keeps the raw JSON.
+Only what the sandbox needs: the current context's server, its CA (file or data, or
+insecure-skip-tls-verify), and a bearer token, client certificate or basic auth. Exec and
+auth-provider plugins (EKS's `aws eks get-token`) are not supported: the launcher and the
+HaloBuzz API stand-in only ever talk to the sandbox's Kubernetes emulator. (The kubernetes
+client's loader does all of that but takes seconds to import on a loaded machine.)
 """
 from __future__ import annotations
 
+import atexit
+import base64
+import os
+import tempfile
 import time
 
 import requests
+import yaml
+
+
+def _named(items: list, name: str, kind: str, path: str) -> dict:
+    for item in items or []:
+        if item.get("name") == name:
+            return item.get(kind) or {}
+    raise ValueError(f"kubeconfig {path}: no {kind} named {name!r}")
+
+
+def _data_file(data: str) -> str:
+    handle = tempfile.NamedTemporaryFile("wb", prefix="sandbox-kube-", delete=False)
+    with handle:
+        handle.write(base64.b64decode(data))
+    atexit.register(os.unlink, handle.name)
+    return handle.name
 
 
 class KubeAPI:
     def __init__(self, kubeconfig: str, timeout: float = 10.0):
-        from kubernetes import client, config  # imported lazily: a second or so
-
-        cfg = client.Configuration()
-        config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
-        self.base = cfg.host.rstrip("/")
+        with open(kubeconfig) as fh:
+            cfg = yaml.safe_load(fh) or {}
+        ctx_name = cfg.get("current-context") or (cfg.get("contexts") or [{}])[0].get("name")
+        ctx = _named(cfg.get("contexts"), ctx_name, "context", kubeconfig)
+        cluster = _named(cfg.get("clusters"), ctx.get("cluster"), "cluster", kubeconfig)
+        user = _named(cfg.get("users"), ctx["user"], "user", kubeconfig) if ctx.get("user") else {}
+        self.base = cluster["server"].rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
-        token = (cfg.api_key or {}).get("authorization") or (cfg.api_key or {}).get("BearerToken")
-        if token:
-            prefix = (cfg.api_key_prefix or {}).get("authorization", "")
-            self.session.headers["Authorization"] = f"{prefix} {token}".strip() if prefix else (
-                token if token.lower().startswith("bearer ") else f"Bearer {token}")
-        if cfg.username:
-            self.session.auth = (cfg.username, cfg.password)
-        if cfg.cert_file:
-            self.session.cert = (cfg.cert_file, cfg.key_file)
-        self.session.verify = (cfg.ssl_ca_cert or True) if cfg.verify_ssl else False
+        if cluster.get("insecure-skip-tls-verify"):
+            self.session.verify = False
+        elif cluster.get("certificate-authority-data"):
+            self.session.verify = _data_file(cluster["certificate-authority-data"])
+        elif cluster.get("certificate-authority"):
+            self.session.verify = cluster["certificate-authority"]
+        if user.get("token"):
+            self.session.headers["Authorization"] = f"Bearer {user['token']}"
+        elif user.get("username"):
+            self.session.auth = (user["username"], user.get("password", ""))
+        cert = user.get("client-certificate") or (
+            _data_file(user["client-certificate-data"]) if user.get("client-certificate-data") else None)
+        key = user.get("client-key") or (_data_file(user["client-key-data"]) if user.get("client-key-data") else None)
+        if cert:
+            self.session.cert = (cert, key)
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)

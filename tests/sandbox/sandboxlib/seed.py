@@ -67,9 +67,11 @@ def seed_kubernetes(kubeconfig: str, state: dict, settle_timeout: float = 20.0) 
     kcfg = state["kubernetes"]
     ns = kcfg["namespace"]
     api = KubeAPI(kubeconfig)
+    config = {"kubelet": kcfg["kubelet"], "pod_logs": kcfg["pod_logs"], "metrics": kcfg["metrics"]}
     api.must("POST", "/_sandbox/reset")
-    api.must("PUT", "/_sandbox/config", json={
-        "kubelet": kcfg["kubelet"], "pod_logs": kcfg["pod_logs"], "metrics": kcfg["metrics"]})
+    # The release history is replayed with pods Ready at once; the scenario's kubelet
+    # (its ready delay) applies from the end of seeding on.
+    api.must("PUT", "/_sandbox/config", json=dict(config, kubelet=dict(kcfg["kubelet"], ready_delay_seconds=0)))
     api.must("POST", "/api/v1/namespaces", ok=(201, 409), json={
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}})
@@ -83,26 +85,39 @@ def seed_kubernetes(kubeconfig: str, state: dict, settle_timeout: float = 20.0) 
         obj = json.loads(json.dumps(obj))
         scoped_ns = None if kind in CLUSTER_SCOPED else obj["metadata"].setdefault("namespace", ns)
         api.must("POST", api_path(obj["apiVersion"], PLURALS[kind], scoped_ns), json=obj)
-    for spec in kcfg["deployments"]:
-        history = spec["history"]
-        first = history[0]
+    deployments = {spec["name"]: spec for spec in kcfg["deployments"]}
+    path = {name: api_path("apps/v1", "deployments", ns, name) for name in deployments}
+    broken = set(kcfg["kubelet"].get("broken_images", []))
+    for name, spec in deployments.items():
+        first = spec["history"][0]
         api.must("POST", api_path("apps/v1", "deployments", ns),
                  json=_deployment_manifest(ns, spec, first["image"], first["change_cause"]))
-        path = api_path("apps/v1", "deployments", ns, spec["name"])
-        for step in history[1:]:
-            api.update(path, _set_image(step["image"], step["change_cause"]))
-    broken = set(kcfg["kubelet"].get("broken_images", []))
-    waiting = [s["name"] for s in kcfg["deployments"] if s["history"][-1]["image"] not in broken]
-    deadline = time.monotonic() + settle_timeout
+    # Each release rolls out completely before the next one, as in production; the last one
+    # may be a bad release that never becomes Ready.
+    for step in range(1, max(len(s["history"]) for s in deployments.values())):
+        moving = [n for n, s in deployments.items() if len(s["history"]) > step]
+        _wait_rolled_out(api, ns, moving, settle_timeout)
+        for name in moving:
+            change = deployments[name]["history"][step]
+            api.update(path[name], _set_image(change["image"], change["change_cause"]))
+    healthy = [n for n, s in deployments.items() if s["history"][-1]["image"] not in broken]
+    _wait_rolled_out(api, ns, healthy, settle_timeout)
+    api.must("PUT", "/_sandbox/config", json=config)
+    _wait_rolled_out(api, ns, healthy, settle_timeout)  # the emulator re-judges young pods
+
+
+def _wait_rolled_out(api: KubeAPI, ns: str, names: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    waiting = list(names)
     while waiting:
         waiting = [name for name in waiting
                    if not _rolled_out(api.must("GET", api_path("apps/v1", "deployments", ns, name)))]
         if not waiting:
-            break
+            return
         if time.monotonic() > deadline:
             raise SandboxError(f"Deployments {', '.join(waiting)} in namespace {ns} did not roll out "
-                               f"within {settle_timeout:.0f}s; see the kube log in the sandbox dir")
-        time.sleep(0.1)
+                               f"within {timeout:.0f}s; see the kube log in the sandbox dir")
+        time.sleep(0.05)
 
 
 # --------------------------------------------------------------------------- redis
@@ -268,27 +283,43 @@ def seed_aws(endpoint_url: str, state: dict) -> None:
     import boto3
 
     acfg = state["aws"]
-    resp = requests.post(endpoint_url.rstrip("/") + "/moto-api/reset", timeout=10)
-    resp.raise_for_status()
+    ng = acfg["nodegroup"]
     kwargs = {"endpoint_url": endpoint_url, "region_name": acfg["region"],
               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    ec2 = boto3.client("ec2", **kwargs)
-    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.40.{n}.0/20", AvailabilityZone=f"{acfg['region']}{az}")
-               ["Subnet"]["SubnetId"] for n, az in ((0, "a"), (16, "b"), (32, "c"))]
     eks = boto3.client("eks", **kwargs)
+    if _nodegroup_as_seeded(eks, acfg):
+        return  # every scenario has the same nodegroup: nothing to reset
+    resp = requests.post(endpoint_url.rstrip("/") + "/moto-api/reset", timeout=10)
+    resp.raise_for_status()
+    # Subnet ids as an EKS console shows them; moto's EKS does not look them up in EC2, and
+    # creating a VPC first would double the (cold) seeding time.
+    subnets = [f"subnet-0{n}a1b2c3d4e5f6a7b8" for n in range(3)]
     account = "123456789012"
     eks.create_cluster(
         name=acfg["cluster"], version=acfg["kubernetes_version"],
         roleArn=f"arn:aws:iam::{account}:role/halobuzz-eks-cluster",
         resourcesVpcConfig={"subnetIds": subnets}, tags={"app": "halobuzz"})
-    ng = acfg["nodegroup"]
     eks.create_nodegroup(
         clusterName=acfg["cluster"], nodegroupName=ng["name"], scalingConfig=ng["scaling"],
         subnets=subnets, instanceTypes=ng["instance_types"], amiType="AL2023_x86_64_STANDARD",
         nodeRole=f"arn:aws:iam::{account}:role/halobuzz-eks-workers",
         labels=ng["labels"], taints=[{"key": t["key"], "value": t["value"], "effect": t["effect"]} for t in ng["taints"]],
         capacityType="ON_DEMAND", tags={"app": "halobuzz"})
+
+
+def _nodegroup_as_seeded(eks, acfg: dict) -> bool:
+    """True when the cluster and its nodegroup exist exactly as world.yml seeds them."""
+    ng = acfg["nodegroup"]
+    try:
+        clusters = eks.list_clusters()["clusters"]
+        if clusters != [acfg["cluster"]] or eks.list_nodegroups(clusterName=acfg["cluster"])["nodegroups"] != [ng["name"]]:
+            return False
+        live = eks.describe_nodegroup(clusterName=acfg["cluster"], nodegroupName=ng["name"])["nodegroup"]
+    except eks.exceptions.ResourceNotFoundException:
+        return False
+    return (live.get("scalingConfig") == ng["scaling"] and live.get("labels") == ng["labels"]
+            and live.get("taints") == ng["taints"] and live.get("instanceTypes") == ng["instance_types"]
+            and live.get("status") == "ACTIVE")
 
 
 # --------------------------------------------------------------------------- web emulators
@@ -304,9 +335,8 @@ def seed_web(endpoints: dict, state: dict) -> None:
 
 # --------------------------------------------------------------------------- all
 
-def apply(state: dict, endpoints: dict, secrets: dict, skip: set[str]) -> dict[str, float]:
-    """Seed every running component in parallel; returns seconds spent per component."""
-    jobs = {
+def _jobs(state: dict, endpoints: dict, secrets: dict) -> dict:
+    return {
         "redis": lambda: seed_redis(endpoints["REDIS_URL"], state),
         "mongodb": lambda: seed_mongodb(endpoints["MONGODB_URI"], state),
         "aws": lambda: seed_aws(endpoints["AWS_ENDPOINT_URL"], state),
@@ -314,22 +344,37 @@ def apply(state: dict, endpoints: dict, secrets: dict, skip: set[str]) -> dict[s
         "vault": lambda: seed_vault(endpoints["VAULT_ADDR"], vault_config(state, secrets, endpoints)),
         "kube": lambda: seed_kubernetes(endpoints["KUBECONFIG"], state),
     }
-    timings: dict[str, float] = {}
 
-    def run(name):
-        began = time.monotonic()
+
+def seed_one(name: str, state: dict, endpoints: dict, secrets: dict) -> float:
+    """Seed one component; returns the seconds it took. Errors become one SandboxError."""
+    began = time.monotonic()
+    try:
+        _jobs(state, endpoints, secrets)[name]()
+    except SandboxError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported as one line naming the component
+        raise SandboxError(f"seeding {name} for scenario {state['scenario']!r} failed: "
+                           f"{type(exc).__name__}: {exc}") from exc
+    return time.monotonic() - began
+
+
+def apply(state: dict, endpoints: dict, secrets: dict, skip: set[str]) -> dict[str, float]:
+    """Seed every running component in parallel; returns seconds spent per component."""
+    names = [name for name in _jobs(state, endpoints, secrets) if name not in skip]
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        futures = {name: pool.submit(seed_one, name, state, endpoints, secrets) for name in names}
+        return collect(futures)
+
+
+def collect(futures: dict) -> dict[str, float]:
+    """Wait for every seeding future; raise the first error after all have finished."""
+    timings, errors = {}, []
+    for name, future in futures.items():
         try:
-            jobs[name]()
-        except SandboxError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - reported as one line naming the component
-            raise SandboxError(f"seeding {name} for scenario {state['scenario']!r} failed: "
-                               f"{type(exc).__name__}: {exc}") from exc
-        timings[name] = time.monotonic() - began
-
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = [pool.submit(run, name) for name in jobs if name not in skip]
-        errors = [f.exception() for f in futures if f.exception()]
+            timings[name] = future.result()
+        except Exception as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
     if errors:
         raise errors[0]
     return timings
