@@ -69,8 +69,10 @@ class RedisClusterServers:
     """Three primaries with cluster-enabled yes, joined by `redis-cli --cluster create ... --cluster-yes`."""
 
     def __init__(self, primaries=3):
+        # cluster-port: the bus on its own free port (the default, port + 10000, may be taken or above 65535)
         self.nodes = [RedisServer('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
-                                  '--cluster-node-timeout', '5000') for _ in range(primaries)]
+                                  '--cluster-node-timeout', '5000', '--cluster-port', str(free_port()))
+                      for _ in range(primaries)]
 
     def start(self):
         try:
@@ -80,7 +82,7 @@ class RedisClusterServers:
                             '--cluster-replicas', '0', '--cluster-yes'],
                            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
             deadline = time.monotonic() + 30
-            while any(n.client().execute_command('CLUSTER', 'INFO').get('cluster_state') != 'ok'
+            while any(b'cluster_state:ok' not in n.client().execute_command('CLUSTER', 'INFO')
                       for n in self.nodes):
                 if time.monotonic() > deadline:
                     raise RuntimeError('Redis Cluster did not reach cluster_state:ok')
