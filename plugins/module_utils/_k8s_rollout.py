@@ -36,6 +36,8 @@ __metaclass__ = type
 
 import copy
 
+from ansible_collections.halobuzz.ops.plugins.module_utils._k8s_drain import is_ready, is_terminating
+
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
 DESIRED_REPLICAS_ANNOTATION = "deployment.kubernetes.io/desired-replicas"
@@ -397,18 +399,11 @@ def label_selector(deployment):
     return ",".join(parts)
 
 
-def _pod_ready(pod):
-    for condition in (pod.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "Ready":
-            return condition.get("status") == "True"
-    return False
-
-
 def pod_problems(pods):
     """One line per pod that is not Ready, naming the reason (CrashLoopBackOff, ...)."""
     problems = []
     for pod in sorted(pods, key=lambda item: _meta(item).get("name") or ""):
-        if _pod_ready(pod) or _meta(pod).get("deletionTimestamp"):
+        if is_ready(pod) or is_terminating(pod):
             continue
         status = pod.get("status") or {}
         reasons = []
