@@ -82,8 +82,8 @@ def write(client, entries, dest, compress=False):
     partial = '%s.partial-%d' % (dest, os.getpid())
     try:
         server_version = client.server_info().get('version') or ''
-    except PyMongoError as exc:
-        raise MongoArchiveError('reading the server version failed: %s' % exc)
+    except PyMongoError:  # informational only (the archive header); some servers lack buildInfo
+        server_version = ''
     collections = []
     entry = None
     try:
