@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
     for srv in servers.values():
-        srv.shutdown()
+        srv.server_close()  # the serving threads are daemons: they end with the process
     return 0
 
 
