@@ -1,0 +1,98 @@
+"""playbooks/cache_purge.yml and playbooks/redis_check.yml end to end (ansible-playbook, real redis-server).
+
+Private server (default): the real key names and the playbook's defaults. HALOBUZZ_USE_ENV=1: REDIS_URL,
+with every key under a random prefix passed as purge_patterns / protected_patterns, removed afterwards.
+"""
+import json
+import os
+import uuid
+
+import pytest
+import redis
+
+from conftest import run_playbook, use_real_env
+from redis_servers import RedisServer, delete_prefix
+
+
+@pytest.fixture
+def world(tmp_path):
+    """(env for ansible-playbook, extra args, client, prefix, {family: keys})."""
+    server = None
+    if use_real_env():
+        url, prefix = os.environ['REDIS_URL'], 't%s:' % uuid.uuid4().hex[:10]
+        extra = ['-e', json.dumps({'purge_patterns': [prefix + 'stream:cache:*'],
+                                   'protected_patterns': [prefix + 'payment:idempotency:*', 'payment:idempotency:*']})]
+    else:
+        server = RedisServer().start()
+        url, prefix, extra = server.url, '', []
+    client = redis.Redis.from_url(url)
+    families = {
+        'idempotency': set('%spayment:idempotency:%s' % (prefix, uuid.uuid4()) for _ in range(200)),
+        'stream': set('%sstream:cache:%d' % (prefix, i) for i in range(150)),
+        'session': set('%ssession:%s' % (prefix, uuid.uuid4()) for _ in range(300)),
+    }
+    pipe = client.pipeline(transaction=False)
+    for i, key in enumerate(sorted(families['idempotency'])):
+        pipe.set(key, '{"status": "succeeded"}', ex=86400 - i)
+    for key in families['stream']:
+        pipe.set(key, '{"viewers": 212}', ex=300)
+    for key in families['session']:
+        pipe.set(key, '{"device": "android"}', ex=3600)
+    pipe.execute()
+    env = {'REDIS_URL': url, 'HALOBUZZ_RECORDS_DIR': str(tmp_path / 'records')}
+    try:
+        yield env, extra, client, prefix, families
+    finally:
+        if server is not None:
+            server.stop()
+        else:
+            delete_prefix(client, prefix)
+
+
+def snapshot(client, prefix):
+    """{key: absolute expiry in ms} for every key under the prefix, read independently of the modules."""
+    keys = list(client.scan_iter(match=prefix + '*', count=1000))
+    return dict((k.decode(), client.pexpiretime(k)) for k in keys)
+
+
+def test_cache_purge_check_then_purge_then_nothing(world):
+    env, extra, client, prefix, families = world
+    before = snapshot(client, prefix)
+    assert set(before) == families['idempotency'] | families['stream'] | families['session']
+
+    dry = run_playbook('cache_purge.yml', '--check', *extra, env=env)
+    assert 'Would delete 150 keys' in dry.stdout
+    assert snapshot(client, prefix) == before
+
+    done = run_playbook('cache_purge.yml', *extra, env=env)
+    assert done.recap['localhost']['changed'] == 1 and done.recap['localhost']['failed'] == 0
+    assert 'Deleted 150 keys' in done.stdout
+    after = snapshot(client, prefix)
+    assert set(after) == families['idempotency'] | families['session']
+    assert dict((k, after[k]) for k in families['idempotency']) == dict((k, before[k]) for k in families['idempotency'])
+
+    again = run_playbook('cache_purge.yml', *extra, env=env)
+    assert again.recap['localhost']['changed'] == 0 and again.recap['localhost']['failed'] == 0
+    assert snapshot(client, prefix) == after
+
+
+def test_cache_purge_refuses_a_pattern_that_reaches_payment_keys(world):
+    env, _extra, client, prefix, families = world
+    before = snapshot(client, prefix)
+    result = run_playbook('cache_purge.yml', '-e', json.dumps({
+        'purge_patterns': [prefix + 'stream:cache:*', prefix + 'pay*'],
+        'protected_patterns': [prefix + 'payment:idempotency:*']}), env=env, check=False)
+    assert result.rc != 0 and result.recap['localhost']['failed'] == 1
+    assert 'refusing to purge, nothing was deleted' in result.stdout + result.stderr
+    assert snapshot(client, prefix) == before
+
+
+def test_redis_check_reports_idempotency_keys(world):
+    env, _extra, _client, prefix, _families = world
+    result = run_playbook('redis_check.yml', '-e', 'redis_check_idempotency_pattern=%spayment:idempotency:*' % prefix,
+                          env=env)
+    assert result.recap['localhost']['changed'] == 0
+    assert '200 keys match %spayment:idempotency:*' % prefix in result.stdout
+    assert '0 without TTL' in result.stdout
+    failing = run_playbook('redis_check.yml', '-e', 'redis_check_max_ping_ms=0', env=env, check=False)
+    assert failing.rc != 0 and 'PING round trip (ms)' in failing.stdout + failing.stderr
