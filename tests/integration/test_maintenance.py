@@ -1,0 +1,158 @@
+"""playbooks/maintenance.yml against the sandbox (or a real cluster with HALOBUZZ_USE_ENV=1).
+
+start: MAINTENANCE_MODE set, healthz answers the maintenance body, the node cordoned and
+empty of evictable pods, the backend Ready elsewhere; a second start changes nothing.
+finish: node schedulable, MAINTENANCE_MODE=false, healthz 200; a second finish changes
+nothing. --check --diff changes nothing. A PodDisruptionBudget that allows no disruption
+refuses the drain, naming the budget, before anything changes. Unknown node or Deployment:
+a clear error, nothing changed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+import requests
+
+kubernetes = pytest.importorskip("kubernetes")
+
+NS = "halobuzz"
+BACKEND = "backend"
+
+
+@pytest.fixture
+def kube(sandbox_env, scenario):
+    if not sandbox_env.get("KUBECONFIG"):
+        pytest.skip("KUBECONFIG is not set")
+    if os.environ.get("HALOBUZZ_USE_ENV") != "1":
+        scenario("healthy")  # a fresh world; against real services the cluster is as it is
+    client = kubernetes.config.new_client_from_config(config_file=sandbox_env["KUBECONFIG"])
+    yield kubernetes.client.CoreV1Api(client), kubernetes.client.AppsV1Api(client), \
+        kubernetes.client.PolicyV1Api(client)
+    client.close()
+
+
+def maintenance(run_playbook, action, nodes, *extra, check=True):
+    return run_playbook("playbooks/maintenance.yml", "-e", "maintenance_action=" + action,
+                        "-e", json.dumps({"maintenance_nodes": nodes}), *extra, check=check)
+
+
+def mode_of(apps):
+    dep = apps.read_namespaced_deployment(BACKEND, NS)
+    env = {e.name: e.value for e in dep.spec.template.spec.containers[0].env or []}
+    return env.get("MAINTENANCE_MODE"), dep
+
+
+def pods_on(core, node):
+    return core.list_pod_for_all_namespaces(field_selector="spec.nodeName=" + node).items
+
+
+def evictable(pods):
+    return [p.metadata.name for p in pods
+            if not any(o.kind == "DaemonSet" for o in p.metadata.owner_references or [])
+            and "kubernetes.io/config.mirror" not in (p.metadata.annotations or {})]
+
+
+def node_of(core, app):
+    """A node running a Ready pod of app (the drain then has something to prove)."""
+    for pod in core.list_namespaced_pod(NS, label_selector="app=" + app).items:
+        if pod.spec.node_name and pod.status.phase == "Running":
+            return pod.spec.node_name
+    pytest.skip("no running %s pod to drain away" % app)
+
+
+def healthz(env):
+    resp = requests.get(env["HEALTHZ_URL"], timeout=10)
+    return resp.status_code, resp.text
+
+
+def changed(result):
+    return result.recap["localhost"]["changed"]
+
+
+def test_start_and_finish(kube, run_playbook, sandbox_env):
+    core, apps, _ = kube
+    node = node_of(core, BACKEND)
+    mode_before, _ = mode_of(apps)
+    pods_before = sorted(p.metadata.name for p in pods_on(core, node))
+
+    preview = maintenance(run_playbook, "start", [node], "--check", "--diff")
+    assert changed(preview) >= 2  # MAINTENANCE_MODE and the drain would change
+    assert "would evict" in preview.stdout
+    assert mode_of(apps)[0] == mode_before
+    assert not core.read_node(node).spec.unschedulable
+    assert sorted(p.metadata.name for p in pods_on(core, node)) == pods_before
+
+    maintenance(run_playbook, "start", [node])
+    mode, dep = mode_of(apps)
+    assert mode == "true"
+    status, body = healthz(sandbox_env)
+    assert status == 503 and "maintenance" in body.lower()
+    assert core.read_node(node).spec.unschedulable is True
+    assert evictable(pods_on(core, node)) == []
+    assert dep.status.ready_replicas == dep.spec.replicas
+    backend = core.list_namespaced_pod(NS, label_selector="app=" + BACKEND).items
+    ready = [p for p in backend if p.spec.node_name != node and any(
+        c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
+    assert len(ready) >= dep.spec.replicas
+
+    again = maintenance(run_playbook, "start", [node])
+    assert changed(again) == 0, again.stdout
+
+    maintenance(run_playbook, "finish", [node])
+    assert not core.read_node(node).spec.unschedulable
+    assert mode_of(apps)[0] == "false"
+    assert healthz(sandbox_env)[0] == 200
+    again = maintenance(run_playbook, "finish", [node])
+    assert changed(again) == 0, again.stdout
+
+
+def test_pdb_allowing_no_disruption_refuses(kube, run_playbook):
+    core, apps, policy = kube
+    node = node_of(core, "streaming")
+    name = "maintenance-test-block"
+    policy.create_namespaced_pod_disruption_budget(NS, {
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": name},
+        "spec": {"maxUnavailable": 0, "selector": {"matchLabels": {"app": "streaming"}}}},
+        _preload_content=False)  # raw JSON: no client-side model validation of a fresh status
+
+    def observed():
+        raw = policy.read_namespaced_pod_disruption_budget(name, NS, _preload_content=False)
+        return json.loads(raw.data).get("status", {}).get("observedGeneration")
+
+    try:
+        deadline = time.monotonic() + 30  # the disruption controller fills in status
+        while observed() is None:
+            assert time.monotonic() < deadline, "PDB status never observed"
+            time.sleep(0.5)
+        mode_before, _ = mode_of(apps)
+        pods_before = sorted(p.metadata.name for p in pods_on(core, node))
+
+        result = maintenance(run_playbook, "start", [node], check=False)
+        assert result.rc != 0
+        assert "%s/%s allows no disruption" % (NS, name) in result.stdout
+        assert "Nothing was cordoned or evicted" in result.stdout
+        assert not core.read_node(node).spec.unschedulable
+        assert sorted(p.metadata.name for p in pods_on(core, node)) == pods_before
+        assert mode_of(apps)[0] == mode_before
+    finally:
+        policy.delete_namespaced_pod_disruption_budget(name, NS)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (("-e", json.dumps({"maintenance_nodes": ["no-such-node"]})), "Node(s) no-such-node not found"),
+    (("-e", "deployment=no-such-deployment"), "Deployment halobuzz/no-such-deployment not found"),
+])
+def test_bad_input_changes_nothing(kube, run_playbook, extra, message):
+    core, apps, _ = kube
+    node = node_of(core, BACKEND)
+    mode_before, _ = mode_of(apps)
+    args = ("-e", "maintenance_action=start", "-e", json.dumps({"maintenance_nodes": [node]})) + extra
+    result = run_playbook("playbooks/maintenance.yml", *args, check=False)
+    assert result.rc != 0
+    assert message in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert mode_of(apps)[0] == mode_before
+    assert not core.read_node(node).spec.unschedulable
