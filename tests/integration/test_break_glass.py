@@ -15,10 +15,12 @@ import uuid
 from pathlib import Path
 
 import hvac
+import pymongo
 import pytest
 from hvac import exceptions as hv
 
 from conftest import use_real_env
+from mongo_helpers import run_module
 from ansible_collections.halobuzz.ops.plugins.module_utils import _break_glass as bg
 from ansible_collections.halobuzz.ops.plugins.module_utils._vault_auth import auth_method
 from ansible_collections.halobuzz.ops.plugins.module_utils._vault_client import VaultAccessError, make_client
@@ -211,3 +213,32 @@ def test_check_mode_opens_nothing(run_playbook, vault, tmp_path):
     assert 'Would open break-glass access to secret/production/mongodb' in result.stdout
     with pytest.raises(hv.InvalidPath):
         vault['admin'].secrets.kv.v2.list_secrets(path='audit/break-glass/%s' % incident_id, mount_point='secret')
+
+
+def test_db_rollback_takes_mongodb_uri_from_vault(run_playbook, vault, scenario, sandbox_env, tmp_path):
+    """playbooks/db_rollback.yml with mongodb_uri_from_vault: the corrupted database is restored with the URI
+    read through the break_glass role; the access is recorded and its token revoked."""
+    if not sandbox_env.get('KUBECONFIG') or not sandbox_env.get('MONGODB_URI'):
+        pytest.skip('db_rollback needs the sandbox MongoDB and Kubernetes')
+    scenario('healthy')
+    archive = tmp_path / 'healthy.archive'
+    failed, result = run_module(sandbox_env, 'mongodb_backup', {'mongodb_uri': sandbox_env['MONGODB_URI'],
+                                                                'dest': str(archive), 'databases': ['halobuzz']})
+    assert not failed, result
+    with pymongo.MongoClient(sandbox_env['MONGODB_URI']) as client:
+        healthy = {name: client.halobuzz[name].count_documents({}) for name in ('users', 'streams', 'gifts')}
+    scenario('db-corruption')
+    records = tmp_path / 'records'
+    result = run_playbook('db_rollback.yml', '-e', json.dumps({
+        'backup_archive': str(archive), 'safety_backup_dir': str(tmp_path / 'safety'),
+        'mongodb_uri_from_vault': True, 'incident_id': incident(), 'reason': 'restore after the failed migration',
+        'approved_by': APPROVER}),
+        # no MONGODB_URI, so the inventory has no mongodb_uri (as in production); -e would outrank set_fact
+        env=dict(vault['env'], HALOBUZZ_RECORDS_DIR=str(records), MONGODB_URI=''))
+    assert result.recap['localhost']['failed'] == 0
+    with pymongo.MongoClient(sandbox_env['MONGODB_URI']) as client:
+        assert {name: client.halobuzz[name].count_documents({}) for name in healthy} == healthy
+    access = [line['record'] for line in run_record(records) if line['type'] == 'record'
+              and line['record'].get('event') == 'vault_break_glass_access']
+    assert [(a['path'], a['secret_keys']) for a in access] == [('production/mongodb', ['password', 'uri', 'username'])]
+    assert_revoked(vault, access[0]['token_accessor'])
