@@ -24,8 +24,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -63,19 +66,33 @@ def sandbox_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess
     return proc
 
 
+def _terminate_as_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.fixture(scope="session")
-def sandbox_env(request, tmp_path_factory) -> dict:
+def sandbox_env(request) -> dict:
     if use_real_env():
         return {name: os.environ[name] for name in ENV_NAMES if os.environ.get(name)}
     cached = getattr(request.config, _CACHE_KEY, None)
     if cached is None:
-        sandbox_dir = tmp_path_factory.mktemp("sandbox")
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            # `timeout pytest ...` sends SIGTERM: unwind like Ctrl-C so `down` still runs.
+            signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+        # Not under pytest's basetemp: pytest deletes all but the newest three of those,
+        # also while another session still runs, and a deleted pid dir cannot be brought down.
+        sandbox_dir = Path(tempfile.mkdtemp(prefix="halobuzz-sandbox-"))
+
+        def down() -> None:
+            sandbox_cli("down", "--dir", str(sandbox_dir))
+            shutil.rmtree(sandbox_dir, ignore_errors=True)
+
         try:
             sandbox_cli("up", "--dir", str(sandbox_dir), "--scenario", "healthy")
         except BaseException:
-            sandbox_cli("down", "--dir", str(sandbox_dir))
+            down()
             raise
-        request.config.add_cleanup(lambda: sandbox_cli("down", "--dir", str(sandbox_dir)))
+        request.config.add_cleanup(down)
         cached = json.loads((sandbox_dir / "env.json").read_text())
         setattr(request.config, _CACHE_KEY, cached)
     return dict(cached)

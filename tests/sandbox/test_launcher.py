@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,6 +19,14 @@ from sandboxlib.procs import Proc, SandboxError
 
 SANDBOX_PY = Path(launcher.__file__)
 SKIP = os.environ.get("HALOBUZZ_SANDBOX_SKIP", "")
+
+
+@pytest.fixture
+def tmp_path():
+    """A private dir outside pytest's basetemp, which concurrent sessions prune."""
+    path = Path(tempfile.mkdtemp(prefix="halobuzz-sandbox-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def cli(*args, env=None):
