@@ -88,7 +88,9 @@ def sandbox_env(request) -> dict:
             shutil.rmtree(sandbox_dir, ignore_errors=True)
 
         try:
-            sandbox_cli("up", "--dir", str(sandbox_dir), "--scenario", "healthy")
+            # --owner-pid: should this session die without cleanup (SIGKILL), the sandbox
+            # brings itself down.
+            sandbox_cli("up", "--dir", str(sandbox_dir), "--scenario", "healthy", "--owner-pid", str(os.getpid()))
         except BaseException:
             down()
             raise

@@ -35,7 +35,7 @@ if str(HERE) not in sys.path:
 import requests  # noqa: E402
 import yaml  # noqa: E402
 from sandboxlib import seed, world  # noqa: E402
-from sandboxlib.procs import Proc, SandboxError, free_port  # noqa: E402
+from sandboxlib.procs import Proc, SandboxError, free_port, is_zombie, proc_start_time  # noqa: E402
 
 SERVICES = ("redis", "mongodb", "aws", "kube", "vault", "web")
 OPTIONAL_EMULATORS = {"kube": "kubeemu", "vault": "vaultemu"}
@@ -79,6 +79,7 @@ class Sandbox:
         self.run = self.dir / "run"
         self.state_file = self.dir / "sandbox.json"
         self.procs = {name: Proc(self.dir, name) for name in SERVICES}
+        self.watcher = Proc(self.dir, "watch")
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict | None:
@@ -286,7 +287,7 @@ class Sandbox:
         write_private(self.dir / "env.json", json.dumps(env, indent=2) + "\n")
 
     # ------------------------------------------------------------------ commands
-    def up(self, scenario_name: str | None, skip: set[str]) -> int:
+    def up(self, scenario_name: str | None, skip: set[str], owner_pid: int | None = None) -> int:
         with self.locked():
             state = self.state()
             alive = self.running()
@@ -339,7 +340,21 @@ class Sandbox:
             log(f"sandbox up in {time.monotonic() - began:.1f}s, scenario {scenario_name} "
                 f"(seeded: {', '.join(f'{k} {v:.1f}s' for k, v in sorted(timings.items()))})")
             log(f"  . {self.dir / 'env'}")
+            if owner_pid:
+                self.watcher.start([sys.executable, str(Path(__file__).resolve()), "watch", str(owner_pid),
+                                    "--dir", str(self.dir)])
             return 0
+
+    def watch(self, owner_pid: int) -> int:
+        """Bring the sandbox down once process `owner_pid` (a test session) has gone."""
+        owner_start = proc_start_time(owner_pid)
+        while owner_start is not None and proc_start_time(owner_pid) == owner_start and not is_zombie(owner_pid):
+            time.sleep(1)
+        log(f"owner process {owner_pid} has gone: bringing the sandbox down")
+        try:
+            return self.down()
+        finally:
+            self.watcher.pid_file.unlink(missing_ok=True)
 
     def _switch(self, state: dict, name: str) -> None:
         began = time.monotonic()
@@ -361,6 +376,8 @@ class Sandbox:
             return 0
 
     def _stop_all(self) -> list[str]:
+        if self.watcher.ours() != os.getpid():
+            self.watcher.stop()
         stopped = [name for name in reversed(SERVICES) if self.procs[name].stop()]
         for path in (self.state_file, self.dir / "env", self.dir / "env.json"):
             path.unlink(missing_ok=True)
@@ -413,7 +430,11 @@ def main(argv=None) -> int:
     p_up.add_argument("--scenario", default=None, help="scenario to seed (default healthy)")
     p_up.add_argument("--skip", default=os.environ.get("HALOBUZZ_SANDBOX_SKIP", ""),
                       help="comma-separated services not to start: " + ",".join(SERVICES))
+    p_up.add_argument("--owner-pid", type=int, default=None,
+                      help="bring the sandbox down by itself once this process ends (test sessions)")
     sub.add_parser("down", help="stop every process this sandbox started")
+    p_watch = sub.add_parser("watch", help=argparse.SUPPRESS)
+    p_watch.add_argument("owner_pid", type=int)
     sub.add_parser("status", help="show the services and endpoints")
     p_sc = sub.add_parser("scenario", help="reset a running sandbox into a scenario")
     p_sc.add_argument("name")
@@ -429,11 +450,13 @@ def main(argv=None) -> int:
                 raise SandboxError(f"--skip names unknown services {sorted(unknown)}: choose from {', '.join(SERVICES)}")
             if args.scenario:
                 world.resolve(args.scenario)
-            return box.up(args.scenario, skip)
+            return box.up(args.scenario, skip, args.owner_pid)
         if args.command == "down":
             return box.down()
         if args.command == "status":
             return box.status()
+        if args.command == "watch":
+            return box.watch(args.owner_pid)
         return box.scenario(args.name)
     except SandboxError as exc:
         print(f"sandbox: {exc}", file=sys.stderr)

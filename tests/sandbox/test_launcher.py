@@ -90,6 +90,22 @@ def test_up_twice_status_then_down_leaves_no_process(tmp_path):
     assert not (box / "env").exists() and cli("status", "--dir", str(box)).returncode == 1
 
 
+def test_sandbox_of_a_vanished_owner_brings_itself_down(tmp_path):
+    owner = subprocess.Popen(["sleep", "600"])  # stands in for a pytest session killed by SIGKILL
+    try:
+        up = cli("up", "--dir", str(tmp_path), "--skip", "kube,vault,aws", "--owner-pid", str(owner.pid))
+        assert up.returncode == 0, up.stderr
+        assert processes_mentioning(str(tmp_path))
+    finally:
+        owner.kill()
+        owner.wait()
+    deadline = time.monotonic() + 30
+    while processes_mentioning(str(tmp_path)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_mentioning(str(tmp_path)) == []
+    assert "owner process" in (tmp_path / "logs" / "watch.log").read_text()
+
+
 def test_down_never_kills_a_process_it_did_not_start(tmp_path):
     stranger = subprocess.Popen(["sleep", "60"])
     try:

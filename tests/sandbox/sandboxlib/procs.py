@@ -37,7 +37,7 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-def _proc_start_time(pid: int) -> str | None:
+def proc_start_time(pid: int) -> str | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -61,7 +61,7 @@ def _proc_exe(pid: int) -> str | None:
         return None
 
 
-def _is_zombie(pid: int) -> bool:
+def is_zombie(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -90,9 +90,9 @@ class Proc:
         if not rec:
             return None
         pid = rec["pid"]
-        if _proc_exe(pid) != rec.get("exe") or _proc_start_time(pid) != rec.get("start_time"):
+        if _proc_exe(pid) != rec.get("exe") or proc_start_time(pid) != rec.get("start_time"):
             return None
-        if _is_zombie(pid):
+        if is_zombie(pid):
             return None
         return pid
 
@@ -109,7 +109,7 @@ class Proc:
         pid = popen.pid
         # Popen returns after the exec succeeded (its error pipe closes on exec), so /proc
         # already shows the service's executable, not the launcher's.
-        exe, start_time = _proc_exe(pid), _proc_start_time(pid)
+        exe, start_time = _proc_exe(pid), proc_start_time(pid)
         self.pid_file.write_text(json.dumps({"pid": pid, "exe": exe, "start_time": start_time, "argv": argv}))
         self._popen = popen
         return pid
@@ -145,7 +145,7 @@ class Proc:
                 popen = getattr(self, "_popen", None)
                 if popen is not None:
                     popen.poll()
-                if _proc_start_time(pid) is None or _is_zombie(pid):
+                if proc_start_time(pid) is None or is_zombie(pid):
                     break
                 time.sleep(0.05)
             else:
