@@ -7,7 +7,8 @@ On one private sandbox (kube + web only), from the bad-release scenario each tim
        && kubectl rollout status deployment/backend -n halobuzz
        && curl healthz (retrying until 200, as the playbook does)
 Both must end at backend v1.5.0, revision 4, healthz 200. Prints both wall-clock times and
-the ratio A/B (goal <= 2). Asserts nothing about time.
+the ratio A/B (goal <= 2), and for scale the floor of ansible-playbook on this machine (a
+play with one ansible.builtin.uri task against healthz). Asserts nothing about time.
 `python bench/rollback_vs_kubectl.py [--runs N]` (default 1 run of each, alternating).
 """
 from __future__ import annotations
@@ -53,7 +54,7 @@ def main():
     parser.add_argument("--runs", type=int, default=1, help="rollbacks of each kind (default 1)")
     args = parser.parse_args()
     playbook = [str(VENV_BIN / "ansible-playbook"), "playbooks/rollback.yml", "-i", "inventories/sandbox"]
-    times = {"playbook": [], "kubectl": []}
+    times = {"playbook": [], "kubectl": [], "floor": []}
     with tempfile.TemporaryDirectory(prefix="bench-rollback-") as tmp:
         sandbox_dir = str(Path(tmp) / "sandbox")
         sandbox("up", "--dir", sandbox_dir, "--scenario", "bad-release", "--skip", "vault,redis,mongodb,aws")
@@ -65,7 +66,12 @@ def main():
                        "kubectl rollout undo deployment/backend -n halobuzz"
                        " && kubectl rollout status deployment/backend -n halobuzz --timeout=300s"
                        " && curl -fsS -o /dev/null --retry 20 --retry-delay 1 --retry-all-errors \"$HEALTHZ_URL\""]
+            floor_play = Path(tmp) / "floor.yml"
+            floor_play.write_text(
+                "- name: ansible-playbook floor\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
+                "    - name: One uri task\n      ansible.builtin.uri:\n        url: \"{{ healthz_url }}\"\n")
             for index in range(args.runs):
+                times["floor"].append(run([playbook[0], str(floor_play), "-i", "inventories/sandbox"], env, "floor play"))
                 for kind, argv in (("playbook", playbook), ("kubectl", by_hand)):
                     if index or kind != "playbook":
                         sandbox("scenario", "bad-release", "--dir", sandbox_dir)
@@ -81,6 +87,7 @@ def main():
     print(f"rollback.yml (median of {args.runs}):      {playbook_s:6.2f} s")
     print(f"kubectl undo+status+curl (median of {args.runs}): {kubectl_s:6.2f} s")
     print(f"ratio playbook/kubectl: {playbook_s / kubectl_s:.2f} (goal <= 2)")
+    print(f"ansible-playbook floor, one uri task (median of {args.runs}): {statistics.median(times['floor']):6.2f} s")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
