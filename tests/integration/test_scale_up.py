@@ -1,0 +1,124 @@
+"""playbooks/scale_up.yml against the sandbox (or real services with HALOBUZZ_USE_ENV=1).
+
+The HPA exists with 3/20/70, the backend runs 10 Ready replicas, the nodegroup's desired
+size is 10 with labels, taints and instance types unchanged, a second run changes nothing;
+a desired size above maxSize without raise_max, an unknown Deployment or nodegroup and an
+unreachable AWS endpoint are clear errors that change nothing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+import pytest
+
+boto3 = pytest.importorskip("boto3")
+kubernetes = pytest.importorskip("kubernetes")
+
+NS = "halobuzz"
+BACKEND = "backend"
+CLUSTER = "halobuzz"
+NODEGROUP = "workers"
+REAL = os.environ.get("HALOBUZZ_USE_ENV") == "1"
+
+
+def backend_load_at_hpa_target(env):
+    """Backend pods at 70 % of their CPU request: the HPA (70 %) then holds the replica count.
+
+    The sandbox's metrics are fixed per pod, so at the seeded 84 % the HPA would climb to its
+    maximum, as a real one would under load that does not spread. Real services: untouched.
+    """
+    api = kubernetes.config.new_client_from_config(config_file=env["KUBECONFIG"])
+    call = dict(auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
+                header_params={"Content-Type": "application/json", "Accept": "application/json"})
+    try:
+        config = json.loads(api.call_api("/_sandbox/config", "GET", **call).data)
+        metrics = [dict(m, cpu="350m") if m["selector"] == {"app": BACKEND} else m for m in config["metrics"]]
+        api.call_api("/_sandbox/config", "PUT", body={"metrics": metrics}, **call)
+    finally:
+        api.close()
+
+
+@pytest.fixture
+def world(sandbox_env, scenario):
+    for name in ("KUBECONFIG", "AWS_DEFAULT_REGION"):
+        if not sandbox_env.get(name):
+            pytest.skip(name + " is not set")
+    if not REAL:
+        scenario("healthy")
+        backend_load_at_hpa_target(sandbox_env)
+    client = kubernetes.config.new_client_from_config(config_file=sandbox_env["KUBECONFIG"])
+    eks = boto3.client("eks", region_name=sandbox_env["AWS_DEFAULT_REGION"],
+                       endpoint_url=sandbox_env.get("AWS_ENDPOINT_URL"),
+                       aws_access_key_id=sandbox_env.get("AWS_ACCESS_KEY_ID"),
+                       aws_secret_access_key=sandbox_env.get("AWS_SECRET_ACCESS_KEY"))
+    yield kubernetes.client.AppsV1Api(client), kubernetes.client.AutoscalingV2Api(client), eks
+    client.close()
+
+
+def nodegroup(eks):
+    return eks.describe_nodegroup(clusterName=CLUSTER, nodegroupName=NODEGROUP)["nodegroup"]
+
+
+def unchanged_part(ng):
+    return {k: ng.get(k) for k in ("labels", "taints", "instanceTypes", "amiType", "nodeRole", "subnets")}
+
+
+def snapshot(apps, hpa, eks):
+    hpas = [h.metadata.name for h in hpa.list_namespaced_horizontal_pod_autoscaler(NS).items]
+    return dict(replicas=apps.read_namespaced_deployment(BACKEND, NS).spec.replicas,
+                hpas=hpas, scaling=nodegroup(eks)["scalingConfig"])
+
+
+def test_scale_up_and_again(world, run_playbook):
+    apps, hpa, eks = world
+    ng_before = nodegroup(eks)
+
+    first = run_playbook("playbooks/scale_up.yml")
+    assert "min/max/desired" in first.stdout and "->" in first.stdout
+
+    h = hpa.read_namespaced_horizontal_pod_autoscaler(BACKEND, NS)
+    assert (h.spec.min_replicas, h.spec.max_replicas) == (3, 20)
+    assert h.spec.scale_target_ref.name == BACKEND
+    assert h.spec.metrics[0].resource.target.average_utilization == 70
+    dep = apps.read_namespaced_deployment(BACKEND, NS)
+    if REAL:  # the HPA may already run more under real load
+        assert dep.status.ready_replicas >= 10
+    else:
+        assert dep.spec.replicas == 10 and dep.status.ready_replicas == 10
+    ng = nodegroup(eks)
+    assert ng["scalingConfig"]["desiredSize"] == 10
+    assert ng["scalingConfig"]["minSize"] == ng_before["scalingConfig"]["minSize"]
+    assert ng["scalingConfig"]["maxSize"] == ng_before["scalingConfig"]["maxSize"]
+    assert unchanged_part(ng) == unchanged_part(ng_before)
+    assert ng["status"] == "ACTIVE"
+
+    second = run_playbook("playbooks/scale_up.yml")
+    assert second.recap["localhost"]["changed"] == 0, second.stdout
+
+
+def free_closed_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("extra, env_override, message", [
+    (("-e", "nodegroup_desired_size=25"), {}, "maxSize is 20. Nothing was changed. Set raise_max: true"),
+    (("-e", "deployment=no-such-deployment"), {}, "Deployment halobuzz/no-such-deployment not found"),
+    (("-e", "nodegroup_name=no-such-group"), {}, "nodegroup no-such-group not found in EKS cluster halobuzz"),
+    ((), {"AWS_ENDPOINT_URL": "closed"}, "reading nodegroup workers of EKS cluster halobuzz failed"),
+])
+def test_refusals_change_nothing(world, run_playbook, sandbox_env, extra, env_override, message):
+    apps, hpa, eks = world
+    before = snapshot(apps, hpa, eks)
+    env = dict(sandbox_env)
+    if env_override.get("AWS_ENDPOINT_URL") == "closed":
+        env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:%d" % free_closed_port()
+        env["AWS_MAX_ATTEMPTS"] = "1"
+    result = run_playbook("playbooks/scale_up.yml", *extra, env=env, check=False)
+    assert result.rc != 0
+    assert message in result.stdout, result.stdout[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert snapshot(apps, hpa, eks) == before
