@@ -294,8 +294,7 @@ def revoke_access(params, login_method, client_factory, secret_sink, check_only=
                                          check_only=check_only)
     parent = params.get('login_token_accessor')
     if parent and parent != login.accessor:
-        parent_changed, _parent_before = revoke_by_accessor(client, parent, login.policies, vault_addr,
-                                                           check_only=check_only)
+        parent_changed = revoke_by_accessor(client, parent, login.policies, vault_addr, check_only=check_only)[0]
         changed = changed or parent_changed
     end_login(client, login)
     return changed, before

@@ -31,7 +31,7 @@ description:
     C(auth/token/create), C(auth/token/lookup-accessor) and C(auth/token/revoke-accessor), and must hold
     O(token_policies).
 author:
-  - HaloBuzz DevOps Team
+  - HaloBuzz DevOps Team (@halobuzz)
 extends_documentation_fragment:
   - halobuzz.ops.vault
   - ansible.builtin.action_common_attributes
@@ -49,6 +49,7 @@ attributes:
   platform:
     platforms: posix
   action_group:
+    description: Use C(group/halobuzz.ops.vault) in C(module_defaults) to set the connection options once.
     support: full
     membership:
       - halobuzz.ops.vault
@@ -56,7 +57,7 @@ options:
   state:
     description:
       - V(present) opens a break-glass access; V(revoked) ends it.
-      - O(state=present) changes Vault on every run (a new token and a new access record): each run is a new,
+      - O(state=present) changes Vault on every run (a new token and a new access record); each run is a new,
         recorded access.
     type: str
     choices: [present, revoked]
@@ -106,7 +107,6 @@ options:
     description:
       - Hand out only this key of the secret (a string) instead of the whole secret (a dictionary).
     type: str
-    no_log: false
   secret_output_file:
     description:
       - Write the secret to this file (created with mode 0600, replaced atomically) instead of returning it;
@@ -115,13 +115,12 @@ options:
   token_accessor:
     description: Accessor of the child token to revoke. Required for O(state=revoked).
     type: str
-    no_log: false
   login_token_accessor:
     description:
-      - With O(state=revoked), also revoke the login token that created the child (RV(access_record.login_token_accessor)).
+      - With O(state=revoked), also revoke the login token that created the child (C(login_token_accessor) of
+        RV(access_record)).
       - Leave unset when the access logged in with O(auth_method=token), or your own token is revoked.
     type: str
-    no_log: false
 requirements:
   - hvac >= 1.0
 notes:
@@ -242,10 +241,10 @@ def main():
             state=dict(type='str', default='present', choices=['present', 'revoked']),
             incident_id=dict(type='str'), reason=dict(type='str'), approved_by=dict(type='str'),
             requester=dict(type='str'),
-            secret_path=dict(type='str', default='production/mongodb'),
+            secret_path=dict(type='str', default='production/mongodb', no_log=False),
             engine_mount_point=dict(type='str', default='secret'),
             version=dict(type='int'), ttl=dict(type='str', default='15m'),
-            token_policies=dict(type='list', elements='str'),
+            token_policies=dict(type='list', elements='str', no_log=False),
             secret_key=dict(type='str', no_log=False), secret_output_file=dict(type='path'),
             token_accessor=dict(type='str', no_log=False), login_token_accessor=dict(type='str', no_log=False),
         ),

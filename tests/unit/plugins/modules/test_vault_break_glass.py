@@ -1,0 +1,110 @@
+"""halobuzz.ops.vault_break_glass main(): documentation matches the argspec; what reaches Vault and the result."""
+import json
+
+import pytest
+import yaml
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.halobuzz.ops.plugins.doc_fragments.vault import ModuleDocFragment
+from ansible_collections.halobuzz.ops.plugins.module_utils import _break_glass as bg
+from ansible_collections.halobuzz.ops.plugins.module_utils._vault_auth import VaultLogin
+from ansible_collections.halobuzz.ops.plugins.module_utils._vault_client import vault_argument_spec
+from ansible_collections.halobuzz.ops.plugins.modules import vault_break_glass as module
+
+BASE = dict(vault_addr='http://127.0.0.1:1', username='oncall', password='pw-value-123', incident_id='INC-1',
+            reason='why', approved_by='teamlead')
+RECORD = {'event': 'vault_break_glass_access', 'token_accessor': 'acc-child', 'login_token_accessor': 'acc-login'}
+
+
+def run_main(monkeypatch, args, opened=None, revoked=None):
+    calls = []
+
+    def fake_open(params, request, method, factory, sink):
+        calls.append('open')
+        sink('hvs.child-token-value')
+        return opened
+
+    def fake_revoke(params, method, factory, sink, check_only=False):
+        calls.append(('revoke', check_only))
+        return revoked
+
+    monkeypatch.setattr(bg, 'open_access', fake_open)
+    monkeypatch.setattr(bg, 'revoke_access', fake_revoke)
+    monkeypatch.setattr(module, 'make_client', lambda params, token=None: calls.append('client'))
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            module.main()
+    return calls
+
+
+def output(capsys):
+    return json.loads(capsys.readouterr().out)
+
+
+def test_documentation_matches_the_argspec():
+    documented = set(yaml.safe_load(module.DOCUMENTATION)['options']) | set(
+        yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options'])
+    spec = vault_argument_spec()
+    assert set(spec) == set(yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options'])
+    for key in ('RETURN', 'EXAMPLES'):
+        assert yaml.safe_load(getattr(module, key))
+    with patch_module_args(dict(BASE, _ansible_no_log=True)):
+        pass
+    assert 'secret_output_file' in documented and 'token_accessor' in documented
+
+
+@pytest.mark.parametrize('args, error', [
+    (BASE, 'without no_log'),
+    (dict(BASE, approved_by='ONCALL', _ansible_no_log=True), 'is the requester'),
+    (dict(BASE, ttl='2h', _ansible_no_log=True), 'longer than the break-glass limit'),
+    (dict(BASE, password=None, _ansible_no_log=True), 'auth_method=ldap needs password'),
+])
+def test_refused_before_any_vault_client(monkeypatch, capsys, args, error):
+    calls = run_main(monkeypatch, {k: v for k, v in args.items() if v is not None})
+    result = output(capsys)
+    assert result['failed'] and error in result['msg']
+    assert calls == []
+
+
+def test_present_returns_the_secret_only_to_a_no_log_task(monkeypatch, capsys):
+    secret = {'uri': 'mongodb://u:p@h/db', 'password': 'p-secret'}
+    calls = run_main(monkeypatch, dict(BASE, _ansible_no_log=True), opened=(RECORD, 'audit/x', secret))
+    result = output(capsys)
+    assert calls == ['open']
+    assert result['secret'] == secret and result['halobuzz_record'] == RECORD == result['access_record']
+    assert result['changed'] and result['token_accessor'] == 'acc-child'
+    assert 'pw-value-123' not in json.dumps(result)
+
+
+def test_present_writes_the_file_and_returns_no_secret(monkeypatch, capsys, tmp_path):
+    out = tmp_path / 'uri'
+    run_main(monkeypatch, dict(BASE, secret_output_file=str(out), secret_key='uri'),
+             opened=(RECORD, 'audit/x', {'uri': 'mongodb://u:p@h/db'}))
+    result = output(capsys)
+    assert 'secret' not in result and result['secret_output_file'] == str(out)
+    assert out.read_text() == 'mongodb://u:p@h/db\n'
+
+
+@pytest.mark.parametrize('check_mode, revoked, changed', [(False, (True, 'active'), True),
+                                                          (False, (False, 'revoked'), False),
+                                                          (True, (True, 'active'), True)])
+def test_revoked(monkeypatch, capsys, check_mode, revoked, changed):
+    calls = run_main(monkeypatch, dict(vault_addr='http://127.0.0.1:1', username='oncall', password='pw-value-123',
+                                       state='revoked', token_accessor='acc-child', _ansible_check_mode=check_mode),
+                     revoked=revoked)
+    result = output(capsys)
+    assert calls == [('revoke', check_mode)] and result['changed'] is changed
+    assert result['diff'] == {'before': {'token': revoked[1]}, 'after': {'token': 'revoked'}}
+    assert ('halobuzz_record' in result) is (not check_mode)
+
+
+def test_check_mode_logs_in_and_ends_the_login(monkeypatch, capsys):
+    ended = []
+    login = VaultLogin('ldap', 'hvs.login-token', 'acc-login', ['breakglass-production'], 'oncall', 'oncall')
+    monkeypatch.setattr('ansible_collections.halobuzz.ops.plugins.module_utils._vault_auth.LdapAuth.login',
+                        lambda self, client: login)
+    monkeypatch.setattr(bg, 'end_login', lambda client, which: ended.append(which))
+    calls = run_main(monkeypatch, dict(BASE, _ansible_check_mode=True))
+    result = output(capsys)
+    assert result['changed'] and 'Would open break-glass access to secret/production/mongodb as oncall' in result['msg']
+    assert calls == ['client'] and ended == [login]
