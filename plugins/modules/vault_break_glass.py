@@ -235,22 +235,23 @@ from ansible_collections.halobuzz.ops.plugins.module_utils._vault_client import 
 )
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=vault_argument_spec(
-            state=dict(type='str', default='present', choices=['present', 'revoked']),
-            incident_id=dict(type='str'), reason=dict(type='str'), approved_by=dict(type='str'),
-            requester=dict(type='str'),
-            secret_path=dict(type='str', default='production/mongodb', no_log=False),
-            engine_mount_point=dict(type='str', default='secret'),
-            version=dict(type='int'), ttl=dict(type='str', default='15m'),
-            token_policies=dict(type='list', elements='str', no_log=False),
-            secret_key=dict(type='str', no_log=False), secret_output_file=dict(type='path'),
-            token_accessor=dict(type='str', no_log=False), login_token_accessor=dict(type='str', no_log=False),
-        ),
-        required_if=[('state', 'revoked', ('token_accessor',))],
-        supports_check_mode=True,
+def argument_spec():
+    return vault_argument_spec(
+        state=dict(type='str', default='present', choices=['present', 'revoked']),
+        incident_id=dict(type='str'), reason=dict(type='str'), approved_by=dict(type='str'),
+        requester=dict(type='str'),
+        secret_path=dict(type='str', default='production/mongodb', no_log=False),
+        engine_mount_point=dict(type='str', default='secret'),
+        version=dict(type='int'), ttl=dict(type='str', default='15m'),
+        token_policies=dict(type='list', elements='str', no_log=False),
+        secret_key=dict(type='str', no_log=False), secret_output_file=dict(type='path'),
+        token_accessor=dict(type='str', no_log=False), login_token_accessor=dict(type='str', no_log=False),
     )
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), required_if=[('state', 'revoked', ('token_accessor',))],
+                           supports_check_mode=True)
     params = module.params
     if HVAC_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib('hvac'), exception=traceback.format_exception_only(

@@ -242,3 +242,4 @@ def test_db_rollback_takes_mongodb_uri_from_vault(run_playbook, vault, scenario,
               and line['record'].get('event') == 'vault_break_glass_access']
     assert [(a['path'], a['secret_keys']) for a in access] == [('production/mongodb', ['password', 'uri', 'username'])]
     assert_revoked(vault, access[0]['token_accessor'])
+    assert_secret_nowhere(vault, result.stdout, result.stderr, *[p.read_text() for p in records.iterdir()])
