@@ -3,10 +3,15 @@
 - `sandbox_env` (session): a dict of the endpoint variables (docs/DEVELOPING.md). With
   HALOBUZZ_USE_ENV=1 they are taken from the environment (real services, or a sandbox you
   started yourself and sourced); otherwise `tests/sandbox/sandbox.py up --dir <tmp>` starts
-  a private sandbox once per pytest session (one per xdist worker) and `down` stops it at
-  the end. HALOBUZZ_SANDBOX_SKIP=kube,vault leaves services out (see sandbox.py --skip).
-- `scenario` (function): `scenario("bad-release")` resets the sandbox into a scenario of
-  tests/sandbox/world.yml; the test is skipped when HALOBUZZ_USE_ENV=1.
+  a private sandbox once per pytest session (one per xdist worker) in a fresh
+  /tmp/halobuzz-sandbox-* dir and `down` stops it at the end (and, should the session be
+  killed, the sandbox's owner watcher does). HALOBUZZ_SANDBOX_SKIP=kube,vault leaves
+  services out (see sandbox.py --skip); their variables are then absent from the dict.
+- `scenario` (session; a callable): `scenario("bad-release")` resets the sandbox into a
+  scenario of tests/sandbox/world.yml (every service: Kubernetes objects, Redis keys,
+  MongoDB data, Vault, the nodegroup, Prometheus values, provider states, Slack messages);
+  the calling test is skipped when HALOBUZZ_USE_ENV=1. The session starts in `healthy`;
+  a test that needs a known state asks for it (tests run in any order).
 - `sandbox_secrets` (session): the sandbox's generated credentials (DIR/secrets.json:
   vault_root_token, ldap_passwords{oncall, teamlead, developer}, ...); skipped with
   HALOBUZZ_USE_ENV=1.

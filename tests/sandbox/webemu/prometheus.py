@@ -144,30 +144,6 @@ def error(status: int, message: str, error_type: str = "bad_data") -> Response:
 def make_app(state: State) -> App:
     app = App("prometheus")
 
-    @app.route("GET", r"/api/v1/query")
-    def query_get(req):
-        return instant(req)
-
-    @app.route("POST", r"/api/v1/query")
-    def query_post(req):
-        return instant(req)
-
-    @app.route("GET", r"/api/v1/query_range")
-    def range_get(req):
-        return ranged(req)
-
-    @app.route("POST", r"/api/v1/query_range")
-    def range_post(req):
-        return ranged(req)
-
-    @app.route("GET", r"/-/healthy")
-    def healthy(req):
-        return Response(200, "Prometheus Server is Healthy.\n", "text/plain; charset=utf-8")
-
-    @app.route("GET", r"/-/ready")
-    def ready(req):
-        return Response(200, "Prometheus Server is Ready.\n", "text/plain; charset=utf-8")
-
     def param(params, name):
         values = params.get(name) or [None]
         return values[-1]
@@ -213,4 +189,10 @@ def make_app(state: State) -> App:
             result.append({"metric": labels, "values": values})
         return Response(200, {"status": "success", "data": {"resultType": "matrix", "result": result}})
 
+    for method in ("GET", "POST"):  # Prometheus takes both (POST with a form body)
+        app.route(method, r"/api/v1/query")(instant)
+        app.route(method, r"/api/v1/query_range")(ranged)
+    for path, word in (("/-/healthy", "Healthy"), ("/-/ready", "Ready")):
+        text = f"Prometheus Server is {word}.\n"
+        app.route("GET", path)(lambda req, text=text: Response(200, text, "text/plain; charset=utf-8"))
     return app
