@@ -1,11 +1,11 @@
 """python -m kubeemu --port 0 --config CONFIG.yaml --kubeconfig-out PATH --ready-file PATH"""
 
 import argparse
+import http.client
 import os
 import signal
 import sys
 import threading
-import urllib.request
 
 import yaml
 
@@ -47,8 +47,13 @@ def main(argv=None):
     try:
         if args.kubeconfig_out:
             _write_atomic(args.kubeconfig_out, yaml.safe_dump(emu.kubeconfig(), default_flow_style=False))
-        with urllib.request.urlopen(emu.url + "/_sandbox/healthz", timeout=5) as resp:
-            resp.read()
+        conn = http.client.HTTPConnection("127.0.0.1", emu.port, timeout=5)
+        try:
+            conn.request("GET", "/_sandbox/healthz")
+            if conn.getresponse().status != 200:
+                parser.exit(2, "kubeemu: the server did not answer its health check\n")
+        finally:
+            conn.close()
         if args.ready_file:
             _write_atomic(args.ready_file, "%d\n" % emu.port)
         sys.stderr.write("kubeemu: serving %s\n" % emu.url)

@@ -74,24 +74,44 @@ class Cluster:
 
     # ---- configuration and admin ----------------------------------------------------------------
     def set_config(self, config):
+        """Replace the kubelet / pod_logs / metrics settings given (others stay); 400 on bad input."""
         if not isinstance(config, dict):
             raise errors.bad_request("the sandbox config must be a JSON object")
         unknown = set(config) - {"kubelet", "pod_logs", "metrics", "objects"}
         if unknown:
             raise errors.bad_request("unknown sandbox config keys: %s (known: kubelet, pod_logs, metrics, "
                                      "objects)" % ", ".join(sorted(unknown)))
-        with self.lock:
-            if "kubelet" in config:
-                kubelet = dict(DEFAULT_CONFIG["kubelet"])
-                kubelet.update(config["kubelet"] or {})
+        new = {}
+        if "kubelet" in config:
+            kubelet = dict(DEFAULT_CONFIG["kubelet"])
+            given = config["kubelet"] or {}
+            if not isinstance(given, dict) or set(given) - set(kubelet):
+                raise errors.bad_request("sandbox config kubelet takes ready_delay_seconds and broken_images")
+            kubelet.update(given)
+            try:
                 kubelet["ready_delay_seconds"] = float(kubelet["ready_delay_seconds"])
-                kubelet["broken_images"] = list(kubelet.get("broken_images") or [])
-                self.config["kubelet"] = kubelet
-            for key in ("pod_logs", "metrics"):
-                if key in config:
-                    if not isinstance(config[key] or [], list):
-                        raise errors.bad_request("sandbox config %s must be a list" % key)
-                    self.config[key] = copy.deepcopy(config[key] or [])
+            except (TypeError, ValueError):
+                raise errors.bad_request("sandbox config kubelet.ready_delay_seconds must be a number of seconds")
+            if not isinstance(kubelet["broken_images"] or [], list):
+                raise errors.bad_request("sandbox config kubelet.broken_images must be a list of images")
+            kubelet["broken_images"] = [str(x) for x in kubelet["broken_images"] or []]
+            new["kubelet"] = kubelet
+        for key, fields in (("pod_logs", {"namespace", "selector", "container", "lines"}),
+                            ("metrics", {"namespace", "selector", "cpu", "memory"})):
+            if key not in config:
+                continue
+            entries = config[key] or []
+            if not isinstance(entries, list) or not all(isinstance(e, dict) and not set(e) - fields
+                                                        and isinstance(e.get("selector") or {}, dict)
+                                                        for e in entries):
+                raise errors.bad_request("sandbox config %s must be a list of mappings with keys %s"
+                                         % (key, ", ".join(sorted(fields))))
+            new[key] = copy.deepcopy(entries)
+        for entry in new.get("metrics", []):
+            from .subresources import check_quantities
+            check_quantities(entry)
+        with self.lock:
+            self.config.update(new)
             self.cond.notify_all()
 
     def _bootstrap(self):

@@ -150,6 +150,14 @@ def parse_quantity(text, table):
     return float(m.group(1)) * table[m.group(2)]
 
 
+def check_quantities(entry):
+    try:
+        parse_quantity(entry.get("cpu", "0"), _CPU)
+        parse_quantity(entry.get("memory", "0"), _MEM)
+    except ValueError as exc:
+        raise errors.bad_request("sandbox config metrics: %s (cpu like 250m, memory like 512Mi)" % exc)
+
+
 def pod_usage(cluster, pod):
     """[(container, cpu cores, memory bytes)] for a running pod the config gives metrics for, else None."""
     if (pod.get("status") or {}).get("phase") != "Running":

@@ -386,8 +386,13 @@ def test_sandbox_admin_endpoints(kube):
     assert api.request("GET", "/_sandbox/healthz").status_code == 200
     cfg = api.must("PUT", "/_sandbox/config", json={"metrics": [{"selector": {"app": "x"}, "cpu": "1m"}]})
     assert cfg["metrics"][0]["cpu"] == "1m" and cfg["kubelet"]["broken_images"] == [BROKEN_IMAGE]
-    bad = api.request("PUT", "/_sandbox/config", json={"kubelett": {}})
-    assert bad.status_code == 400 and "kubelett" in bad.json()["message"]
+    for body, word in (({"kubelett": {}}, "kubelett"),
+                       ({"kubelet": {"ready_delay_seconds": "soon"}}, "ready_delay_seconds"),
+                       ({"metrics": [{"selector": {"app": "x"}, "cpu": "lots"}]}, "cpu"),
+                       ({"pod_logs": {"lines": []}}, "pod_logs")):
+        bad = api.request("PUT", "/_sandbox/config", json=body)
+        assert bad.status_code == 400 and word in bad.json()["message"], bad.text
+    assert api.must("GET", "/_sandbox/config")["metrics"][0]["cpu"] == "1m"   # refused input changed nothing
     from kubeemu_testlib import EMULATOR_CONFIG
     api.must("PUT", "/_sandbox/config", json={k: v for k, v in EMULATOR_CONFIG.items()})
     assert api.request("GET", "/_sandbox/nope").status_code == 404
