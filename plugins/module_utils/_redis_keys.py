@@ -321,7 +321,7 @@ def audit_keys(nodes, pattern, scan_count=1000, max_keys=1000000, max_seconds=60
                           max=None if expiry['max'] is None else expiry['max'] / 1000.0),
         expiry_exact=exact_all,
         expiry_digest=('%016x' % acc.digest) if acc.digest is not None and exact_all else None,
-        sample=[k.decode('utf-8', 'backslashreplace') for _, k in acc.sample[:sample_size]],
+        sample=[k.decode('utf-8', 'backslashreplace') for _node, k in acc.sample[:sample_size]],
         memory=_sample_memory(nodes, acc.sample[:memory_samples], len(acc.keys)),
         scan_calls=scan_calls,
         elapsed_seconds=round(clock() - started, 3),
@@ -376,40 +376,44 @@ def purge_keys(nodes, patterns, check_mode, batch_size=500, scan_count=1000, rat
     """SCAN MATCH + pipelined UNLINK per primary. Returns {pattern: {matched, deleted}}.
 
     The caller has already proved (check_purge_patterns) that no pattern can match a protected key.
+    Check mode counts distinct keys (a key matching two patterns counts once, for the first); a real
+    run counts what UNLINK removed, so it keeps no set of keys in memory however many it deletes.
     rate_limit: at most this many keys per second (0 = as fast as the server answers).
     """
     result = dict((p, dict(matched=0, deleted=0)) for p in patterns)
     started = clock()
-    total = [0]
+    sent = [0]
 
     def unlink(conn, pattern, keys):
-        if check_mode or not keys:
+        if not keys:
             return
-        replies = run_pipelined(conn, keys, pack_key_commands('UNLINK', keys))
-        result[pattern]['deleted'] += sum(int(r) for r in replies)
-        total[0] += len(keys)
+        removed = sum(run_pipelined(conn, keys, pack_key_commands('UNLINK', keys)))
+        result[pattern]['deleted'] += removed
+        result[pattern]['matched'] += removed
+        sent[0] += len(keys)
         if rate_limit:
-            ahead = total[0] / float(rate_limit) - (clock() - started)
+            ahead = sent[0] / float(rate_limit) - (clock() - started)
             if ahead > 0:
                 sleep(ahead)
 
     if rate_limit:
         batch_size = max(1, min(batch_size, int(rate_limit)))
     for label, conn in nodes:
+        seen = set()
         for pattern in patterns:
             with translated_errors(node_target(conn, label), 'purging keys matching %r' % pattern):
-                seen, batch = set(), []
+                batch = []
                 for keys in scan_keys(conn, pattern, scan_count):
-                    for key in keys:
-                        if key in seen:
-                            continue
-                        seen.add(key)
-                        batch.append(key)
-                        if len(batch) >= batch_size:
-                            unlink(conn, pattern, batch)
-                            batch = []
+                    if check_mode:
+                        new = [k for k in keys if k not in seen]
+                        seen.update(new)
+                        result[pattern]['matched'] += len(new)
+                        continue
+                    batch.extend(keys)
+                    while len(batch) >= batch_size:
+                        unlink(conn, pattern, batch[:batch_size])
+                        batch = batch[batch_size:]
                 unlink(conn, pattern, batch)
-                result[pattern]['matched'] += len(seen)
     return result
 
 

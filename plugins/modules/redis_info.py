@@ -13,23 +13,26 @@ version_added: 0.1.0
 description:
   - Times a C(PING) and reads C(INFO) sections C(server), C(clients), C(memory), C(stats), C(keyspace) and
     C(replication) from the server, or from every primary of a Redis Cluster, and returns them as typed facts
-    (numbers are numbers), with the figures the runbook's triage looks at first: memory used against
-    C(maxmemory), evicted and expired keys, keyspace hit ratio, connected clients.
+    (numbers are numbers), with the figures the runbook's triage looks at first (memory used against
+    C(maxmemory), evicted and expired keys, keyspace hit ratio, connected clients).
   - Optional thresholds (for example O(max_memory_percent=90)) fail the task with a message naming the node,
     the figure and the limit, so the module serves scheduled checks as well as triage.
   - Why not M(community.general.redis_info)? It returns INFO of one node as untyped text values, has no
     latency figure, no thresholds and no Cluster fan-out, and does not share this collection's connection
     options (O(redis_url), TLS, Cluster detection).
   - Read-only; it runs the same in check mode.
-author: HaloBuzz SRE
+author:
+  - HaloBuzz DevOps Team (@halobuzz)
 extends_documentation_fragment:
   - halobuzz.ops.redis
   - halobuzz.ops.redis.ATTRIBUTES
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the target.
     support: full
     details: Read-only; runs unchanged in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   max_memory_percent:
@@ -95,8 +98,9 @@ nodes:
         keys, expires.
       type: dict
     sections:
-      description: INFO sections (server, clients, memory, stats, keyspace, replication), field -> typed value;
-        keyspace entries are dicts such as C({db0: {keys: 3, expires: 1, avg_ttl: 0}}).
+      description: >-
+        INFO sections (server, clients, memory, stats, keyspace, replication), field -> typed value;
+        keyspace entries are dicts such as C({"db0": {"keys": 3, "expires": 1, "avg_ttl": 0}}).
       type: dict
 problems:
   description: Every threshold that was exceeded (the task fails when this is not empty).
@@ -117,7 +121,7 @@ def main():
     module = AnsibleModule(
         argument_spec=redis_argument_spec(
             max_memory_percent=dict(type='float'), max_ping_ms=dict(type='float'),
-            max_connected_clients=dict(type='int'), max_evicted_keys=dict(type='int'),
+            max_connected_clients=dict(type='int'), max_evicted_keys=dict(type='int', no_log=False),
             min_hit_ratio_percent=dict(type='float')),
         mutually_exclusive=REDIS_MUTUALLY_EXCLUSIVE,
         supports_check_mode=True,

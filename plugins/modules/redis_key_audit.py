@@ -21,15 +21,18 @@ description:
   - Bounded by O(max_keys) and O(max_seconds); when a bound stops it early the result says C(truncated=true).
   - No module of community.general scans by pattern (M(community.general.redis_data_info) reads one key).
   - Read-only; it runs the same in check mode.
-author: HaloBuzz SRE
+author:
+  - HaloBuzz DevOps Team (@halobuzz)
 extends_documentation_fragment:
   - halobuzz.ops.redis
   - halobuzz.ops.redis.ATTRIBUTES
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the target.
     support: full
     details: Read-only; runs unchanged in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   pattern:
@@ -168,7 +171,7 @@ def main():
     module = AnsibleModule(
         argument_spec=redis_argument_spec(
             pattern=dict(type='str', default='*'), scan_count=dict(type='int', default=1000),
-            max_keys=dict(type='int', default=1000000), max_seconds=dict(type='float', default=60),
+            max_keys=dict(type='int', default=1000000, no_log=False), max_seconds=dict(type='float', default=60),
             sample_size=dict(type='int', default=10), memory_samples=dict(type='int', default=100),
             expiry_digest=dict(type='bool', default=False)),
         mutually_exclusive=REDIS_MUTUALLY_EXCLUSIVE,

@@ -134,3 +134,72 @@ def test_expiry_digest_depends_on_keys_and_expiries_not_order():
     assert digest([(b'b', -1), (b'a', 10)]) == base
     assert digest([(b'a', 11), (b'b', -1)]) != base
     assert digest([(b'a', 10)]) != base
+
+
+class FakeRedis(object):
+    """Just enough of a server for purge_keys: SCAN pages over a dict, UNLINK, replies as run_pipelined sees them."""
+
+    def __init__(self, keys, page=3, duplicate_first=False):
+        self.keys = dict((k, 1) for k in keys)
+        self.page = page
+        self.duplicate_first = duplicate_first
+        self.unlink_batches = []
+
+
+@pytest.fixture
+def fake_pipeline(monkeypatch):
+    from ansible_collections.halobuzz.ops.plugins.module_utils import _redis_keys as mod
+
+    def run_pipelined(conn, commands, packed=None):
+        if packed is not None:  # UNLINK batch
+            conn.unlink_batches.append(list(commands))
+            return [1 if conn.keys.pop(k, None) else 0 for k in commands]
+        (name, cursor, _m, pattern, _c, _count), = commands
+        start = int(cursor)
+        if start == 0:  # the cursor walks a fixed order; keys deleted meanwhile are not returned
+            conn.order = sorted(k for k in conn.keys if glob_match(pattern, k))
+        order = conn.order
+        page = [k for k in order[start:start + conn.page] if k in conn.keys]
+        if conn.duplicate_first and start and order:
+            page = page + [order[0]]  # SCAN may return a key twice
+        nxt = start + conn.page
+        return [(b'0' if nxt >= len(order) else str(nxt).encode(), page)]
+    monkeypatch.setattr(mod, 'run_pipelined', run_pipelined)
+    monkeypatch.setattr(mod, 'node_target', lambda conn, label: dict(label=label, tls=False, socket_timeout=1))
+    return mod
+
+
+@pytest.mark.parametrize('check_mode, rate_limit', [(True, 0), (False, 0), (False, 2)])
+def test_purge_keys_counts_batches_and_rate(fake_pipeline, check_mode, rate_limit):
+    keys = [b'stream:cache:%d' % i for i in range(7)] + [b'session:1']
+    conn = FakeRedis(keys, duplicate_first=True)
+    now, sleeps = [0.0], []
+    result = fake_pipeline.purge_keys([('n:1', conn)], ['stream:cache:*', 'stream:*'], check_mode, batch_size=4,
+                                      scan_count=3, rate_limit=rate_limit, clock=lambda: now[0],
+                                      sleep=lambda s: sleeps.append(s))
+    assert result == {'stream:cache:*': {'matched': 7, 'deleted': 0 if check_mode else 7},
+                      'stream:*': {'matched': 0, 'deleted': 0}}
+    assert sorted(conn.keys) == ([b'session:1'] + sorted(keys[:7]) if check_mode else [b'session:1'])
+    if not rate_limit:
+        assert sleeps == [] and all(len(b) <= 4 for b in conn.unlink_batches)
+    else:  # batches shrink to the rate; with a frozen clock each pause covers everything sent so far
+        sent = [len(b) for b in conn.unlink_batches]
+        assert max(sent) <= 2 and len(sleeps) == len(sent) and sleeps[-1] == sum(sent) / 2.0
+
+
+def test_overlap_agrees_with_brute_force_on_random_patterns():
+    """No overlap claimed where a short common key exists; every claimed overlap has a real witness."""
+    import itertools
+    import random
+    rng = random.Random(7)
+    atoms = ['a', 'b', ':', '*', '?', '[ab]', '[^a]', '\\*']
+    strings = [''.join(p) for n in range(5) for p in itertools.product('ab:*', repeat=n)]
+    for _ in range(200):
+        p = ''.join(rng.choice(atoms) for _ in range(rng.randint(1, 3)))
+        q = ''.join(rng.choice(atoms) for _ in range(rng.randint(1, 3)))
+        witness = patterns_overlap(p, q)
+        common = next((s for s in strings if glob_match(p, s) and glob_match(q, s)), None)
+        if witness is None:
+            assert common is None, (p, q, common)
+        else:
+            assert glob_match(p, witness) and glob_match(q, witness), (p, q, witness)
