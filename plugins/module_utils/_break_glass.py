@@ -192,27 +192,28 @@ def write_record(client, mount, path, record, policies, vault_addr):
 
 def revoke_by_accessor(client, accessor, policies, vault_addr, check_only=False):
     """(changed, before) revoking the token behind ``accessor``; already gone -> (False, 'revoked')."""
-    with vault_request('looking up token accessor', 'auth/token/lookup-accessor', vault_addr, policies=policies,
-                       capability='update on auth/token/lookup-accessor',
-                       hint='The break-glass policy must grant update on auth/token/lookup-accessor.'):
-        try:
-            client.auth.token.lookup_accessor(accessor)
-        except Exception as exc:
-            if _is_gone(exc):
-                return False, 'revoked'
-            raise
+    if not _accessor_call(client.auth.token.lookup_accessor, 'lookup', accessor, policies, vault_addr):
+        return False, 'revoked'
     if check_only:
         return True, 'active'
-    with vault_request('revoking token accessor', 'auth/token/revoke-accessor', vault_addr, policies=policies,
-                       capability='update on auth/token/revoke-accessor',
-                       hint='The break-glass policy must grant update on auth/token/revoke-accessor.'):
-        try:
-            client.auth.token.revoke_accessor(accessor)
-        except Exception as exc:
-            if _is_gone(exc):  # expired between the lookup and the revoke
-                return False, 'revoked'
-            raise
+    # False here: the token expired between the lookup and the revoke
+    if not _accessor_call(client.auth.token.revoke_accessor, 'revoke', accessor, policies, vault_addr):
+        return False, 'revoked'
     return True, 'active'
+
+
+def _accessor_call(call, action, accessor, policies, vault_addr):
+    """Run auth/token/<action>-accessor; False when Vault says the token is gone already."""
+    path = 'auth/token/%s-accessor' % action
+    with vault_request('calling', path, vault_addr, policies=policies, capability='update on %s' % path,
+                       hint='The break-glass policy must grant update on %s.' % path):
+        try:
+            call(accessor)
+        except Exception as exc:
+            if _is_gone(exc):
+                return False
+            raise
+    return True
 
 
 def _is_gone(exc):

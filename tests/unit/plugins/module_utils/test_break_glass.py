@@ -341,3 +341,13 @@ def test_secret_file_errors(tmp_path):
         bg.write_secret_file(str(tmp_path / 'missing' / 'out'), 'x')
     with pytest.raises(VaultAccessError, match=r"has no key 'url' \(it has \['password', 'uri', 'username'\]\)"):
         bg.select_secret(SECRET, 'url', 'secret', 'production/mongodb')
+
+
+def test_revoke_without_the_capability_is_clear():
+    vault = FakeVault()
+    client = vault.client(None)
+    client.auth.token.lookup_accessor = lambda accessor: _raise(hv.Forbidden(errors=['permission denied']))
+    with pytest.raises(VaultAccessError, match=r"Permission denied calling auth/token/lookup-accessor \(Vault 403: "
+                                               r"permission denied\): the token's policies \['p'\] do not allow update "
+                                               r"on auth/token/lookup-accessor\. The break-glass policy must grant"):
+        bg.revoke_by_accessor(client, 'acc-9', ['p'], 'http://v:1')
