@@ -288,6 +288,8 @@ def main():
         secret = bg.select_secret(data, params.get('secret_key'), params['engine_mount_point'], params['secret_path'])
         if params.get('secret_output_file'):
             bg.write_secret_file(params['secret_output_file'], secret)
+            # not returned, so it may be masked: nothing of it can reach the output by accident
+            module.no_log_values.update(v for v in data.values() if isinstance(v, str) and len(v) >= 6)
             result['secret_output_file'] = params['secret_output_file']
         else:
             result['secret'] = secret
