@@ -305,12 +305,14 @@ class Controllers:
 
     def pod_status(self, pod, st, delay, broken):
         old = pod.get("status") or {}
-        started = self.now >= st["bound"] + delay
+        if st.get("started") is None and self.now >= st["bound"] + delay:
+            st["started"] = self.now   # once started, a later ready_delay change does not undo it
+        started = st.get("started") is not None
         containers = pod["spec"].get("containers") or []
         crashing = [cc["name"] for cc in containers if cc.get("image") in broken]
         ready = started and not crashing
         bound_iso = now_iso(st["bound"])
-        start_iso = now_iso(st["bound"] + delay)
+        start_iso = now_iso(st["started"] if started else self.now)
 
         def cond(ctype, ok, reason=None, message=None):
             prev = next((x for x in old.get("conditions") or [] if x["type"] == ctype), None)
