@@ -80,6 +80,7 @@ class Sandbox:
         self.state_file = self.dir / "sandbox.json"
         self.procs = {name: Proc(self.dir, name) for name in SERVICES}
         self.watcher = Proc(self.dir, "watch")
+        self.ports: dict[str, int | None] = {}
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict | None:
@@ -147,7 +148,12 @@ class Sandbox:
                     "--ready-file", str(self.run / "kube.ready")], emu_env
         if name == "vault":
             cfg = self.dir / "vault-config.yaml"
-            write_private(cfg, yaml.safe_dump(seed.vault_config(scenario, secrets_, self.endpoints_known)))
+            # Its KV holds this sandbox's MongoDB and Redis URLs: their ports are chosen already.
+            known = self.endpoints({n: {"port": self.ports[n]} for n in ("mongodb", "redis") if self.ports.get(n)},
+                                   secrets_)
+            known.setdefault("MONGODB_URI", "mongodb://mongodb.invalid:27017/halobuzz")  # --skip mongodb
+            known.setdefault("REDIS_URL", "redis://redis.invalid:6379/0")
+            write_private(cfg, yaml.safe_dump(seed.vault_config(scenario, secrets_, known)))
             return [py, "-m", "vaultemu", "--port", "0", "--config", str(cfg),
                     "--ready-file", str(self.run / "vault.ready"),
                     "--audit-log", str(self.dir / "logs" / "vault-audit.log")], emu_env
@@ -205,7 +211,7 @@ class Sandbox:
         """Start `names`, wait until every one answers (calling on_ready(name, facts so far)
         as each does); on failure stop them all and raise."""
         facts: dict[str, dict] = {}
-        ports: dict[str, int | None] = {}
+        ports = self.ports
         attempts = dict.fromkeys(names, 0)
         pending = list(names)
 
@@ -218,7 +224,7 @@ class Sandbox:
             self.procs[name].start(argv, env=env)
 
         try:
-            # vault's config names the MongoDB URI: the fixed-port services go first.
+            # In SERVICES order: MongoDB and Redis have their ports before Vault's config names them.
             for name in pending:
                 launch(name)
             deadline = time.monotonic() + START_TIMEOUT
@@ -314,19 +320,17 @@ class Sandbox:
                 (self.dir / sub).mkdir(parents=True, exist_ok=True)
             secrets_ = self.secrets()
             # Each service is seeded as soon as it answers, while the others still start.
-            # The Vault emulator's config names the MongoDB URI: it starts after the others.
             pool = ThreadPoolExecutor(max_workers=len(names))
             seeding: dict = {}
 
             def on_ready(name: str, facts_so_far: dict) -> None:
+                if name == "vault":
+                    return  # seeded by its --config
                 env_now = self.endpoints(facts_so_far, secrets_)
                 seeding[name] = pool.submit(seed.seed_one, name, scen, env_now, secrets_)
 
             try:
-                facts = self.start_all([n for n in names if n != "vault"], secrets_, scen, on_ready)
-                self.endpoints_known = self.endpoints(facts, secrets_)
-                if "vault" in names:
-                    facts.update(self.start_all(["vault"], secrets_, scen))  # seeded by its --config
+                facts = self.start_all(names, secrets_, scen, on_ready)
                 env = self.endpoints(facts, secrets_)
                 self.write_env(env)
                 timings = seed.collect(seeding)
@@ -379,7 +383,9 @@ class Sandbox:
         if self.watcher.ours() != os.getpid():
             self.watcher.stop()
         stopped = [name for name in reversed(SERVICES) if self.procs[name].stop()]
-        for path in (self.state_file, self.dir / "env", self.dir / "env.json"):
+        generated = ["sandbox.json", "env", "env.json", "secrets.json", "kubeconfig", "kube-config.yaml",
+                     "vault-config.yaml"]
+        for path in [self.dir / name for name in generated] + list(self.run.glob("*.ready")):
             path.unlink(missing_ok=True)
         shutil.rmtree(self.dir / "data", ignore_errors=True)
         return stopped
