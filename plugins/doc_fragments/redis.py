@@ -70,6 +70,10 @@ notes:
     ATTRIBUTES = r'''
 options: {}
 attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying the target.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
   action_group:
     description: Use C(group/halobuzz.ops.redis) in C(module_defaults) to set the connection once.
     support: full

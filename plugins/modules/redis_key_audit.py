@@ -28,11 +28,9 @@ extends_documentation_fragment:
   - halobuzz.ops.redis.ATTRIBUTES
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
     support: full
     details: Read-only; runs unchanged in check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   pattern:

@@ -29,11 +29,9 @@ extends_documentation_fragment:
   - halobuzz.ops.redis.ATTRIBUTES
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
     support: full
     details: Scans and reports how many keys would be deleted (RV(would_delete)); deletes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Key counts per pattern before and after.
 options:
