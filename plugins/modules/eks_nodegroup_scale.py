@@ -19,15 +19,16 @@ description:
     is refused unless O(raise_max=true), which raises maxSize to the desired size.
   - Waits until the nodegroup is ACTIVE again, within O(wait_timeout) seconds.
   - Warns when the nodegroup carries the cluster-autoscaler auto-discovery tags
-    (C(k8s.io/cluster-autoscaler/enabled), C(k8s.io/cluster-autoscaler/<cluster>)): the
-    autoscaler may move the desired size again.
+    C(k8s.io/cluster-autoscaler/enabled) or C(k8s.io/cluster-autoscaler/<cluster>), because
+    the autoscaler may move the desired size again.
   - This module exists because M(community.aws.eks_nodegroup) manages the whole nodegroup -
     options left out are reset (scaling to 1/1/2) and labels and taints are stripped - which
     is the wrong tool for "add nodes now".
 author:
-  - HaloBuzz SRE
+  - HaloBuzz DevOps Team (@halobuzz)
 extends_documentation_fragment:
   - halobuzz.ops.aws
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
@@ -35,6 +36,13 @@ attributes:
   diff_mode:
     support: full
     details: Before and after are the scalingConfig (minSize, maxSize, desiredSize).
+  platform:
+    platforms: posix
+  action_group:
+    description: Use C(group/halobuzz.ops.aws) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - halobuzz.ops.aws
 options:
   cluster_name:
     description: Name of the EKS cluster.

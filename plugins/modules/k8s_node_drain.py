@@ -32,9 +32,10 @@ description:
     the node cordoned when it fails. Use M(kubernetes.core.k8s_drain) with C(state=uncordon)
     to make the node schedulable again after the maintenance.
 author:
-  - HaloBuzz SRE
+  - HaloBuzz DevOps Team (@halobuzz)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
@@ -42,6 +43,13 @@ attributes:
   diff_mode:
     support: full
     details: Before and after show the node's unschedulable flag and its evictable pods.
+  platform:
+    platforms: posix
+  action_group:
+    description: Use C(group/halobuzz.ops.k8s) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - halobuzz.ops.k8s
 options:
   name:
     description: Name of the node to drain.
