@@ -412,3 +412,34 @@ def test_sandbox_reset_keeps_resource_versions_increasing(tmp_path):
         after = api.must("GET", "/api/v1/namespaces")
         assert {n["metadata"]["name"] for n in after["items"]} == {"default", "kube-system"}
         assert int(after["metadata"]["resourceVersion"]) > before
+
+
+@emulator_only
+def test_hpa_scales_on_configured_metrics_and_serves_v1(kube, ns):
+    dep = deployment_manifest(ns, "metered", IMAGES[0], replicas=2)
+    dep["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "100m"}}
+    kube.apply(dep)
+    kube.apply({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                "metadata": {"name": "metered", "namespace": ns},
+                "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "metered"},
+                         "minReplicas": 2, "maxReplicas": 5, "metrics": [{"type": "Resource", "resource": {
+                             "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]}})
+    # 250m used of 100m requested = 250 % against 70 %: more than 5 wanted, clamped to maxReplicas
+    wait_for(lambda: kube.deployment(ns, "metered")["spec"]["replicas"] == 5, what="the HPA to scale to 5")
+    path = "/apis/autoscaling/%s/namespaces/" + ns + "/horizontalpodautoscalers/metered"
+    hpa = wait_for(lambda: (lambda h: h if h["status"].get("currentReplicas") == 5 else None)(kube.get(path % "v2")),
+                   what="the HPA status")
+    assert hpa["status"]["desiredReplicas"] == 5
+    assert hpa["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"] == 250
+    conds = {c["type"]: c for c in hpa["status"]["conditions"]}
+    assert conds["ScalingLimited"]["status"] == "True" and conds["ScalingLimited"]["reason"] == "TooManyReplicas"
+    v1 = kube.get(path % "v1")
+    assert v1["apiVersion"] == "autoscaling/v1" and v1["spec"]["targetCPUUtilizationPercentage"] == 70
+    assert v1["status"]["currentCPUUtilizationPercentage"] == 250 and "metrics" not in v1["spec"]
+    created = kube.api.must("POST", "/apis/autoscaling/v1/namespaces/%s/horizontalpodautoscalers" % ns, json={
+        "apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "v1made"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "metered"},
+                 "minReplicas": 1, "maxReplicas": 3, "targetCPUUtilizationPercentage": 55}})
+    assert created["spec"]["targetCPUUtilizationPercentage"] == 55
+    as_v2 = kube.get("/apis/autoscaling/v2/namespaces/%s/horizontalpodautoscalers/v1made" % ns)
+    assert as_v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 55

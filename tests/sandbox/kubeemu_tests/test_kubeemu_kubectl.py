@@ -163,3 +163,31 @@ def test_broken_release_stalls_rollout_status_and_undo_recovers(kube, ns):
     out = kube.kubectl("-n", ns, "rollout", "status", "deployment/backend", "--timeout=60s").stdout
     assert 'successfully rolled out' in out
     assert _history(kube, ns, "backend") == [2, 3]
+
+
+def test_statefulset_and_daemonset_rollouts(kube, ns):
+    sts = deployment_manifest(ns, "db", IMAGES[0], replicas=2)
+    sts.update(kind="StatefulSet")
+    sts["spec"]["serviceName"] = "db"
+    kube.apply(sts)
+    ds = deployment_manifest(ns, "agent", IMAGES[0])
+    ds.update(kind="DaemonSet")
+    del ds["spec"]["replicas"]
+    kube.apply(ds)
+    for target in ("statefulset/db", "daemonset/agent"):
+        kube.kubectl("-n", ns, "rollout", "status", target, "--timeout=60s")
+    assert sorted(p["metadata"]["name"] for p in kube.pods(ns, "app=db")) == ["db-0", "db-1"]
+    agents = kube.pods(ns, "app=agent")
+    desired = kube.get("/apis/apps/v1/namespaces/%s/daemonsets/agent" % ns)["status"]["desiredNumberScheduled"]
+    assert len({p["spec"]["nodeName"] for p in agents}) == len(agents) == desired >= 1
+    if kube.emulator is not None:
+        assert desired == len(kube.get("/api/v1/nodes")["items"])
+    for target, container in (("statefulset/db", "db"), ("daemonset/agent", "agent")):
+        kube.kubectl("-n", ns, "set", "image", target, "%s=%s" % (container, IMAGES[1]))
+        out = kube.kubectl("-n", ns, "rollout", "status", target, "--timeout=90s").stdout
+        assert "complete" in out or "successfully rolled out" in out
+    for sel in ("app=db", "app=agent"):
+        assert {p["spec"]["containers"][0]["image"] for p in kube.pods(ns, sel)} == {IMAGES[1]}
+    kube.kubectl("-n", ns, "scale", "statefulset/db", "--replicas=1")
+    wait_for(lambda: [p["metadata"]["name"] for p in kube.pods(ns, "app=db")] == ["db-0"],
+             what="the statefulset to scale down from the highest ordinal")
