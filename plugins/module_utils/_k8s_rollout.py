@@ -66,6 +66,7 @@ ANNOTATIONS_TO_SKIP = frozenset([
     DEPRECATED_ROLLBACK_TO,
 ])
 
+
 class RolloutError(Exception):
     """A rollout step cannot be done; the message says what, to what, and what next."""
 

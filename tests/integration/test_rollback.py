@@ -77,7 +77,7 @@ def test_rollback_to_previous_is_verified_and_never_flips_back(sandbox_env, scen
 
     first = run_playbook("playbooks/rollback.yml")
     assert first.recap["localhost"]["changed"] == 1
-    revision, image, _, annotations = deployment_state(sandbox_env)
+    revision, image, dummy, annotations = deployment_state(sandbox_env)
     assert (revision, image) == (4, IMAGE % "v1.5.0")
     assert annotations["halobuzz.com/rolled-back-from-revision"] == "3"
     assert healthz_status(sandbox_env) == 200

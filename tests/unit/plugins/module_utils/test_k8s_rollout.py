@@ -61,7 +61,7 @@ def test_images_of_lists_every_container():
     (replicaset(1, V140, controller=False), False),
 ])
 def test_owned_replicasets_match_controller_uid(rs, owned):
-    dep, _ = bad_release()
+    dep = bad_release()[0]
     assert (ro.owned_replicasets(dep, [rs]) == [rs]) is owned
 
 
@@ -164,7 +164,7 @@ def test_undo_patch_follows_kubectl():
 
 
 def test_restart_patch():
-    dep, _ = bad_release()
+    dep = bad_release()[0]
     assert ro.restart_patch(dep, "2026-11-26T22:00:00Z") == {"spec": {"template": {"metadata": {
         "annotations": {"kubectl.kubernetes.io/restartedAt": "2026-11-26T22:00:00Z"}}}}}
     with pytest.raises(ro.RolloutError, match="paused"):

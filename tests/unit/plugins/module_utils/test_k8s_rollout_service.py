@@ -72,7 +72,7 @@ def world(deployments=None):
 
 
 def rolled_out(image, revision, generation=5):
-    dep, _ = bad_release()
+    dep = bad_release()[0]
     dep["metadata"]["generation"] = generation
     dep["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = str(revision)
     dep["spec"]["template"]["spec"]["containers"][0]["image"] = image
@@ -81,15 +81,15 @@ def rolled_out(image, revision, generation=5):
 
 
 def test_missing_namespace_is_named():
-    svc, _ = service({})
+    svc, dummy_client = service({})
     with pytest.raises(RolloutError, match="namespace 'halobuzz' does not exist"):
         svc.info()
 
 
 def test_missing_deployment_lists_the_ones_there():
-    svc, _ = service({"/api/v1/namespaces/halobuzz": [{}],
-                      "/apis/apps/v1/namespaces/halobuzz/deployments": [
-                          {"items": [{"metadata": {"name": "streaming"}}, {"metadata": {"name": "ai-engine"}}]}]})
+    listing = {"items": [{"metadata": {"name": "streaming"}}, {"metadata": {"name": "ai-engine"}}]}
+    svc, dummy_client = service({"/api/v1/namespaces/halobuzz": [{}],
+                                 "/apis/apps/v1/namespaces/halobuzz/deployments": [listing]})
     with pytest.raises(RolloutError, match="Deployment 'backend' not found in namespace 'halobuzz'; "
                                            "Deployments there: ai-engine, streaming"):
         svc.undo()
@@ -98,7 +98,7 @@ def test_missing_deployment_lists_the_ones_there():
 def test_api_error_names_the_call():
     answers = world()
     answers[RS_PATH] = [ApiError(403, "Forbidden", 'replicasets.apps is forbidden: User "oncall" cannot list')]
-    svc, _ = service(answers)
+    svc, dummy_client = service(answers)
     with pytest.raises(RolloutError) as caught:
         svc.undo()
     assert str(caught.value) == (
@@ -126,7 +126,7 @@ def test_undo_check_mode_sends_nothing():
 
 
 def test_undo_patches_and_waits_for_the_rollout():
-    dep, _ = bad_release()
+    dep = bad_release()[0]
     pending = rolled_out("registry/backend:v1.5.0", 3)
     pending["status"]["observedGeneration"] = 4
     answers = world([dep, pending, rolled_out("registry/backend:v1.5.0", 4)])
@@ -147,7 +147,7 @@ def test_undo_already_live_is_not_a_change():
 
 
 def test_wait_timeout_reports_replicas_and_pod_reasons():
-    dep, _ = bad_release()
+    dep = bad_release()[0]
     stuck = rolled_out("registry/backend:v1.5.0", 4)
     stuck["status"].update(readyReplicas=1, availableReplicas=1, updatedReplicas=3)
     crash = {"metadata": {"name": "backend-v150-abcde"}, "status": {
@@ -156,7 +156,7 @@ def test_wait_timeout_reports_replicas_and_pod_reasons():
                                "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}
     answers = world([dep, stuck])
     answers[POD_PATH] = [{"items": [crash]}]
-    svc, _ = service(answers)
+    svc, dummy_client = service(answers)
     with pytest.raises(RolloutError) as caught:
         svc.undo(wait=True, timeout=5, interval=1)
     message = str(caught.value)
