@@ -214,6 +214,7 @@ class Sandbox:
         ports = self.ports
         attempts = dict.fromkeys(names, 0)
         pending = list(names)
+        began = time.monotonic()
 
         def launch(name: str) -> None:
             attempts[name] += 1
@@ -235,7 +236,7 @@ class Sandbox:
                     if not proc.exited():
                         got = self.probe(name, ports[name])
                         if got is not None:
-                            facts[name] = got
+                            facts[name] = dict(got, answered_after=time.monotonic() - began)
                             pending.remove(name)
                             if on_ready:
                                 on_ready(name, dict(facts))
@@ -342,7 +343,8 @@ class Sandbox:
             self.save_state({"scenario": scenario_name, "services": names, "skip": sorted(skip),
                              "endpoints": env, "started_at": time.time()})
             log(f"sandbox up in {time.monotonic() - began:.1f}s, scenario {scenario_name} "
-                f"(seeded: {', '.join(f'{k} {v:.1f}s' for k, v in sorted(timings.items()))})")
+                f"(answered after: {', '.join(f'{k} {v['answered_after']:.1f}s' for k, v in facts.items())}; "
+                f"seeding took: {', '.join(f'{k} {v:.1f}s' for k, v in sorted(timings.items()))})")
             log(f"  . {self.dir / 'env'}")
             if owner_pid:
                 self.watcher.start([sys.executable, str(Path(__file__).resolve()), "watch", str(owner_pid),
