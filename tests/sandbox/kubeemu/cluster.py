@@ -67,6 +67,7 @@ class Cluster:
         # called with (resource, object) after an API write to a workload: the controllers react at
         # once, as kube-controller-manager does on its watch, so no template change goes unseen
         self.write_hooks = []
+        self.config_version = 0
         self.set_config(config or {})
         self._bootstrap()
         for manifest in (config or {}).get("objects") or []:
@@ -112,6 +113,7 @@ class Cluster:
             check_quantities(entry)
         with self.lock:
             self.config.update(new)
+            self.config_version += 1
             self.cond.notify_all()
 
     def _bootstrap(self):

@@ -24,10 +24,10 @@ SKIP_COPY = {"kubectl.kubernetes.io/last-applied-configuration", REV, REV_HISTOR
              "deprecated.deployment.rollback.to"}
 REVISION_HISTORY_CHARS = 2000
 
-PODS, NODES, RS, DEPLOY, STS, DS, PDB, HPA, NS, SA = (
+PODS, NODES, RS, DEPLOY, STS, DS, PDB, HPA, NS, SA, EVENTS = (
     BY_KEY[k] for k in ("pods", "nodes", "apps/replicasets", "apps/deployments", "apps/statefulsets",
                         "apps/daemonsets", "policy/poddisruptionbudgets", "autoscaling/horizontalpodautoscalers",
-                        "namespaces", "serviceaccounts"))
+                        "namespaces", "serviceaccounts", "events"))
 
 
 def controller_of(obj):
@@ -115,6 +115,8 @@ class Controllers:
         self._thread = None
         self.kubelet = {}   # pod uid -> {"bound": t, "restarts": n, "next": t}
         self.now = time.time()
+        self.due = 0.0      # the next time a kubelet state changes without any write
+        self._events_gc = 0.0
         cluster.write_hooks.append(self.on_write)
 
     def start(self):
@@ -128,13 +130,22 @@ class Controllers:
             self._thread = None
 
     def _run(self):
+        """Sync when something changed, when a kubelet deadline is due, and at least every second."""
+        seen, last = None, 0.0
         while not self._stop.wait(self.tick):
+            c = self.cluster
+            state = (c.rv, c.config_version)
+            now = time.time()
+            if state == seen and now < self.due and now - last < 1.0:
+                continue
+            seen, last = state, now   # taken before the sync: its own writes call for another pass
             self.sync_once()
 
     def sync_once(self):
         c = self.cluster
         with c.lock:
             self.now = time.time()
+            self.due = float("inf")
             self.sync_namespaces()
             self.sync_nodes()
             self.schedule()
@@ -151,6 +162,19 @@ class Controllers:
                 self.sync_hpa(hpa)
             for pdb in c.items(PDB):
                 self.sync_pdb(pdb)
+            if self.now - self._events_gc > 10:
+                self.collect_events()
+
+    EVENT_TTL, MAX_EVENTS = 3600, 5000
+
+    def collect_events(self):
+        """Events expire after an hour (kube-apiserver's --event-ttl); at most MAX_EVENTS are kept."""
+        self._events_gc = self.now
+        events = sorted(self.cluster.items(EVENTS), key=lambda e: e.get("lastTimestamp") or "")
+        cutoff = now_iso(self.now - self.EVENT_TTL)
+        for i, ev in enumerate(events):
+            if (ev.get("lastTimestamp") or "") < cutoff or i < len(events) - self.MAX_EVENTS:
+                self.cluster.delete_object(EVENTS, ev)
 
     def on_write(self, r, obj):
         if r is DEPLOY and not self._stop.is_set():
@@ -330,8 +354,11 @@ class Controllers:
             elif self.now >= st["next"]:
                 st["restarts"] += 1
                 st["next"] = self.now + min(max(delay, 0.5) * (2 ** min(st["restarts"], 5)), 30)
+            self.due = min(self.due, st["next"])
         elif not crashing:
             st["next"] = None
+        if not started:
+            self.due = min(self.due, st["bound"] + delay)
         statuses = []
         for cc in containers:
             image = cc.get("image", "")
