@@ -205,7 +205,7 @@ class RolloutService:
             result.update(changed=False, after=before, msg=reason)
             return result
         patch = undo_patch(deployment, target)
-        revisions = [revision_of(rs) for rs in replicasets if revision_of(rs) is not None]
+        revisions = [entry["revision"] for entry in history(deployment, replicasets)]
         after = {"revision": max(revisions) + 1, "images": images_of(patch[0]["value"])}
         result.update(changed=True, patch=patch, after=after)
         if check_mode:

@@ -12,7 +12,7 @@ from ansible_collections.halobuzz.ops.plugins.module_utils._k8s_rollout_service 
     STRATEGIC_MERGE_PATCH,
     RolloutService,
 )
-from k8s_rollout_objects import bad_release
+from k8s_rollout_objects import bad_release, replicaset
 
 DEP_PATH = "/apis/apps/v1/namespaces/halobuzz/deployments/backend"
 RS_PATH = "/apis/apps/v1/namespaces/halobuzz/replicasets"
@@ -174,3 +174,11 @@ def test_restart_uses_strategic_merge_patch():
     assert params["content_type"] == STRATEGIC_MERGE_PATCH
     assert result["after"]["restarted_at"] == "2026-11-26T22:00:00Z"
     assert result["before"]["restarted_at"] is None
+
+
+def test_predicted_revision_ignores_replicasets_of_other_owners():
+    answers = world()
+    stranger = replicaset(9, "registry/other:v9", name="other-9", owner_uid="another-deployment")
+    answers[RS_PATH] = [{"items": answers[RS_PATH][0]["items"] + [stranger]}]
+    svc, dummy_client = service(answers)
+    assert svc.undo(check_mode=True)["after"]["revision"] == 4
