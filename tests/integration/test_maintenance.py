@@ -156,3 +156,27 @@ def test_bad_input_changes_nothing(kube, run_playbook, extra, message):
     assert "Traceback" not in result.stdout + result.stderr
     assert mode_of(apps)[0] == mode_before
     assert not core.read_node(node).spec.unschedulable
+
+
+def test_failed_drain_uncordons_the_node(kube, run_playbook):
+    """Replacements cannot be scheduled (every other node cordoned): the drain times out,
+    the node is uncordoned again and the error says so."""
+    if os.environ.get("HALOBUZZ_USE_ENV") == "1":
+        pytest.skip("cordons every other node of the cluster")
+    core, _, _ = kube
+    node = node_of(core, BACKEND)
+    others = [n.metadata.name for n in core.list_node().items if n.metadata.name != node]
+    for other in others:
+        core.patch_node(other, {"spec": {"unschedulable": True}})
+    try:
+        result = maintenance(run_playbook, "start", [node], "-e", "maintenance_window_drain_timeout=8",
+                             check=False)
+        assert result.rc != 0
+        # either the wait for replacements or a budget's 429 (replacements never Ready) ran out
+        assert "draining node %s failed" % node in result.stdout, result.stdout[-3000:]
+        assert "Node %s was uncordoned again" % node in result.stdout
+        assert "MAINTENANCE_MODE stays true" in result.stdout
+        assert not core.read_node(node).spec.unschedulable
+    finally:
+        for other in others:
+            core.patch_node(other, {"spec": {"unschedulable": False}})
