@@ -373,7 +373,7 @@ class Cluster:
                         patch = {k: v for k, v in patch.items() if k not in ("apiVersion", "kind")}
                     patched = strategic_merge_patch(current, patch)
                 else:
-                    raise errors.unsupported_media(ctype)
+                    raise errors.unsupported_patch(ctype)
             except PatchError as exc:
                 raise ApiError(422 if ctype == "application/json-patch+json" else 400,
                                "Invalid" if ctype == "application/json-patch+json" else "BadRequest", str(exc))

@@ -56,7 +56,17 @@ def method_not_allowed():
     return ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
 
-def unsupported_media(content_type):
-    return ApiError(415, "UnsupportedMediaType", 'the body of the request was in an unknown format - accepted '
-                    'media types include: application/json, application/yaml' if content_type else
-                    "unsupported media type")
+def unsupported_media(content_type, detail=None):
+    message = ("the body of the request was in an unknown format - accepted media types include: "
+               "application/json, application/yaml, application/vnd.kubernetes.protobuf")
+    if detail:
+        message += " (kubeemu reads protobuf only for Namespace, ConfigMap, Secret, autoscaling/v1 "\
+                   "HorizontalPodAutoscaler, Eviction and DeleteOptions: %s; send JSON instead, e.g. "\
+                   "kubectl create -f / apply -f)" % detail
+    return ApiError(415, "UnsupportedMediaType", message)
+
+
+def unsupported_patch(content_type):
+    return ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted "
+                    "media types include: application/json-patch+json, application/merge-patch+json, "
+                    "application/apply-patch+yaml, application/strategic-merge-patch+json (got %r)" % content_type)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from . import errors, policy, resources, subresources
+from . import errors, policy, protobuf, resources, subresources
 from .cluster import Cluster
 from .controllers import Controllers
 from .errors import ApiError
@@ -78,10 +78,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def body(self):
         ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
-        if "protobuf" in ctype:
-            raise errors.unsupported_media(ctype)
         if not self.raw_body:
             return None
+        if "protobuf" in ctype:
+            try:
+                return protobuf.decode(self.raw_body)
+            except protobuf.ProtobufError as exc:
+                raise errors.unsupported_media(ctype, str(exc))
         try:
             if "yaml" in ctype:
                 return yaml.safe_load(self.raw_body.decode())
@@ -170,7 +173,7 @@ class Handler(BaseHTTPRequestHandler):
     def patch(self, r, ns, name, sub, dry_run):
         ctype = self.headers.get("Content-Type") or ""
         if "protobuf" in ctype:
-            raise errors.unsupported_media(ctype)
+            raise errors.unsupported_patch(ctype)
         return self.server.cluster.patch(r, ns, name, ctype, self.raw_body, sub, dry_run, self.flag("force"))
 
     def send_obj(self, code, obj):

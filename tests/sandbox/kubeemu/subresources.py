@@ -71,7 +71,7 @@ def patch_scale(cluster, r, ns, name, content_type, body, dry_run=False):
             elif ctype == "application/strategic-merge-patch+json":
                 new = strategic_merge_patch(current, patch)
             else:
-                raise errors.unsupported_media(ctype)
+                raise errors.unsupported_patch(ctype)
         except PatchError as exc:
             raise errors.bad_request(str(exc))
         return set_scale(cluster, r, ns, name, new, dry_run)

@@ -191,3 +191,32 @@ def test_statefulset_and_daemonset_rollouts(kube, ns):
     kube.kubectl("-n", ns, "scale", "statefulset/db", "--replicas=1")
     wait_for(lambda: [p["metadata"]["name"] for p in kube.pods(ns, "app=db")] == ["db-0"],
              what="the statefulset to scale down from the highest ordinal")
+
+
+def test_typed_create_commands_and_autoscale(kube, ns):
+    """kubectl's typed commands send protobuf bodies (kubeemu decodes these kinds)."""
+    extra = ns + "-typed"
+    try:
+        kube.kubectl("create", "namespace", extra)
+        assert kube.get("/api/v1/namespaces/" + extra)["status"]["phase"] == "Active"
+    finally:
+        kube.kubectl("delete", "namespace", extra, "--wait=false", check=False)
+    kube.kubectl("-n", ns, "create", "configmap", "flags", "--from-literal=AI_MODERATION=false")
+    assert kube.get("/api/v1/namespaces/%s/configmaps/flags" % ns)["data"] == {"AI_MODERATION": "false"}
+    kube.kubectl("-n", ns, "create", "secret", "generic", "creds", "--from-literal=token=s3cr3t")
+    assert kube.get("/api/v1/namespaces/%s/secrets/creds" % ns)["data"] == {"token": "czNjcjN0"}
+    kube.apply(deployment_manifest(ns, "backend", IMAGES[0], replicas=1))
+    kube.kubectl("-n", ns, "autoscale", "deployment", "backend", "--min=3", "--max=20", "--cpu-percent=70")
+    hpa = kube.get("/apis/autoscaling/v2/namespaces/%s/horizontalpodautoscalers/backend" % ns)
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 20)
+    assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 70
+    # the HPA raises the deployment to its minimum
+    wait_for(lambda: kube.deployment(ns, "backend")["spec"]["replicas"] == 3, what="the HPA's minReplicas")
+
+
+@emulator_only
+def test_unsupported_protobuf_create_is_refused_with_a_way_out(kube, ns):
+    out = kube.kubectl("-n", ns, "create", "deployment", "web", "--image=" + IMAGES[0], check=False)
+    assert out.returncode != 0
+    assert "UnsupportedMediaType" in out.stderr or "unknown format" in out.stderr
+    assert "kubectl create -f" in out.stderr

@@ -176,3 +176,38 @@ def test_int_or_percent(value, total, up, expected):
 def test_int_or_percent_rejects(value):
     with pytest.raises(ValueError):
         resolve_int_or_percent(value, 10, True)
+
+
+# Request bodies captured from kubectl v1.32.4 (`kubectl ... -v=9`, "Request Body" hex dumps):
+# `kubectl -n halobuzz autoscale deployment backend --min=3 --max=20 --cpu-percent=70` and
+# `kubectl -n default create secret generic sx --from-literal=pw=s3 --type=Opaque`.
+AUTOSCALE_BODY = bytes.fromhex(
+    "6b387300 0a290a0e 6175746f 7363616c 696e672f 76311217 486f7269 7a6f6e74"
+    "616c506f 64417574 6f736361 6c657212 470a170a 07626163 6b656e64 12001a00"
+    "22002a00 32003800 42001226 0a1e0a0a 4465706c 6f796d65 6e741207 6261636b"
+    "656e641a 07617070 732f7631 10031814 20461a04 18002000 1a002200".replace(" ", ""))
+SECRET_BODY = bytes.fromhex(
+    "6b387300 0a0c0a02 76311206 53656372 6574122d 0a190a02 73781200 1a076465"
+    "6661756c 74220 02a00 32003800 42001208 0a027077 12027333 1a064f70 61717565"
+    "1a002200".replace(" ", ""))
+
+
+def test_protobuf_bodies_kubectl_sends_decode_to_their_json():
+    from kubeemu.protobuf import decode
+    assert decode(AUTOSCALE_BODY) == {
+        "apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "backend"},
+        "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "backend", "apiVersion": "apps/v1"},
+                 "minReplicas": 3, "maxReplicas": 20, "targetCPUUtilizationPercentage": 70}}
+    assert decode(SECRET_BODY) == {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                                   "metadata": {"name": "sx", "namespace": "default"}, "data": {"pw": "czM="}}
+
+
+@pytest.mark.parametrize("body,word", [
+    (b"not protobuf", "magic"),
+    (b"k8s\x00\x0a\x15\x0a\x07apps/v1\x12\x0aDeployment", "apps/v1 Deployment"),
+    (b"k8s\x00\x0a\xff", "truncated"),
+])
+def test_protobuf_refusals_say_why(body, word):
+    from kubeemu.protobuf import ProtobufError, decode
+    with pytest.raises(ProtobufError, match=word):
+        decode(body)
