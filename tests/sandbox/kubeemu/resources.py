@@ -142,3 +142,41 @@ def api_group_list():
             del g["kind"], g["apiVersion"]
             groups.append(g)
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+
+# ---- OpenAPI v3: just enough for kubectl to see that the server validates fields itself ----------
+# kubectl apply/create -f first ask /openapi/v3 whether a kind's PATCH takes `fieldValidation`
+# (cli-runtime query_param_verifier_v3.go); saying yes makes it leave validation to the server.
+# There are no schemas: `kubectl explain` has nothing to show.
+
+def _gv_path(group, version):
+    return "apis/%s/%s" % (group, version) if group else "api/%s" % version
+
+
+def openapi_root():
+    paths = {}
+    for group, versions in GROUP_VERSIONS.items():
+        for version in versions:
+            if group != "metrics.k8s.io":
+                path = _gv_path(group, version)
+                paths[path] = {"serverRelativeURL": "/openapi/v3/%s?hash=kubeemu" % path}
+    return {"paths": paths}
+
+
+def openapi_document(path):
+    gv = next(((g, v) for g, vs in GROUP_VERSIONS.items() for v in vs if _gv_path(g, v) == path), None)
+    if gv is None or gv[0] == "metrics.k8s.io":
+        return None
+    params = [{"name": name, "in": "query", "schema": {"type": "string"}, "uniqueItems": True}
+              for name in ("dryRun", "fieldManager", "fieldValidation", "force")]
+    paths = {}
+    for r in RESOURCES:
+        if (r.group, r.version) != gv:
+            continue
+        url = "/%s/%s%s/{name}" % (path, "namespaces/{namespace}/" if r.namespaced else "", r.plural)
+        paths[url] = {"patch": {"operationId": "patch" + r.kind, "parameters": params,
+                                "x-kubernetes-action": "patch",
+                                "x-kubernetes-group-version-kind": {"group": r.group, "version": r.version,
+                                                                    "kind": r.kind}}}
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes (kubeemu)", "version": "v1.32.0"},
+            "paths": paths, "components": {"schemas": {}}}

@@ -110,6 +110,12 @@ class Handler(BaseHTTPRequestHandler):
                     {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:%d" % self.server.server_port}]})
             if path == "/apis":
                 return self.send_body(200, resources.api_group_list())
+            if path == "/openapi/v3":
+                return self.send_body(200, resources.openapi_root())
+            if path.startswith("/openapi/v3/"):
+                doc = resources.openapi_document(path[len("/openapi/v3/"):])
+                if doc is not None:
+                    return self.send_body(200, doc)
         parts = [p for p in path.split("/") if p]
         if parts[:2] == ["api", "v1"]:
             group, version, rest = "", "v1", parts[2:]

@@ -220,3 +220,39 @@ def test_unsupported_protobuf_create_is_refused_with_a_way_out(kube, ns):
     assert out.returncode != 0
     assert "UnsupportedMediaType" in out.stderr or "unknown format" in out.stderr
     assert "kubectl create -f" in out.stderr
+
+
+def test_apply_and_create_from_manifests(kube, ns, tmp_path):
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text("""apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: %s}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers:
+      - name: api
+        image: %s
+        env: [{name: MAINTENANCE_MODE, value: "false"}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: api-flags, namespace: %s}
+data: {AI_MODERATION: "true"}
+""" % (ns, IMAGES[0], ns))
+    out = kube.kubectl("apply", "-f", str(manifest)).stdout
+    assert "deployment.apps/api created" in out and "configmap/api-flags created" in out
+    kube.wait_rolled_out(ns, "api")
+    manifest.write_text(manifest.read_text().replace("replicas: 2", "replicas: 3"))
+    assert "deployment.apps/api configured" in kube.kubectl("apply", "-f", str(manifest)).stdout
+    assert "configmap/api-flags unchanged" in kube.kubectl("apply", "-f", str(manifest)).stdout
+    kube.wait_rolled_out(ns, "api")
+    assert kube.deployment(ns, "api")["spec"]["replicas"] == 3
+    kube.kubectl("-n", ns, "set", "env", "deployment/api", "MAINTENANCE_MODE=true")
+    env = kube.deployment(ns, "api")["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == [{"name": "MAINTENANCE_MODE", "value": "true"}]
+    again = kube.kubectl("create", "-f", str(manifest), check=False)
+    assert again.returncode != 0 and "AlreadyExists" in again.stderr
