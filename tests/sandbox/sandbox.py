@@ -384,7 +384,9 @@ class Sandbox:
     def _stop_all(self) -> list[str]:
         if self.watcher.ours() != os.getpid():
             self.watcher.stop()
-        stopped = [name for name in reversed(SERVICES) if self.procs[name].stop()]
+        with ThreadPoolExecutor(max_workers=len(SERVICES)) as pool:  # each waits for its own exit
+            results = dict(zip(SERVICES, pool.map(lambda name: self.procs[name].stop(), SERVICES)))
+        stopped = [name for name in reversed(SERVICES) if results[name]]
         generated = ["sandbox.json", "env", "env.json", "secrets.json", "kubeconfig", "kube-config.yaml",
                      "vault-config.yaml"]
         for path in [self.dir / name for name in generated] + list(self.run.glob("*.ready")):
