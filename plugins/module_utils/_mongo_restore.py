@@ -214,7 +214,9 @@ def _command(action, ns, func, *args, **kwargs):
 def collection_state(client, db, collection):
     """What a collection holds now: type, count, content checksum, index names."""
     database = client[db]
-    infos = _command('listing collections of', db, lambda: list(database.list_collections(filter={'name': collection})))
+    # matched here as well: some servers (nx-27017) ignore listCollections' filter
+    infos = [info for info in _command('listing collections of', db, lambda: list(
+        database.list_collections(filter={'name': collection}))) if info.get('name') == collection]
     if not infos:
         return {'type': None}
     info = infos[0]
@@ -258,8 +260,7 @@ def _create(client, item, drop):
     database = client[item.db]
     if drop:
         _command('dropping', item.ns, database.drop_collection, item.collection)
-    elif _command('listing collections of', item.db, database.list_collection_names,
-                  filter={'name': item.collection}):
+    elif item.collection in _command('listing collections of', item.db, database.list_collection_names):
         return
     options = item.metadata.get('options', {})
     command = SON([('create', item.collection)])
