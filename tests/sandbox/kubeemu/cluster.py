@@ -3,6 +3,7 @@
 import collections
 import copy
 import datetime
+import json
 import random
 import threading
 import time
@@ -14,7 +15,7 @@ from . import errors
 from .defaults import apply_defaults, random_suffix, validate, validate_name
 from .errors import ApiError
 from .patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch, strip_nulls
-from .resources import BY_KEY, RESOURCES, lookup
+from .resources import BY_KEY, RESOURCES
 from .selectors import (SelectorError, fields_match, labels_match, parse_field_selector,
                         parse_label_selector)
 
@@ -324,7 +325,8 @@ class Cluster:
         """Controllers: store a new status (and only if it changed)."""
         with self.lock:
             old = self.find(r, obj["metadata"].get("namespace"), obj["metadata"]["name"])
-            if old is None or old["metadata"]["uid"] != obj["metadata"]["uid"] or old.get("status") == obj.get("status"):
+            if old is None or old["metadata"]["uid"] != obj["metadata"]["uid"] or \
+                    old.get("status") == obj.get("status"):
                 return old
             new = copy.deepcopy(old)
             new["status"] = copy.deepcopy(obj["status"])
@@ -350,7 +352,6 @@ class Cluster:
             if ctype == "application/apply-patch+yaml":
                 patch = yaml.safe_load(body.decode() if isinstance(body, bytes) else body)
             else:
-                import json
                 patch = json.loads(body or b"null")
         except ValueError as exc:
             raise errors.bad_request("error decoding patch: %s" % exc)
@@ -535,7 +536,3 @@ class Cluster:
             self.create(BY_KEY["events"], ns, event)
         except ApiError:
             pass
-
-
-def resource_for(group, version, plural):
-    return lookup(group, version, plural)

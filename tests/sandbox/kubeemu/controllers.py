@@ -773,7 +773,8 @@ class Controllers:
                 status["conditions"] = [x for x in status.get("conditions", []) if x["type"] != "Progressing"] + [cond]
             else:
                 pcur = next((x for x in status.get("conditions", []) if x["type"] == "Progressing"), None)
-                if pcur is not None and pcur.get("reason") not in ("NewReplicaSetAvailable", "ProgressDeadlineExceeded"):
+                if pcur is not None and \
+                        pcur.get("reason") not in ("NewReplicaSetAvailable", "ProgressDeadlineExceeded"):
                     since = parse_iso(pcur.get("lastUpdateTime"))
                     if since is not None and since + deadline < self.now:
                         set_condition(status, new_condition(

@@ -117,7 +117,8 @@ def sync_hpa(cluster, hpa, now):
                            else "DesiredWithinRange",
                            "the desired replica count is %s" % (
                                "more than the maximum replica count" if desired > hi else
-                               "less than the minimum replica count" if desired < lo else "within the acceptable range")))
+                               "less than the minimum replica count" if desired < lo else
+                               "within the acceptable range")))
         desired = bounded
     status.update(currentReplicas=current, desiredReplicas=desired, conditions=conds)
     if old.get("lastScaleTime"):

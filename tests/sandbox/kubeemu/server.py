@@ -11,8 +11,6 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 
 from . import errors, policy, protobuf, resources, subresources
-from .cluster import Cluster
-from .controllers import Controllers
 from .errors import ApiError
 from .tables import to_table
 

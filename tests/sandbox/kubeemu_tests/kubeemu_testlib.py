@@ -1,5 +1,5 @@
-"""Helpers for kubeemu's tests (fixtures in conftest.py): a cluster (the emulator in-process, or KUBECONFIG's when
-HALOBUZZ_USE_ENV=1), a fresh namespace per test, kubectl and polling helpers.
+"""Helpers for kubeemu's tests (the fixtures are in conftest.py): the Kube wrapper (API session,
+kubectl), manifests, polling, and the emulator's test configuration.
 
 Against a real cluster the tests need three schedulable nodes or fewer (they use what is there),
 pull access to registry.k8s.io/pause, and permission to cordon/drain one node.
@@ -8,11 +8,9 @@ pull access to registry.k8s.io/pause, and permission to cordon/drain one node.
 import os
 import subprocess
 import time
-import uuid
 
 import pytest
 
-from kubeemu import KubeEmulator
 from sandboxlib.kube import KubeAPI
 
 USE_ENV = os.environ.get("HALOBUZZ_USE_ENV") == "1"

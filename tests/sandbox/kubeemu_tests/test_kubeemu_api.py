@@ -4,7 +4,6 @@ patches, selectors, watch, subresources and the controllers' semantics."""
 import json
 import threading
 
-import pytest
 from kubeemu_testlib import BROKEN_IMAGE, IMAGES, deployment_manifest, emulator_only, wait_for
 
 REV = "deployment.kubernetes.io/revision"

@@ -43,10 +43,12 @@ def test_get_every_resource(kube, ns):
                              ("pods", r"kc-\w+-\w+\s+1/1\s+Running"), ("services", r"kc\s+ClusterIP"),
                              ("configmaps", r"kc\s+1"), ("secrets", r"kc\s+Opaque\s+1"),
                              ("serviceaccounts", r"default"), ("events", r"Scheduled|SuccessfulCreate"),
-                             ("statefulsets", r"db\s+2/2"), ("daemonsets", r"agent\s+%d" % dsst["desiredNumberScheduled"]),
+                             ("statefulsets", r"db\s+2/2"),
+                             ("daemonsets", r"agent\s+%d" % dsst["desiredNumberScheduled"]),
                              ("hpa", r"kc\s+Deployment/kc"), ("pdb", r"kc\s+N/A\s+1\s+1")):
         out = wait_for(lambda: (lambda o: o if re.search(expect, o) else None)(
-            kube.kubectl("-n", ns, "get", resource).stdout), timeout=20, what="kubectl get %s ~ %s" % (resource, expect))
+            kube.kubectl("-n", ns, "get", resource).stdout), timeout=20,
+            what="kubectl get %s ~ %s" % (resource, expect))
         assert re.search(expect, out)
     assert "db-0" in kube.kubectl("-n", ns, "get", "pods").stdout
     assert ns in kube.kubectl("get", "namespaces").stdout
