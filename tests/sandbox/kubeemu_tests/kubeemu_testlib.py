@@ -102,3 +102,14 @@ def deployment_manifest(ns, name, image, replicas=3, labels=None, **spec):
                                   "spec": {"containers": [{"name": name, "image": image}]}}}}
     body["spec"].update(spec)
     return body
+
+
+def statefulset_and_daemonset(ns, image):
+    """StatefulSet `db` (2 replicas, service db) and DaemonSet `agent`, both labelled app=<name>."""
+    sts = deployment_manifest(ns, "db", image, replicas=2)
+    sts.update(kind="StatefulSet")
+    sts["spec"]["serviceName"] = "db"
+    ds = deployment_manifest(ns, "agent", image)
+    ds.update(kind="DaemonSet")
+    del ds["spec"]["replicas"]
+    return [sts, ds]

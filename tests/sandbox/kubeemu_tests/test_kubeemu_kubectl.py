@@ -3,7 +3,8 @@ logs, top — the commands the runbook uses."""
 
 import re
 
-from kubeemu_testlib import BROKEN_IMAGE, IMAGES, LOG_LINES, deployment_manifest, emulator_only, wait_for
+from kubeemu_testlib import (BROKEN_IMAGE, IMAGES, LOG_LINES, deployment_manifest, emulator_only,
+                             statefulset_and_daemonset, wait_for)
 
 
 def _history(kube, ns, name):
@@ -25,14 +26,8 @@ def test_get_every_resource(kube, ns):
                 "metadata": {"name": "kc", "namespace": ns},
                 "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "kc"},
                          "minReplicas": 2, "maxReplicas": 5}})
-    sts = deployment_manifest(ns, "db", IMAGES[0], replicas=2)
-    sts.update(kind="StatefulSet")
-    sts["spec"]["serviceName"] = "db"
-    kube.apply(sts)
-    ds = deployment_manifest(ns, "agent", IMAGES[0])
-    ds.update(kind="DaemonSet")
-    del ds["spec"]["replicas"]
-    kube.apply(ds)
+    for manifest in statefulset_and_daemonset(ns, IMAGES[0]):
+        kube.apply(manifest)
     kube.wait_rolled_out(ns, "kc")
     wait_for(lambda: kube.get("/apis/apps/v1/namespaces/%s/statefulsets/db" % ns)["status"].get("readyReplicas") == 2,
              what="the statefulset's two pods")
@@ -168,14 +163,8 @@ def test_broken_release_stalls_rollout_status_and_undo_recovers(kube, ns):
 
 
 def test_statefulset_and_daemonset_rollouts(kube, ns):
-    sts = deployment_manifest(ns, "db", IMAGES[0], replicas=2)
-    sts.update(kind="StatefulSet")
-    sts["spec"]["serviceName"] = "db"
-    kube.apply(sts)
-    ds = deployment_manifest(ns, "agent", IMAGES[0])
-    ds.update(kind="DaemonSet")
-    del ds["spec"]["replicas"]
-    kube.apply(ds)
+    for manifest in statefulset_and_daemonset(ns, IMAGES[0]):
+        kube.apply(manifest)
     for target in ("statefulset/db", "daemonset/agent"):
         kube.kubectl("-n", ns, "rollout", "status", target, "--timeout=60s")
     assert sorted(p["metadata"]["name"] for p in kube.pods(ns, "app=db")) == ["db-0", "db-1"]
