@@ -298,7 +298,8 @@ def test_scale_subresource(kube, ns):
     scale["spec"]["replicas"] = 1
     assert kube.api.must("PUT", path, json=scale)["spec"]["replicas"] == 1
     wait_for(lambda: len(kube.pods(ns, "app=sc")) == 1, what="scale down to 1")
-    assert kube.get(path)["status"] == {"replicas": 1, "selector": "app=sc"}
+    wait_for(lambda: kube.get(path)["status"] == {"replicas": 1, "selector": "app=sc"},
+             what="the Scale status to follow")
 
 
 def test_eviction_and_pdb(kube, ns):
