@@ -61,7 +61,7 @@ class Cluster:
         self.cond = threading.Condition(self.lock)
         self.rv = 0
         self.objects = {r.key: {} for r in RESOURCES}
-        self.log = collections.deque(maxlen=20000)
+        self.log = collections.deque(maxlen=5000)
         self.rng = random.Random()
         self.stopping = False
         self.config = copy.deepcopy(DEFAULT_CONFIG)
@@ -98,7 +98,7 @@ class Cluster:
                 raise errors.bad_request("sandbox config kubelet.broken_images must be a list of images")
             kubelet["broken_images"] = [str(x) for x in kubelet["broken_images"] or []]
             new["kubelet"] = kubelet
-        for key, fields in (("pod_logs", {"namespace", "selector", "container", "lines"}),
+        for key, fields in (("pod_logs", {"namespace", "selector", "container", "image", "lines"}),
                             ("metrics", {"namespace", "selector", "cpu", "memory"})):
             if key not in config:
                 continue

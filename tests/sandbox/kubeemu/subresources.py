@@ -119,6 +119,10 @@ def pod_log(cluster, ns, name, query):
                 continue
             if entry.get("container") and entry["container"] != container:
                 continue
+            image = next(c.get("image") for c in pod["spec"]["containers"] if c["name"] == container) \
+                if container in containers else None
+            if entry.get("image") and entry["image"] != image:
+                continue
             if not selector_matches({"matchLabels": entry.get("selector") or {}}, pod["metadata"].get("labels")):
                 continue
             lines.extend(str(x) for x in entry.get("lines") or [])

@@ -443,3 +443,28 @@ def test_hpa_scales_on_configured_metrics_and_serves_v1(kube, ns):
     assert created["spec"]["targetCPUUtilizationPercentage"] == 55
     as_v2 = kube.get("/apis/autoscaling/v2/namespaces/%s/horizontalpodautoscalers/v1made" % ns)
     assert as_v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 55
+
+
+@emulator_only
+def test_pod_logs_follow_the_configuration(kube, ns):
+    from kubeemu_testlib import EMULATOR_CONFIG, LOG_LINES
+    kube.apply(deployment_manifest(ns, "logger", IMAGES[0], replicas=1))
+    kube.wait_rolled_out(ns, "logger")
+    pod = kube.pods(ns, "app=logger")[0]["metadata"]["name"]
+    url = "/api/v1/namespaces/%s/pods/%s/log" % (ns, pod)
+    try:
+        kube.api.must("PUT", "/_sandbox/config", json={"pod_logs": EMULATOR_CONFIG["pod_logs"] + [
+            {"selector": {"app": "logger"}, "image": BROKEN_IMAGE, "lines": ["only in broken pods"]},
+            {"selector": {"app": "logger"}, "image": IMAGES[0], "lines": ["webhook stripe ERROR"]}]})
+        resp = kube.api.request("GET", url)
+        assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/plain")
+        assert resp.text.splitlines() == LOG_LINES + ["webhook stripe ERROR"]
+        assert kube.api.request("GET", url + "?tailLines=2").text.splitlines() == [LOG_LINES[-1],
+                                                                                  "webhook stripe ERROR"]
+        assert kube.api.request("GET", url + "?sinceSeconds=3600").text.count("\n") == 4
+        stamped = kube.api.request("GET", url + "?timestamps=true&tailLines=1").text
+        assert stamped.split(" ", 1)[1] == "webhook stripe ERROR\n" and stamped[:4].isdigit()
+        wrong = kube.api.request("GET", url + "?container=nope")
+        assert wrong.status_code == 400 and "nope" in wrong.json()["message"]
+    finally:
+        kube.api.must("PUT", "/_sandbox/config", json={"pod_logs": EMULATOR_CONFIG["pod_logs"]})
