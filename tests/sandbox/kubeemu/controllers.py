@@ -311,10 +311,14 @@ class Controllers:
         cfg = c.config["kubelet"]
         delay, broken = cfg["ready_delay_seconds"], set(cfg["broken_images"])
         live = set()
+        nodes = {n["metadata"]["name"] for n in c.items(NODES)}
         for pod in c.items(PODS):
             uid = pod["metadata"]["uid"]
             live.add(uid)
             node = pod["spec"].get("nodeName")
+            if node and node not in nodes:
+                c.delete_object(PODS, pod)   # the pod garbage collector: its node is gone
+                continue
             if not node or not pod_active(pod):
                 continue
             st = self.kubelet.setdefault(uid, {"bound": self.now, "restarts": 0, "next": None})

@@ -468,3 +468,28 @@ def test_pod_logs_follow_the_configuration(kube, ns):
         assert wrong.status_code == 400 and "nope" in wrong.json()["message"]
     finally:
         kube.api.must("PUT", "/_sandbox/config", json={"pod_logs": EMULATOR_CONFIG["pod_logs"]})
+
+
+@emulator_only
+def test_taints_node_selectors_and_pods_of_a_deleted_node(kube, ns):
+    kube.apply({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-extra"},
+                "spec": {"taints": [{"key": "only", "value": "extra", "effect": "NoSchedule"}]}})
+    try:
+        dep = deployment_manifest(ns, "moving", IMAGES[0], replicas=1)
+        dep["spec"]["template"]["spec"]["nodeSelector"] = {"kubernetes.io/hostname": "node-extra"}
+        dep["spec"]["template"]["spec"]["tolerations"] = [{"key": "only", "operator": "Equal", "value": "extra",
+                                                           "effect": "NoSchedule"}]
+        kube.apply(dep)
+        kube.wait_rolled_out(ns, "moving")
+        assert kube.pods(ns, "app=moving")[0]["spec"]["nodeName"] == "node-extra"
+        other = deployment_manifest(ns, "elsewhere", IMAGES[0], replicas=3)
+        kube.apply(other)
+        kube.wait_rolled_out(ns, "elsewhere")
+        assert "node-extra" not in {p["spec"]["nodeName"] for p in kube.pods(ns, "app=elsewhere")}
+    finally:
+        kube.api.must("DELETE", "/api/v1/nodes/node-extra")
+    # the pinned pod's replacement has nowhere to go: Pending, PodScheduled False Unschedulable
+    pod = wait_for(lambda: (lambda ps: ps[0] if ps and not ps[0]["spec"].get("nodeName") and any(
+        c.get("reason") == "Unschedulable" for c in ps[0]["status"].get("conditions", [])) else None)(
+        kube.pods(ns, "app=moving")), what="the replacement to be unschedulable")
+    assert pod["status"]["phase"] == "Pending"
