@@ -493,3 +493,35 @@ def test_taints_node_selectors_and_pods_of_a_deleted_node(kube, ns):
         c.get("reason") == "Unschedulable" for c in ps[0]["status"].get("conditions", [])) else None)(
         kube.pods(ns, "app=moving")), what="the replacement to be unschedulable")
     assert pod["status"]["phase"] == "Pending"
+
+
+@emulator_only
+def test_broken_rollout_keeps_replicas_minus_max_unavailable_serving(kube, ns):
+    kube.apply(deployment_manifest(ns, "surge", IMAGES[0], replicas=4, strategy={
+        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}}))
+    kube.wait_rolled_out(ns, "surge")
+    _set_image(kube, ns, "surge", BROKEN_IMAGE)
+
+    def split():
+        by_image = {}
+        for rs in kube.replicasets(ns, "app=surge"):
+            by_image[rs["spec"]["template"]["spec"]["containers"][0]["image"]] = rs["spec"]["replicas"]
+        return by_image if by_image == {IMAGES[0]: 3, BROKEN_IMAGE: 2} else None
+    wait_for(split, what="old 3 / new 2 (maxSurge 1, maxUnavailable 1 of 4)")
+    dep = kube.deployment(ns, "surge")
+    assert dep["status"]["availableReplicas"] == 3 and dep["status"]["updatedReplicas"] == 2
+    assert {c["type"]: c["status"] for c in dep["status"]["conditions"]}["Available"] == "True"
+
+
+def test_recreate_strategy_stops_old_pods_first(kube, ns):
+    kube.apply(deployment_manifest(ns, "rec", IMAGES[0], replicas=2, strategy={"type": "Recreate"}))
+    kube.wait_rolled_out(ns, "rec")
+    seen = set()
+    _set_image(kube, ns, "rec", IMAGES[1])
+
+    def done():
+        pods = kube.pods(ns, "app=rec")
+        seen.add(tuple(sorted({p["spec"]["containers"][0]["image"] for p in pods})))
+        return kube.rolled_out(ns, "rec") and {p["spec"]["containers"][0]["image"] for p in pods} == {IMAGES[1]}
+    wait_for(done, interval=0.02, what="the Recreate rollout")
+    assert (IMAGES[0], IMAGES[1]) not in seen   # never both images at once
