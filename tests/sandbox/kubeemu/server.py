@@ -212,6 +212,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_body(201, policy.evict(cluster, ns, name, self.body(), dry_run))
         elif sub in ("status", "scale", "log", "eviction"):
             raise errors.method_not_allowed()
+        elif r.plural == "pods" and sub in ("exec", "attach", "portforward", "proxy"):
+            raise errors.bad_request("kubeemu runs no containers: pods/%s is not available in the sandbox "
+                                     "(see tests/sandbox/kubeemu/README.md)" % sub)
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
 
     def follow_log(self, ns, name, text):
