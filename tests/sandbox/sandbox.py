@@ -137,7 +137,10 @@ class Sandbox:
                     "--data-dir", str(data / "mongodb"), "--log-file", str(self.dir / "logs" / "mongodb-server.log"),
                     "--pid-file", str(data / "mongodb-server.pid")], None
         if name == "aws":
-            return [venv_tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)], None
+            # EKS nodegroups make moto build its EC2 backend; its stock AMI catalogue is of
+            # no use here and loading it costs seconds of the start.
+            return [venv_tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)], dict(
+                os.environ, MOTO_EC2_LOAD_DEFAULT_AMIS="false")
         if name == "kube":
             cfg = self.dir / "kube-config.yaml"
             k = scenario["kubernetes"]
