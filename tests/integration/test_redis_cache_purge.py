@@ -96,3 +96,24 @@ def test_redis_check_reports_idempotency_keys(world):
     assert '0 without TTL' in result.stdout
     failing = run_playbook('redis_check.yml', '-e', 'redis_check_max_ping_ms=0', env=env, check=False)
     assert failing.rc != 0 and 'PING round trip (ms)' in failing.stdout + failing.stderr
+
+
+def test_cache_purge_on_the_sandbox_world(sandbox_env, scenario, run_playbook):
+    """The sandbox's seeded Redis (tests/sandbox/world.yml): stream cache gone, payment and session keys kept."""
+    scenario('healthy')  # a fresh world; skipped against real services
+    client = redis.Redis.from_url(sandbox_env['REDIS_URL'])
+    try:
+        # (ratelimit:* keys live 60 s in the world: they may expire during the run, so they are not compared)
+        durable = ('payment:idempotency:', 'session:')
+        before = snapshot(client, '')
+        stream = [k for k in before if k.startswith('stream:cache:')]
+        kept = dict((k, v) for k, v in before.items() if k.startswith(durable))
+        assert stream and any(k.startswith('payment:idempotency:') for k in kept)
+        done = run_playbook('cache_purge.yml')
+        assert 'Deleted %d keys' % len(stream) in done.stdout
+        after = snapshot(client, '')
+        assert not [k for k in after if k.startswith('stream:cache:')]
+        assert dict((k, v) for k, v in after.items() if k.startswith(durable)) == kept
+        assert run_playbook('cache_purge.yml').recap['localhost']['changed'] == 0
+    finally:
+        scenario('healthy')  # put the world back for the tests that follow
