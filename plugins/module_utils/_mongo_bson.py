@@ -28,18 +28,6 @@ _MAX_DEPTH = 1000
 
 _INT32 = struct.Struct('<i')
 
-try:
-    import bson
-    from bson.codec_options import CodecOptions, DatetimeConversion
-
-    _CHECK_OPTIONS = CodecOptions(datetime_conversion=DatetimeConversion.DATETIME_AUTO,
-                                  unicode_decode_error_handler='surrogateescape')
-    HAS_BSON = True
-except ImportError:  # pragma: no cover - the modules report missing_required_lib('pymongo')
-    bson = None
-    HAS_BSON = False
-
-
 class BsonError(Exception):
     """A framing or structure problem at ``offset`` (relative to where reading started)."""
 
@@ -47,10 +35,6 @@ class BsonError(Exception):
         super(BsonError, self).__init__('%s at byte offset %d' % (reason, offset))
         self.offset = offset
         self.reason = reason
-
-
-def int32_at(buf, pos):
-    return _INT32.unpack_from(buf, pos)[0]
 
 
 def read_document(stream, offset, max_size=MAX_DOCUMENT_SIZE, allow_terminator=False):
@@ -87,87 +71,105 @@ def _cstring_end(buf, pos, end, what):
     return stop
 
 
-def _string_end(buf, pos, end, name):
+def _field_name(buf, field):
+    """The name of the field whose type byte is at ``field`` (for messages only)."""
+    stop = buf.find(b'\x00', field + 1)
+    return buf[field + 1:stop if stop >= 0 else len(buf)].decode('utf-8', 'replace')
+
+
+def _string_end(buf, pos, end, field):
     if pos + 4 > end:
-        raise BsonError(pos, 'string length of field %r runs past the document' % name)
-    length = int32_at(buf, pos)
+        raise BsonError(pos, 'string length of field %r runs past the document' % _field_name(buf, field))
+    length = _INT32.unpack_from(buf, pos)[0]
     stop = pos + 4 + length
     if length < 1 or stop > end:
-        raise BsonError(pos, 'string length %d of field %r is invalid' % (length, name))
+        raise BsonError(pos, 'string length %d of field %r is invalid' % (length, _field_name(buf, field)))
     if buf[stop - 1] != 0:
-        raise BsonError(stop - 1, 'string of field %r does not end with a null byte' % name)
+        raise BsonError(stop - 1, 'string of field %r does not end with a null byte' % _field_name(buf, field))
     return stop
 
 
 _FIXED = {0x01: 8, 0x06: 0, 0x07: 12, 0x09: 8, 0x0A: 0, 0x10: 4, 0x11: 8, 0x12: 8,
           0x13: 16, 0xFF: 0, 0x7F: 0}
+_STRINGS = (0x02, 0x0D, 0x0E)
+_ARRAY_KEYS = tuple(str(i).encode('ascii') for i in range(1024))
 
 
 def _walk(buf, pos, limit, is_array, depth):
-    """Check the document starting at ``pos``; return the offset just past it."""
+    """Check the document starting at ``pos``; return the offset just past it.
+
+    The hot path does one dict lookup and one ``find`` per field; names are decoded only
+    for error messages.
+    """
     if depth > _MAX_DEPTH:
         raise BsonError(pos, 'documents nested deeper than %d levels' % _MAX_DEPTH)
     if pos + MIN_DOCUMENT_SIZE > limit:
         raise BsonError(pos, 'embedded document shorter than 5 bytes')
-    size = int32_at(buf, pos)
+    unpack = _INT32.unpack_from
+    size = unpack(buf, pos)[0]
     end = pos + size
     if size < MIN_DOCUMENT_SIZE or end > limit:
         raise BsonError(pos, 'document length %d runs past its container' % size)
-    if buf[end - 1] != 0:
-        raise BsonError(end - 1, 'document does not end with a null byte')
+    last = end - 1
+    if buf[last] != 0:
+        raise BsonError(last, 'document does not end with a null byte')
+    find = buf.find
+    fixed = _FIXED
     p = pos + 4
     index = 0
     while True:
         kind = buf[p]
         if kind == 0:
-            if p != end - 1:
-                raise BsonError(p, 'document ends %d bytes before its declared length' % (end - 1 - p))
+            if p != last:
+                raise BsonError(p, 'document ends %d bytes before its declared length' % (last - p))
             return end
-        name_end = _cstring_end(buf, p + 1, end - 1, 'field name')
-        name = buf[p + 1:name_end]
-        if is_array and name != str(index).encode('ascii'):
-            raise BsonError(p + 1, 'array key %r where %r was expected' % (
-                name.decode('utf-8', 'replace'), str(index)))
-        index += 1
-        shown = name.decode('utf-8', 'replace')
+        name_end = find(b'\x00', p + 1, last)
+        if name_end < 0:
+            raise BsonError(p + 1, 'field name is not null-terminated')
+        if is_array:
+            expected = _ARRAY_KEYS[index] if index < 1024 else str(index).encode('ascii')
+            if buf[p + 1:name_end] != expected:
+                raise BsonError(p + 1, 'array key %r where %r was expected' % (_field_name(buf, p), expected.decode('ascii')))
+            index += 1
         v = name_end + 1
-        if kind in _FIXED:
-            v += _FIXED[kind]
-        elif kind in (0x02, 0x0D, 0x0E):
-            v = _string_end(buf, v, end - 1, shown)
-        elif kind in (0x03, 0x04):
-            v = _walk(buf, v, end - 1, kind == 0x04, depth + 1)
+        step = fixed.get(kind)
+        if step is not None:
+            v += step
+        elif kind in _STRINGS:
+            v = _string_end(buf, v, last, p)
+        elif kind == 0x03 or kind == 0x04:
+            v = _walk(buf, v, last, kind == 0x04, depth + 1)
         elif kind == 0x05:
-            if v + 5 > end - 1:
-                raise BsonError(v, 'binary field %r is truncated' % shown)
-            length = int32_at(buf, v)
+            if v + 5 > last:
+                raise BsonError(v, 'binary field %r is truncated' % _field_name(buf, p))
+            length = unpack(buf, v)[0]
             if length < 0:
-                raise BsonError(v, 'binary length %d of field %r is negative' % (length, shown))
+                raise BsonError(v, 'binary length %d of field %r is negative' % (length, _field_name(buf, p)))
             v += 5 + length
         elif kind == 0x08:
-            if v < end - 1 and buf[v] not in (0, 1):
-                raise BsonError(v, 'boolean field %r holds %d, not 0 or 1' % (shown, buf[v]))
+            if v < last and buf[v] > 1:
+                raise BsonError(v, 'boolean field %r holds %d, not 0 or 1' % (_field_name(buf, p), buf[v]))
             v += 1
         elif kind == 0x0B:
-            v = _cstring_end(buf, v, end - 1, 'regex pattern of %r' % shown) + 1
-            v = _cstring_end(buf, v, end - 1, 'regex options of %r' % shown) + 1
+            v = _cstring_end(buf, v, last, 'regex pattern of %r' % _field_name(buf, p)) + 1
+            v = _cstring_end(buf, v, last, 'regex options of %r' % _field_name(buf, p)) + 1
         elif kind == 0x0C:
-            v = _string_end(buf, v, end - 1, shown) + 12
+            v = _string_end(buf, v, last, p) + 12
         elif kind == 0x0F:
-            if v + 4 > end - 1:
-                raise BsonError(v, 'code-with-scope field %r is truncated' % shown)
-            total = int32_at(buf, v)
+            if v + 4 > last:
+                raise BsonError(v, 'code-with-scope field %r is truncated' % _field_name(buf, p))
+            total = unpack(buf, v)[0]
             stop = v + total
-            if total < 14 or stop > end - 1:
-                raise BsonError(v, 'code-with-scope length %d of field %r is invalid' % (total, shown))
-            after = _walk(buf, _string_end(buf, v + 4, stop, shown), stop, False, depth + 1)
+            if total < 14 or stop > last:
+                raise BsonError(v, 'code-with-scope length %d of field %r is invalid' % (total, _field_name(buf, p)))
+            after = _walk(buf, _string_end(buf, v + 4, stop, p), stop, False, depth + 1)
             if after != stop:
-                raise BsonError(v, 'code-with-scope length of field %r does not match its parts' % shown)
+                raise BsonError(v, 'code-with-scope length of field %r does not match its parts' % _field_name(buf, p))
             v = stop
         else:
-            raise BsonError(p, 'unknown BSON type 0x%02x for field %r' % (kind, shown))
-        if v > end - 1:
-            raise BsonError(p, 'value of field %r runs past the end of its document' % shown)
+            raise BsonError(p, 'unknown BSON type 0x%02x for field %r' % (kind, _field_name(buf, p)))
+        if v > last:
+            raise BsonError(p, 'value of field %r runs past the end of its document' % _field_name(buf, p))
         p = v
 
 
@@ -187,16 +189,9 @@ def find_problem(raw):
 def check_document(raw):
     """Raise :class:`BsonError` if ``raw`` is not one well-formed BSON document.
 
-    The C decoder checks most documents quickly; the pure-Python walk runs when it
-    objects (to find the exact offset) and for documents that may hold arrays, whose keys
-    the C decoder does not check.
+    One pure-Python walk over the structure (no objects are built): it checks what a decoder
+    would trip on and also the array keys, which pymongo's C decoder does not look at.
     """
-    try:
-        bson.decode(raw, codec_options=_CHECK_OPTIONS)
-    except Exception as exc:  # bson raises InvalidBSON, but also ValueError/OverflowError
-        problem = find_problem(raw)
-        raise problem or BsonError(0, 'invalid BSON (%s)' % exc)
-    if b'\x04' in raw:
-        problem = find_problem(raw)
-        if problem is not None:
-            raise problem
+    problem = find_problem(raw)
+    if problem is not None:
+        raise problem

@@ -106,3 +106,43 @@ class MongoEcoServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+class NxServer:
+    """A private nx-27017 (the sandbox's MongoDB) on 127.0.0.1:<free port>, data in `workdir`; always stopped."""
+
+    def __init__(self, workdir):
+        self.dir = Path(workdir)
+        self.proc = None
+        self.uri = None
+
+    def start(self, timeout=60):
+        import socket
+        with socket.socket() as sock:
+            sock.bind(('127.0.0.1', 0))
+            port = sock.getsockname()[1]
+        binary = REPO / '.venv' / 'bin' / 'nx-27017'
+        self.proc = subprocess.Popen(
+            [str(binary), '--host', '127.0.0.1', '-p', str(port), '--data-dir', str(self.dir / 'data'),
+             '--log-file', str(self.dir / 'nx.log'), '--pid-file', str(self.dir / 'nx.pid')],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.uri = 'mongodb://127.0.0.1:%d/' % port
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                pymongo.MongoClient(self.uri, serverSelectionTimeoutMS=500).admin.command('ping')
+                return self
+            except pymongo.errors.PyMongoError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError('nx-27017 did not start; see %s' % (self.dir / 'nx.log'))
+                time.sleep(0.1)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
