@@ -1,0 +1,99 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, HaloBuzz DevOps Team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that turn Kubernetes and Prometheus answers into the facts an incident triage reports."""
+
+from __future__ import annotations
+
+import re
+
+from ansible.errors import AnsibleFilterError
+
+_MEMORY_UNITS = {'Ki': 2 ** 10, 'Mi': 2 ** 20, 'Gi': 2 ** 30, 'Ti': 2 ** 40, 'k': 10 ** 3, 'M': 10 ** 6,
+                 'G': 10 ** 9, 'T': 10 ** 12, '': 1}
+_QUANTITY = re.compile(r'^([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)$')
+
+
+def memory_bytes(quantity):
+    """Bytes in a Kubernetes memory quantity ('512Mi', '2Gi', '1e3' is not accepted)."""
+    match = _QUANTITY.match(str(quantity).strip())
+    if not match or match.group(2) not in _MEMORY_UNITS:
+        raise AnsibleFilterError('memory_bytes: %r is not a Kubernetes memory quantity (e.g. 512Mi)' % (quantity,))
+    return int(float(match.group(1)) * _MEMORY_UNITS[match.group(2)])
+
+
+def _container_reason(status):
+    state = status.get('state') or {}
+    for phase in ('waiting', 'terminated'):
+        if phase in state:
+            return (state[phase] or {}).get('reason') or phase
+    last = (status.get('lastState') or {}).get('terminated') or {}
+    if last.get('reason') and not status.get('ready'):
+        return 'last terminated: %s' % last['reason']
+    return None if status.get('ready') else 'not ready'
+
+
+def pod_problems(pods):
+    """One entry per pod that is not Ready or is being deleted: name, node, phase, reasons, restarts."""
+    problems = []
+    for pod in pods or []:
+        metadata = pod.get('metadata') or {}
+        status = pod.get('status') or {}
+        conditions = {c.get('type'): c.get('status') for c in status.get('conditions') or []}
+        container_statuses = status.get('containerStatuses') or []
+        reasons = sorted({reason for reason in (_container_reason(s) for s in container_statuses) if reason})
+        deleting = bool(metadata.get('deletionTimestamp'))
+        if conditions.get('Ready') == 'True' and not deleting:
+            continue
+        if deleting:
+            reasons.append('terminating')
+        problems.append({
+            'name': metadata.get('name'),
+            'node': (pod.get('spec') or {}).get('nodeName'),
+            'phase': status.get('phase'),
+            'reasons': reasons or [status.get('reason') or 'not ready'],
+            'restarts': sum(int(s.get('restartCount') or 0) for s in container_statuses),
+        })
+    return problems
+
+
+def prometheus_scalar(response, default=None):
+    """The single value of a Prometheus instant-query answer (vector of one sample, or scalar)."""
+    if not isinstance(response, dict) or response.get('status') != 'success':
+        raise AnsibleFilterError('prometheus_scalar: the query did not succeed: %s'
+                                 % ((response or {}).get('error') if isinstance(response, dict) else response))
+    data = response.get('data') or {}
+    result = data.get('result')
+    if data.get('resultType') == 'scalar':
+        return float(result[1])
+    if data.get('resultType') != 'vector':
+        raise AnsibleFilterError('prometheus_scalar: expected a vector or scalar, got %s' % data.get('resultType'))
+    if not result:
+        if default is None:
+            raise AnsibleFilterError('prometheus_scalar: the query returned no series (is the metric scraped?)')
+        return default
+    if len(result) > 1:
+        raise AnsibleFilterError('prometheus_scalar: the query returned %d series; aggregate it (sum, max)'
+                                 % len(result))
+    return float(result[0]['value'][1])
+
+
+def matching_lines(text_or_lines, pattern, limit=20):
+    """The last `limit` log lines matching a regular expression."""
+    lines = text_or_lines.splitlines() if isinstance(text_or_lines, str) else list(text_or_lines or [])
+    try:
+        regex = re.compile(pattern)
+    except re.error as error:
+        raise AnsibleFilterError('matching_lines: %r is not a valid regular expression: %s' % (pattern, error))
+    found = [line for line in lines if regex.search(line)]
+    return found[-limit:] if limit else found
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            'memory_bytes': memory_bytes,
+            'pod_problems': pod_problems,
+            'prometheus_scalar': prometheus_scalar,
+            'matching_lines': matching_lines,
+        }
