@@ -119,19 +119,22 @@ def main():
             server0, child0, started = server_cpu(client), children_cpu(), time.monotonic()
             counted = int(subprocess.run(cli_cmd, shell=True, capture_output=True, text=True, check=True).stdout)
             cli_times.append(time.monotonic() - started)
-            cli_cpu.append(server_cpu(client) - server0 + children_cpu() - child0)
+            cli_split = (server_cpu(client) - server0, children_cpu() - child0)
+            cli_cpu.append(sum(cli_split))
             client.slowlog_reset()
             server0, own0 = server_cpu(client), time.process_time()
             result, elapsed, ping = with_pinger(server.port, lambda: audit_keys(
                 [('bench', client)], PATTERN, scan_count=args.scan_count))
             audit_times.append(elapsed)
-            audit_cpu.append(server_cpu(client) - server0 + time.process_time() - own0)
+            audit_split = (server_cpu(client) - server0, time.process_time() - own0)
+            audit_cpu.append(sum(audit_split))
             slow_ms, slow_cmd = slowest_command(client)
-            print('round %d: redis-cli --scan | wc -l: %.2f s wall, %.2f s CPU (server+client) (%d keys)'
-                  % (round_no, cli_times[-1], cli_cpu[-1], counted))
-            print('         audit: %.2f s wall, %.2f s CPU (count %d, %d without TTL, TTL min/median/max %s/%s/%s s, '
-                  '%d SCAN calls): ratio wall %.2f, CPU %.2f'
-                  % (elapsed, audit_cpu[-1], result['count'], result['without_ttl'], result['ttl_seconds']['min'],
+            print('round %d: redis-cli --scan | wc -l: %.2f s wall, CPU %.2f s = server %.2f + client %.2f (%d keys)'
+                  % (round_no, cli_times[-1], cli_cpu[-1], cli_split[0], cli_split[1], counted))
+            print('         audit: %.2f s wall, CPU %.2f s = server %.2f + client %.2f (count %d, %d without TTL, '
+                  'TTL min/median/max %s/%s/%s s, %d SCAN calls): ratio wall %.2f, CPU %.2f'
+                  % (elapsed, audit_cpu[-1], audit_split[0], audit_split[1], result['count'], result['without_ttl'],
+                     result['ttl_seconds']['min'],
                      result['ttl_seconds']['median'], result['ttl_seconds']['max'], result['scan_calls'],
                      elapsed / cli_times[-1], audit_cpu[-1] / cli_cpu[-1]))
             print('         PING during audit: max %.2f ms, p99 %.2f ms, median %.3f ms (%d pings); '
