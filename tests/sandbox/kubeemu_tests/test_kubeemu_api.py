@@ -508,8 +508,9 @@ def test_broken_rollout_keeps_replicas_minus_max_unavailable_serving(kube, ns):
             by_image[rs["spec"]["template"]["spec"]["containers"][0]["image"]] = rs["spec"]["replicas"]
         return by_image if by_image == {IMAGES[0]: 3, BROKEN_IMAGE: 2} else None
     wait_for(split, what="old 3 / new 2 (maxSurge 1, maxUnavailable 1 of 4)")
-    dep = kube.deployment(ns, "surge")
-    assert dep["status"]["availableReplicas"] == 3 and dep["status"]["updatedReplicas"] == 2
+    dep = wait_for(lambda: (lambda d: d if d["status"].get("updatedReplicas") == 2 else None)(
+        kube.deployment(ns, "surge")), what="the status to count both new pods")
+    assert dep["status"]["availableReplicas"] == 3 and dep["status"]["replicas"] == 5
     assert {c["type"]: c["status"] for c in dep["status"]["conditions"]}["Available"] == "True"
 
 
