@@ -18,12 +18,12 @@ from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import
     ArchiveWriter, CollectionEntry, ContentChecksum, MongoArchiveError, dump_metadata)
 from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_restore import (
     INTERNAL_DATABASES, RAW_OPTIONS, NamespaceFilter, skip_reason)
+from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_client import PyMongoError
 
 try:
     from bson.son import SON
-    from pymongo.errors import PyMongoError
 except ImportError:  # pragma: no cover - the modules report missing_required_lib('pymongo')
-    PyMongoError = Exception
+    pass
 
 TOOL_VERSION = 'halobuzz.ops mongodb_backup'
 

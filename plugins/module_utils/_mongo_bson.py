@@ -28,6 +28,7 @@ _MAX_DEPTH = 1000
 
 _INT32 = struct.Struct('<i')
 
+
 class BsonError(Exception):
     """A framing or structure problem at ``offset`` (relative to where reading started)."""
 

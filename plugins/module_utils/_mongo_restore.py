@@ -22,16 +22,15 @@ import re
 
 from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import (
     ContentChecksum, MongoArchiveError, open_source)
+from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_client import PyMongoError
 
 try:
     from bson.codec_options import CodecOptions
     from bson.raw_bson import RawBSONDocument
     from bson.son import SON
-    from pymongo.errors import PyMongoError
 
     RAW_OPTIONS = CodecOptions(document_class=RawBSONDocument)
 except ImportError:  # pragma: no cover - the modules report missing_required_lib('pymongo')
-    PyMongoError = Exception
     RAW_OPTIONS = None
 
 # Buffered bytes per collection before a batch is sent whatever its document count.

@@ -31,9 +31,11 @@ extends_documentation_fragment:
   - halobuzz.ops.mongodb
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Lists the collections and counts their documents; writes nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   dest:
