@@ -132,5 +132,9 @@ def _check_and_decrement(cluster, pdb, pod, dry_run):
         return
     new = copy.deepcopy(pdb)
     new["status"]["disruptionsAllowed"] = allowed - 1
+    if allowed - 1 == 0:   # pdbhelper.UpdateDisruptionAllowedCondition
+        for cond in new["status"].get("conditions") or []:
+            if cond.get("type") == "DisruptionAllowed" and cond.get("status") != "False":
+                cond.update(status="False", reason="InsufficientPods", lastTransitionTime=now_iso())
     new["status"].setdefault("disruptedPods", {})[pod["metadata"]["name"]] = now_iso()
     cluster.write_status(PDB, new)
