@@ -12,7 +12,7 @@ import uuid
 import yaml
 
 from . import errors
-from .defaults import apply_defaults, random_suffix, validate, validate_name
+from .defaults import apply_defaults, check_shapes, random_suffix, validate, validate_name
 from .errors import ApiError
 from .patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch, strip_nulls
 from .resources import BY_KEY, RESOURCES
@@ -236,6 +236,7 @@ class Cluster:
         else:
             meta.pop("namespace", None)
         body["apiVersion"], body["kind"] = r.group_version, r.kind
+        check_shapes(body)
         return self._intake(r, body)
 
     def create(self, r, ns, body, dry_run=False):

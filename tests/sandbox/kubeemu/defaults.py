@@ -5,7 +5,7 @@ import copy
 import json
 import re
 
-from .errors import invalid
+from .errors import bad_request, invalid
 from .selectors import SelectorError, selector_matches, selector_object_reqs
 
 SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -40,6 +40,38 @@ def template_defaults(spec):
     tmpl = spec.setdefault("template", {})
     tmpl.setdefault("metadata", {})
     pod_spec_defaults(tmpl.setdefault("spec", {}))
+
+
+def _type_error(path, want, value):
+    return bad_request("json: cannot unmarshal %s into Go struct field %s of type %s" % (
+        type(value).__name__.replace("str", "string").replace("dict", "object").replace("list", "array"),
+        path, want))
+
+
+def check_shapes(obj):
+    """What Go's JSON decoding would refuse with a 400 before any validation: wrong types."""
+    meta = obj["metadata"]
+    for key in ("labels", "annotations"):
+        value = meta.get(key)
+        if value is not None and (not isinstance(value, dict) or
+                                  not all(isinstance(v, str) for v in value.values())):
+            raise _type_error("ObjectMeta.metadata." + key, "map[string]string", value)
+    spec = obj.get("spec")
+    if spec is not None and not isinstance(spec, dict):
+        raise _type_error("spec", "struct", spec)
+    if isinstance(spec, dict):
+        for key in ("selector", "template", "strategy"):
+            if spec.get(key) is not None and not isinstance(spec[key], dict) and \
+                    not (key == "selector" and obj.get("kind") == "Service"):
+                raise _type_error("spec." + key, "struct", spec[key])
+        pod_spec = spec if obj.get("kind") == "Pod" else (spec.get("template") or {}).get("spec")
+        where = "spec" if obj.get("kind") == "Pod" else "spec.template.spec"
+        if pod_spec is not None and not isinstance(pod_spec, dict):
+            raise _type_error(where, "struct", pod_spec)
+        for key in ("containers", "initContainers", "volumes", "tolerations"):
+            value = (pod_spec or {}).get(key)
+            if value is not None and (not isinstance(value, list) or not all(isinstance(c, dict) for c in value)):
+                raise _type_error("%s.%s" % (where, key), "[]struct", value)
 
 
 def apply_defaults(kind, obj, name):

@@ -532,3 +532,21 @@ def test_recreate_strategy_stops_old_pods_first(kube, ns):
         return kube.rolled_out(ns, "rec") and {p["spec"]["containers"][0]["image"] for p in pods} == {IMAGES[1]}
     wait_for(done, interval=0.02, what="the Recreate rollout")
     assert (IMAGES[0], IMAGES[1]) not in seen   # never both images at once
+
+
+def test_malformed_bodies_are_400_or_422_not_500(kube, ns):
+    deploys = "/apis/apps/v1/namespaces/%s/deployments" % ns
+    for body in ([], {"metadata": {"name": "x", "labels": ["a"]}},
+                 {"metadata": {"name": "x"}, "spec": "three"},
+                 {"metadata": {"name": "x"}, "spec": {"selector": {"matchLabels": {"a": "b"}},
+                                                      "template": {"spec": {"containers": {"name": "c"}}}}}):
+        resp = kube.api.request("POST", deploys, json=body)
+        assert resp.status_code == 400 and resp.json()["kind"] == "Status", (body, resp.text)
+    for body in ({"metadata": {"name": "Bad_Name"}},
+                 {"metadata": {"name": "x"}, "spec": {"replicas": -1, "selector": {"matchLabels": {"a": "b"}},
+                                                      "template": {"metadata": {"labels": {"a": "b"}},
+                                                                   "spec": {"containers": [{"name": "c"}]}}}}):
+        resp = kube.api.request("POST", deploys, json=body)
+        assert resp.status_code == 422 and resp.json()["reason"] == "Invalid", (body, resp.text)
+    resp = kube.api.request("POST", deploys, data="{not json", headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400
