@@ -41,15 +41,6 @@ description:
     Give another O(to_revision) to move explicitly.
   - A paused Deployment is refused, as kubectl does.
 options:
-  name:
-    description: Name of the Deployment.
-    type: str
-    required: true
-    aliases: [deployment]
-  namespace:
-    description: Namespace of the Deployment.
-    type: str
-    required: true
   action:
     description:
       - V(undo) rolls back to the previous revision or to O(to_revision).
@@ -77,6 +68,7 @@ options:
     type: int
     default: 1
 extends_documentation_fragment:
+  - halobuzz.ops.k8s_deployment
   - kubernetes.core.k8s_auth_options
   - ansible.builtin.action_common_attributes
 attributes:

@@ -23,17 +23,8 @@ description:
     still live.
   - Why not M(kubernetes.core.k8s_info) - it returns raw ReplicaSets; revisions, images,
     the live flag and the ownership filter would each be Jinja in every playbook. Read-only.
-options:
-  name:
-    description: Name of the Deployment.
-    type: str
-    required: true
-    aliases: [deployment]
-  namespace:
-    description: Namespace of the Deployment.
-    type: str
-    required: true
 extends_documentation_fragment:
+  - halobuzz.ops.k8s_deployment
   - kubernetes.core.k8s_auth_options
   - ansible.builtin.action_common_attributes
 attributes:
