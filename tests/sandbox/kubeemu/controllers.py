@@ -7,8 +7,10 @@ revisions and counts as on a real cluster.
 
 import copy
 import hashlib
+import sys
 import threading
 import time
+import traceback
 import zlib
 
 from .cluster import now_iso, parse_iso
@@ -146,24 +148,24 @@ class Controllers:
         with c.lock:
             self.now = time.time()
             self.due = float("inf")
-            self.sync_namespaces()
-            self.sync_nodes()
-            self.schedule()
-            self.run_kubelet()
-            for rs in c.items(RS):
-                self.sync_replicaset(rs)
-            for sts in c.items(STS):
-                self.sync_statefulset(sts)
-            for ds in c.items(DS):
-                self.sync_daemonset(ds)
-            for d in c.items(DEPLOY):
-                self.sync_deployment(d)
-            for hpa in c.items(HPA):
-                self.sync_hpa(hpa)
-            for pdb in c.items(PDB):
-                self.sync_pdb(pdb)
+            for step in (self.sync_namespaces, self.sync_nodes, self.schedule, self.run_kubelet):
+                self.guarded(step)
+            for r, sync in ((RS, self.sync_replicaset), (STS, self.sync_statefulset), (DS, self.sync_daemonset),
+                            (DEPLOY, self.sync_deployment), (HPA, self.sync_hpa), (PDB, self.sync_pdb)):
+                for obj in c.items(r):
+                    self.guarded(sync, obj)
             if self.now - self._events_gc > 10:
-                self.collect_events()
+                self.guarded(self.collect_events)
+
+    def guarded(self, fn, obj=None):
+        """One object's sync failing (an emulator bug) is reported and must not stop the others."""
+        try:
+            return fn(obj) if obj is not None else fn()
+        except Exception:  # noqa: BLE001 - report and go on, as a controller's worker would requeue
+            what = "%s %s/%s" % (obj.get("kind"), obj["metadata"].get("namespace"), obj["metadata"]["name"]) \
+                if obj is not None else fn.__name__
+            sys.stderr.write("kubeemu: controller error syncing %s:\n%s" % (what, traceback.format_exc()))
+            return None
 
     EVENT_TTL, MAX_EVENTS = 3600, 5000
 
@@ -182,7 +184,7 @@ class Controllers:
                 self.now = time.time()
                 current = self.cluster.find(DEPLOY, obj["metadata"]["namespace"], obj["metadata"]["name"])
                 if current is not None:
-                    self.sync_deployment(current)
+                    self.guarded(self.sync_deployment, current)
 
     def event(self, obj, reason, message, component, etype="Normal"):
         self.cluster.record_event(obj, reason, message, component, etype)
