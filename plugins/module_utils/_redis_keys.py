@@ -278,9 +278,10 @@ def audit_keys(nodes, pattern, scan_count=1000, max_keys=1000000, max_seconds=60
     server_offset = None
     for index, (label, conn) in enumerate(nodes):
         with translated_errors(node_target(conn, label), 'auditing keys matching %r' % pattern):
-            command, exact, now_ms = _expiry_command(conn)
+            command, exact, server_ms = _expiry_command(conn)
+            node_started = clock()
             if server_offset is None:
-                server_offset = now_ms / 1000.0 - wall_clock()
+                server_offset = server_ms / 1000.0 - wall_clock()
             exact_all = exact_all and exact
             before = len(acc.keys)
             cursor, pending = b'0', []
@@ -288,6 +289,7 @@ def audit_keys(nodes, pattern, scan_count=1000, max_keys=1000000, max_seconds=60
                 scan = pack_commands([('SCAN', cursor, 'MATCH', pattern, 'COUNT', scan_count)])
                 replies = run_pipelined(conn, range(len(pending) + 1), pack_key_commands(command, pending) + scan)
                 scan_calls += 1
+                now_ms = server_ms + int((clock() - node_started) * 1000)  # PTTL is relative to the reply's time
                 acc.add_batch(index, pending, replies[:-1], exact, now_ms)
                 cursor, batch = replies[-1]
                 pending = [k for k in batch if k not in acc.keys]
@@ -299,7 +301,7 @@ def audit_keys(nodes, pattern, scan_count=1000, max_keys=1000000, max_seconds=60
                     truncated_reason = 'max_seconds (%s) reached' % max_seconds
                 if done or truncated_reason:
                     replies = run_pipelined(conn, pending, pack_key_commands(command, pending))
-                    acc.add_batch(index, pending, replies, exact, now_ms)
+                    acc.add_batch(index, pending, replies, exact, server_ms + int((clock() - node_started) * 1000))
                     break
             per_node.append(dict(node=label, count=len(acc.keys) - before))
         if truncated_reason:

@@ -225,3 +225,24 @@ def test_tls_client_to_plain_server_is_a_clear_error(private_server):
     assert 'TLS handshake with Redis at 127.0.0.1:%d failed' % private_server.port in result['msg']
     assert 'tls: false' in result['msg']
     assert client.exists('stream:cache:1') == 1
+
+
+def test_audit_before_redis_7_uses_pttl(redis_url, keyspace, monkeypatch):
+    """Servers without PEXPIRETIME (Redis < 7): TTLs from PTTL, expiries marked inexact, no digest."""
+    from ansible_collections.halobuzz.ops.plugins.module_utils import _redis_keys
+    real = _redis_keys._expiry_command
+
+    def as_redis_6(conn):
+        _command, _exact, now_ms = real(conn)
+        return 'PTTL', False, now_ms
+    monkeypatch.setattr(_redis_keys, '_expiry_command', as_redis_6)
+    prefix = keyspace[0]
+    args = dict(redis_url=redis_url, pattern=prefix + 'payment:idempotency:*', expiry_digest=True)
+    old = run_module('redis_key_audit', args)
+    monkeypatch.undo()
+    new = run_module('redis_key_audit', args)
+    assert (old['count'], old['with_ttl'], old['without_ttl']) == (new['count'], new['with_ttl'], new['without_ttl'])
+    assert old['expiry_exact'] is False and old['expiry_digest'] is None
+    assert new['expiry_exact'] is True and len(new['expiry_digest']) == 16
+    for key in ('min', 'max'):  # same keys, same expiries, read two ways (PTTL has ms resolution + clock drift)
+        assert abs(old['expiry_epoch'][key] - new['expiry_epoch'][key]) < 2.0
