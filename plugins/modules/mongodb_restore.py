@@ -36,15 +36,16 @@ author:
   - HaloBuzz DevOps Team (@halobuzz)
 extends_documentation_fragment:
   - halobuzz.ops.mongodb
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Runs the whole validation pass and the comparison with the database and reports real counts; writes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Returns per-collection state (count, checksum, index keys) before and after.
+  platform:
+    platforms: posix
 options:
   src:
     description:

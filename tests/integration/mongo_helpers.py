@@ -70,12 +70,35 @@ asyncio.run(main())
 '''
 
 
-class MongoEcoServer:
-    """mongoeco's MongoDB wire proxy on 127.0.0.1:<free port> (it binds port 0 itself)."""
+class _ServerProcess:
+    """A server subprocess answering MongoDB pings at self.uri; stop() always ends it."""
 
-    def __init__(self):
-        self.proc = None
-        self.uri = None
+    proc = None
+    uri = None
+
+    def _wait_ping(self, deadline, what):
+        while True:
+            try:
+                pymongo.MongoClient(self.uri, serverSelectionTimeoutMS=500).admin.command('ping')
+                return self
+            except pymongo.errors.PyMongoError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError('%s did not start' % what)
+                time.sleep(0.1)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class MongoEcoServer(_ServerProcess):
+    """mongoeco's MongoDB wire proxy on 127.0.0.1:<free port> (it binds port 0 itself)."""
 
     def start(self, workdir, timeout=60):
         uri_file = Path(workdir) / 'mongoeco.uri'
@@ -88,33 +111,14 @@ class MongoEcoServer:
                 raise RuntimeError('mongoeco did not start (is it installed? requirements-dev.txt)')
             time.sleep(0.1)
         self.uri = uri_file.read_text().strip()
-        while True:
-            try:
-                pymongo.MongoClient(self.uri, serverSelectionTimeoutMS=1000).admin.command('ping')
-                return self
-            except pymongo.errors.PyMongoError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise
-                time.sleep(0.2)
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        return self._wait_ping(deadline, 'mongoeco')
 
 
-class NxServer:
+class NxServer(_ServerProcess):
     """A private nx-27017 (the sandbox's MongoDB) on 127.0.0.1:<free port>, data in `workdir`; always stopped."""
 
     def __init__(self, workdir):
         self.dir = Path(workdir)
-        self.proc = None
-        self.uri = None
 
     def start(self, timeout=60):
         import socket
@@ -127,22 +131,4 @@ class NxServer:
              '--log-file', str(self.dir / 'nx.log'), '--pid-file', str(self.dir / 'nx.pid')],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.uri = 'mongodb://127.0.0.1:%d/' % port
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                pymongo.MongoClient(self.uri, serverSelectionTimeoutMS=500).admin.command('ping')
-                return self
-            except pymongo.errors.PyMongoError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError('nx-27017 did not start; see %s' % (self.dir / 'nx.log'))
-                time.sleep(0.1)
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        return self._wait_ping(time.monotonic() + timeout, 'nx-27017 (log: %s)' % (self.dir / 'nx.log'))
