@@ -264,29 +264,37 @@ def pack_key_commands(name, keys):
     return b''.join(b'%s$%d\r\n%s\r\n' % (head, len(k), k) for k in keys)
 
 
-def run_pipelined(conn, commands, packed=None):
-    """Send commands on one connection in one write, read every reply.
+class ReplyStream(object):
+    """One pooled connection used as a raw command/reply stream (context manager).
 
-    commands: tuples, or (with packed) anything whose len() is the number of commands in packed.
-    Replies are raw (no redis-py response callbacks); an error reply is kept as the exception
-    object so that the stream stays in step, and the first one is raised after all were read.
+    send() writes commands without waiting; read(n) reads the next n replies. Replies are raw (no
+    redis-py response callbacks). An error reply is read like any other so that the stream stays in
+    step, and the first one is raised once all n were read. On any exception the connection is
+    dropped rather than returned to the pool half-read.
     """
-    if not commands:
-        return []
-    pool = conn.connection_pool
-    connection = pool.get_connection()
-    replies = []
-    try:
-        connection.send_packed_command([packed if packed is not None else pack_commands(commands)], check_health=False)
+
+    def __init__(self, conn):
+        self.pool = conn.connection_pool
+        self.connection = None
+        self._read = None
+
+    def __enter__(self):
+        self.connection = self.pool.get_connection()
         # redis-py's Connection.read_response wraps each reply in several Python calls; for 200k
         # replies that doubles an audit's time. Its parser (hiredis when installed) returns error
         # replies as exception objects instead of raising them, which suits a pipeline.
-        parser = getattr(connection, '_parser', None)
-        read = getattr(parser, 'read_response', None) or connection.read_response
-        first_error = None
-        for dummy in commands:
+        parser = getattr(self.connection, '_parser', None)
+        self._read = getattr(parser, 'read_response', None) or self.connection.read_response
+        return self
+
+    def send(self, packed):
+        self.connection.send_packed_command([packed], check_health=False)
+
+    def read(self, count):
+        replies, first_error = [], None
+        for dummy in range(count):
             try:
-                reply = read()
+                reply = self._read()
             except redis.exceptions.ResponseError as exc:
                 reply = exc
             if isinstance(reply, redis.exceptions.ResponseError):
@@ -294,11 +302,22 @@ def run_pipelined(conn, commands, packed=None):
             replies.append(reply)
         if first_error is not None:
             raise first_error
-    except redis.exceptions.ResponseError:
-        raise
-    except BaseException:
-        connection.disconnect()
-        raise
-    finally:
-        pool.release(connection)
-    return replies
+        return replies
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.connection.disconnect()
+        self.pool.release(self.connection)
+        return False
+
+
+def run_pipelined(conn, commands, packed=None):
+    """Send commands on one connection in one write, read every reply (see ReplyStream).
+
+    commands: tuples, or (with packed) anything whose len() is the number of commands in packed.
+    """
+    if not commands:
+        return []
+    with ReplyStream(conn) as stream:
+        stream.send(packed if packed is not None else pack_commands(commands))
+        return stream.read(len(commands))

@@ -25,7 +25,7 @@ from collections import deque
 
 from ansible_collections.halobuzz.ops.plugins.module_utils._redis_info import parse_info
 from ansible_collections.halobuzz.ops.plugins.module_utils._redis_connection import (
-    RedisCheckError, node_target, pack_commands, pack_key_commands, run_pipelined, translated_errors)
+    ReplyStream, RedisCheckError, node_target, pack_commands, pack_key_commands, run_pipelined, translated_errors)
 
 ALL_BYTES = (1 << 256) - 1
 STAR = 'star'
@@ -261,9 +261,13 @@ class KeyAudit(object):
                     self.digest ^= int.from_bytes(h, 'big')
 
 
+def _scan_command(cursor, pattern, scan_count):
+    return pack_commands([('SCAN', cursor, 'MATCH', pattern, 'COUNT', scan_count)])
+
+
 def audit_keys(nodes, pattern, scan_count=1000, max_keys=1000000, max_seconds=60.0, sample_size=10,
                memory_samples=100, expiry_digest=False, clock=time.monotonic, wall_clock=time.time):
-    """SCAN MATCH every primary; PEXPIRETIME (PTTL before Redis 7) of each key pipelined with the next SCAN.
+    """SCAN MATCH every primary; PEXPIRETIME (PTTL before Redis 7) of each key sent with the next SCAN.
 
     nodes: [(label, redis.Redis)]. SCAN's own order is the hash-table order, so the first keys seen
     are a spread-out sample. Returns the audit facts (see redis_key_audit RETURN).
@@ -284,25 +288,32 @@ def audit_keys(nodes, pattern, scan_count=1000, max_keys=1000000, max_seconds=60
                 server_offset = server_ms / 1000.0 - wall_clock()
             exact_all = exact_all and exact
             before = len(acc.keys)
-            cursor, pending = b'0', []
-            while True:
-                scan = pack_commands([('SCAN', cursor, 'MATCH', pattern, 'COUNT', scan_count)])
-                replies = run_pipelined(conn, range(len(pending) + 1), pack_key_commands(command, pending) + scan)
-                scan_calls += 1
-                now_ms = server_ms + int((clock() - node_started) * 1000)  # PTTL is relative to the reply's time
-                acc.add_batch(index, pending, replies[:-1], exact, now_ms)
-                cursor, batch = replies[-1]
-                pending = [k for k in batch if k not in acc.keys]
-                acc.keys.update(pending)
-                done = cursor in (b'0', 0, '0')
-                if not done and len(acc.keys) >= max_keys:
-                    truncated_reason = 'max_keys (%d) reached' % max_keys
-                elif not done and clock() - started >= max_seconds:
-                    truncated_reason = 'max_seconds (%s) reached' % max_seconds
-                if done or truncated_reason:
-                    replies = run_pipelined(conn, pending, pack_key_commands(command, pending))
-                    acc.add_batch(index, pending, replies, exact, server_ms + int((clock() - node_started) * 1000))
-                    break
+            with ReplyStream(conn) as stream:
+                # Two requests in flight: [SCAN c(k+1), expiry of batch k] is sent as soon as the
+                # reply to SCAN c(k) arrives, then the expiries of batch k-1 (already on the wire)
+                # are read and tallied while the server works on the next request.
+                stream.send(_scan_command(b'0', pattern, scan_count))
+                previous = []
+                while True:
+                    cursor, batch = stream.read(1)[0]
+                    scan_calls += 1
+                    pending = [k for k in batch if k not in acc.keys]
+                    acc.keys.update(pending)
+                    done = cursor in (b'0', 0, '0')
+                    if not done and len(acc.keys) >= max_keys:
+                        truncated_reason = 'max_keys (%d) reached' % max_keys
+                    elif not done and clock() - started >= max_seconds:
+                        truncated_reason = 'max_seconds (%s) reached' % max_seconds
+                    last = done or truncated_reason is not None
+                    stream.send((b'' if last else _scan_command(cursor, pattern, scan_count))
+                                + pack_key_commands(command, pending))
+                    now_ms = server_ms + int((clock() - node_started) * 1000)  # PTTL is relative to now
+                    acc.add_batch(index, previous, stream.read(len(previous)), exact, now_ms)
+                    previous = pending
+                    if last:
+                        now_ms = server_ms + int((clock() - node_started) * 1000)
+                        acc.add_batch(index, previous, stream.read(len(previous)), exact, now_ms)
+                        break
             per_node.append(dict(node=label, count=len(acc.keys) - before))
         if truncated_reason:
             break
