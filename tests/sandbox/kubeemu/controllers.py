@@ -14,7 +14,7 @@ import traceback
 import zlib
 
 from .cluster import now_iso, parse_iso
-from .defaults import (HASH_LABEL, pod_template_hash, resolve_int_or_percent, templates_equal)
+from .defaults import HASH_LABEL, node_ip, pod_template_hash, resolve_int_or_percent, templates_equal
 from .resources import BY_KEY
 from .selectors import selector_matches
 
@@ -289,11 +289,6 @@ class Controllers:
 
     # ---- kubelet --------------------------------------------------------------------------------
     @staticmethod
-    def node_ip(node_name):
-        h = zlib.crc32(node_name.encode())
-        return "10.0.%d.%d" % ((h >> 8) % 250, h % 250 + 2)
-
-    @staticmethod
     def pod_ip(pod):
         h = zlib.crc32(pod["metadata"]["uid"].encode())
         return "10.244.%d.%d" % ((h >> 8) % 250, h % 250 + 2)
@@ -395,8 +390,8 @@ class Controllers:
                                  cond("Ready", ready, "ContainersNotReady", msg),
                                  cond("ContainersReady", ready, "ContainersNotReady", msg),
                                  cond("PodScheduled", True)],
-                  "hostIP": self.node_ip(pod["spec"]["nodeName"]),
-                  "hostIPs": [{"ip": self.node_ip(pod["spec"]["nodeName"])}],
+                  "hostIP": node_ip(pod["spec"]["nodeName"]),
+                  "hostIPs": [{"ip": node_ip(pod["spec"]["nodeName"])}],
                   "startTime": bound_iso, "qosClass": self.qos(pod), "containerStatuses": statuses}
         if started:
             status["podIP"] = self.pod_ip(pod)

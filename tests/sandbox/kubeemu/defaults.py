@@ -4,6 +4,7 @@ import base64
 import copy
 import json
 import re
+import zlib
 
 from .errors import bad_request, invalid
 from .selectors import SelectorError, selector_matches, selector_object_reqs
@@ -161,11 +162,17 @@ def _node_defaults(node, name):
                                    "architecture": "amd64", "osImage": "Ubuntu 24.04.1 LTS",
                                    "kernelVersion": "6.8.0-1016", "machineID": "", "systemUUID": "",
                                    "bootID": ""})
-    status.setdefault("addresses", [{"type": "Hostname", "address": name}])
+    status.setdefault("addresses", [{"type": "InternalIP", "address": node_ip(name)},
+                                    {"type": "Hostname", "address": name}])
     status.setdefault("daemonEndpoints", {"kubeletEndpoint": {"Port": 10250}})
     if not status.get("conditions"):
         status["conditions"] = [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                                  "message": "kubelet is posting ready status"}]
+
+
+def node_ip(node_name):
+    h = zlib.crc32(node_name.encode())
+    return "10.0.%d.%d" % ((h >> 8) % 250, h % 250 + 2)
 
 
 def validate_name(r, name, kind):

@@ -61,6 +61,15 @@ def _node_status(o):
     return text
 
 
+def _node_info(o, key):
+    return ((o.get("status") or {}).get("nodeInfo") or {}).get(key, "")
+
+
+def _node_address(o, kind):
+    return next((a["address"] for a in (o.get("status") or {}).get("addresses") or [] if a.get("type") == kind),
+                "<none>")
+
+
 def _ports(o):
     return ",".join("%s/%s" % (p.get("port"), p.get("protocol", "TCP")) for p in o["spec"].get("ports") or []) \
         or "<none>"
@@ -120,7 +129,12 @@ COLUMNS = {
             k.split("/", 1)[1] for k in (o["metadata"].get("labels") or {})
             if k.startswith("node-role.kubernetes.io/"))) or "<none>"),
         ("Age", "string", 0, _age),
-        ("Version", "string", 0, lambda o: (o.get("status") or {}).get("nodeInfo", {}).get("kubeletVersion", ""))],
+        ("Version", "string", 0, lambda o: _node_info(o, "kubeletVersion")),
+        ("Internal-IP", "string", 1, lambda o: _node_address(o, "InternalIP")),
+        ("External-IP", "string", 1, lambda o: _node_address(o, "ExternalIP")),
+        ("OS-Image", "string", 1, lambda o: _node_info(o, "osImage")),
+        ("Kernel-Version", "string", 1, lambda o: _node_info(o, "kernelVersion")),
+        ("Container-Runtime", "string", 1, lambda o: _node_info(o, "containerRuntimeVersion"))],
     "Namespace": [("Status", "string", 0, lambda o: (o.get("status") or {}).get("phase", "")),
                   ("Age", "string", 0, _age)],
     "Service": [("Type", "string", 0, lambda o: o["spec"].get("type", "")),
