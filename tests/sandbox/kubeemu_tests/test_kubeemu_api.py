@@ -322,8 +322,10 @@ def test_eviction_and_pdb(kube, ns):
     # a budget with no disruption left (checked before evicting: the replacement may already be Ready)
     kube.api.must("PATCH", pdb_path, data=json.dumps({"spec": {"minAvailable": 3}}),
                   headers={"Content-Type": "application/merge-patch+json"})
-    wait_for(lambda: (lambda s: s.get("currentHealthy") == 3 and s.get("disruptionsAllowed") == 0)(
-        kube.get(pdb_path)["status"]), what="a budget of 3 with all 3 healthy")
+    # (the eviction itself left a stale currentHealthy behind: wait for a status of the new generation)
+    wait_for(lambda: (lambda p: p["status"].get("observedGeneration") == p["metadata"]["generation"] and
+                      p["status"].get("currentHealthy") == 3 and p["status"].get("disruptionsAllowed") == 0)(
+        kube.get(pdb_path)), what="a budget of 3 with all 3 healthy")
     pods = kube.pods(ns, "app=ev")
     blocked = evict(pods[1]["metadata"]["name"])
     assert blocked.status_code == 429

@@ -113,8 +113,9 @@ def test_cordon_drain_uncordon_and_a_blocked_drain(kube, ns):
         # now no disruption is allowed: the drain is refused with the API's 429 and evicts nothing
         kube.api.must("PATCH", "/apis/policy/v1/namespaces/%s/poddisruptionbudgets/dr" % ns,
                       data='{"spec":{"minAvailable":3}}', headers={"Content-Type": "application/merge-patch+json"})
-        wait_for(lambda: kube.get("/apis/policy/v1/namespaces/%s/poddisruptionbudgets/dr" % ns)["status"]
-                 .get("disruptionsAllowed") == 0, what="the PDB to allow none")
+        wait_for(lambda: (lambda p: p["status"].get("observedGeneration") == p["metadata"]["generation"] and
+                          p["status"].get("currentHealthy") == 3 and p["status"].get("disruptionsAllowed") == 0)(
+            kube.get("/apis/policy/v1/namespaces/%s/poddisruptionbudgets/dr" % ns)), what="the PDB to allow none")
         second = pods[0]["spec"]["nodeName"]
         before = sorted(p["metadata"]["name"] for p in kube.pods(ns, "app=dr"))
         blocked = kube.kubectl("drain", second, "--ignore-daemonsets", "--pod-selector=app=dr", "--timeout=5s",
