@@ -157,6 +157,13 @@ skipped_files:
   type: list
   elements: dict
   sample: [{path: badfile.txt, reason: "don't know what to do with file at the top of a dump"}]
+verified:
+  description:
+    - What each restored collection holds after the restore, re-read from the database (type, documents,
+      checksum, index keys); the task fails instead when any differs from RV(collections).
+  returned: when the module restored (not in check mode, not when identical)
+  type: dict
+  sample: {halobuzz.users: {type: collection, documents: 1200, checksum: 4acb009e55..., indexes: ["_id", "email"]}}
 source_kind:
   description: C(archive) or C(directory).
   returned: success
@@ -203,8 +210,9 @@ def main():
             result['diff'] = dict(before=before, after=after)
         if result['changed'] and not module.check_mode:
             stage = 'restoring'
-            restore(client, plan, p['src'], drop=p['drop'], batch_size=p['batch_size'],
-                    restore_indexes=p['restore_indexes'], drop_extra_collections=p['drop_extra_collections'])
+            result['verified'] = restore(
+                client, plan, p['src'], drop=p['drop'], batch_size=p['batch_size'],
+                restore_indexes=p['restore_indexes'], drop_extra_collections=p['drop_extra_collections'])
     except (MongoArchiveError, MongoClientError) as exc:
         if stage == 'validating':
             module.fail_json(msg='%s; nothing was written' % exc)

@@ -189,3 +189,17 @@ def test_server_killed_mid_restore_puts_the_database_back(world, sandbox_env, tm
     while healthz(sandbox_env) != 200:
         assert time.monotonic() < deadline, 'the service did not become healthy again'
         time.sleep(1)
+
+
+def test_mongodb_uri_from_vault_through_break_glass(world, sandbox_env, sandbox_secrets, run_playbook, tmp_path):
+    mongo, database, _apps = world
+    archive = backup_of(mongo, database, tmp_path / 'same.archive')  # the database already holds it
+    env = dict(sandbox_env, MONGODB_URI='', VAULT_LDAP_USERNAME=sandbox_env['SANDBOX_ONCALL_USER'],
+               VAULT_LDAP_PASSWORD=sandbox_env['SANDBOX_ONCALL_PASSWORD'])
+    result = run_playbook('db_rollback.yml', '-e', 'backup_archive=%s' % archive, '-e',
+                          'safety_backup_dir=%s' % (tmp_path / 'safety'), '-e', 'mongodb_uri_from_vault=true',
+                          '-e', 'incident_id=INC-6-test', '-e', 'reason=database rollback test',
+                          '-e', 'approved_by=teamlead', env=env)
+    assert 'already holds exactly this content' in result.stdout and 'Scale the writers' not in result.stdout
+    assert sandbox_env['MONGODB_URI'] not in result.stdout + result.stderr
+    assert sandbox_secrets['mongodb_password'] not in result.stdout + result.stderr
