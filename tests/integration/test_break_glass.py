@@ -19,7 +19,7 @@ import pymongo
 import pytest
 from hvac import exceptions as hv
 
-from conftest import use_real_env
+from sandbox_support import use_real_env
 from mongo_helpers import run_module
 from ansible_collections.halobuzz.ops.plugins.module_utils import _break_glass as bg
 from ansible_collections.halobuzz.ops.plugins.module_utils._vault_auth import auth_method

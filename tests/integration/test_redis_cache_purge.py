@@ -10,7 +10,7 @@ import uuid
 import pytest
 import redis
 
-from conftest import run_playbook, use_real_env
+from sandbox_support import run_playbook, use_real_env
 from redis_servers import RedisServer, delete_prefix
 
 

@@ -8,7 +8,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 _spec = importlib.util.spec_from_file_location(
-    "halobuzz_integration_conftest", HERE.parent / "integration" / "conftest.py")
+    "halobuzz_sandbox_support", HERE.parent / "integration" / "sandbox_support.py")
 _fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_fixtures)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 _spec = importlib.util.spec_from_file_location(
-    "halobuzz_integration_conftest_under_test", Path(__file__).resolve().parent.parent / "integration" / "conftest.py")
+    "halobuzz_sandbox_support_under_test", Path(__file__).resolve().parent.parent / "integration" / "sandbox_support.py")
 fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fixtures)
 
