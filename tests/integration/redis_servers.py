@@ -72,7 +72,7 @@ class RedisClusterServers:
         # cluster-port: the bus on its own free port (the default, port + 10000, may be taken or above 65535)
         self.nodes = [RedisServer('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
                                   '--cluster-node-timeout', '5000', '--cluster-port', str(free_port()))
-                      for _ in range(primaries)]
+                      for _index in range(primaries)]
 
     def start(self):
         try:

@@ -73,9 +73,9 @@ def changed(result):
 
 
 def test_start_and_finish(kube, run_playbook, sandbox_env):
-    core, apps, _ = kube
+    core, apps, _autoscaling = kube
     node = node_of(core, BACKEND)
-    mode_before, _ = mode_of(apps)
+    mode_before, _container = mode_of(apps)
     pods_before = sorted(p.metadata.name for p in pods_on(core, node))
 
     preview = maintenance(run_playbook, "start", [node], "--check", "--diff")
@@ -127,7 +127,7 @@ def test_pdb_allowing_no_disruption_refuses(kube, run_playbook):
         while observed() is None:
             assert time.monotonic() < deadline, "PDB status never observed"
             time.sleep(0.5)
-        mode_before, _ = mode_of(apps)
+        mode_before, _container = mode_of(apps)
         pods_before = sorted(p.metadata.name for p in pods_on(core, node))
 
         result = maintenance(run_playbook, "start", [node], check=False)
@@ -146,9 +146,9 @@ def test_pdb_allowing_no_disruption_refuses(kube, run_playbook):
     (("-e", "deployment=no-such-deployment"), "Deployment halobuzz/no-such-deployment not found"),
 ])
 def test_bad_input_changes_nothing(kube, run_playbook, extra, message):
-    core, apps, _ = kube
+    core, apps, _autoscaling = kube
     node = node_of(core, BACKEND)
-    mode_before, _ = mode_of(apps)
+    mode_before, _container = mode_of(apps)
     args = ("-e", "maintenance_action=start", "-e", json.dumps({"maintenance_nodes": [node]})) + extra
     result = run_playbook("playbooks/maintenance.yml", *args, check=False)
     assert result.rc != 0
@@ -163,7 +163,7 @@ def test_failed_drain_uncordons_the_node(kube, run_playbook):
     the node is uncordoned again and the error says so."""
     if os.environ.get("HALOBUZZ_USE_ENV") == "1":
         pytest.skip("cordons every other node of the cluster")
-    core, _, _ = kube
+    core, _apps, _autoscaling = kube
     node = node_of(core, BACKEND)
     others = [n.metadata.name for n in core.list_node().items if n.metadata.name != node]
     for other in others:

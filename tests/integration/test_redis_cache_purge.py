@@ -27,9 +27,9 @@ def world(tmp_path):
         url, prefix, extra = server.url, '', []
     client = redis.Redis.from_url(url)
     families = {
-        'idempotency': set('%spayment:idempotency:%s' % (prefix, uuid.uuid4()) for _ in range(200)),
+        'idempotency': set('%spayment:idempotency:%s' % (prefix, uuid.uuid4()) for _index in range(200)),
         'stream': set('%sstream:cache:%d' % (prefix, i) for i in range(150)),
-        'session': set('%ssession:%s' % (prefix, uuid.uuid4()) for _ in range(300)),
+        'session': set('%ssession:%s' % (prefix, uuid.uuid4()) for _index in range(300)),
     }
     pipe = client.pipeline(transaction=False)
     for i, key in enumerate(sorted(families['idempotency'])):

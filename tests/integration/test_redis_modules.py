@@ -33,7 +33,7 @@ def keyspace(redis_url):
     client = redis.Redis.from_url(redis_url)
     prefix = 't%s:' % uuid.uuid4().hex[:10]
     families = {
-        'idempotency': ['%spayment:idempotency:%s' % (prefix, uuid.uuid4()) for _ in range(305)],
+        'idempotency': ['%spayment:idempotency:%s' % (prefix, uuid.uuid4()) for _index in range(305)],
         'stream': ['%sstream:cache:%d' % (prefix, i) for i in range(1000)],
         'session': ['%ssession:%d' % (prefix, i) for i in range(200)],
     }

@@ -218,7 +218,7 @@ def test_failure_on_already_cordoned_node_leaves_it_cordoned():
 def test_check_mode_reports_and_touches_nothing(api, changed):
     res = run(api, check_mode=True)
     assert res["changed"] is changed
-    assert [c for c in api.calls] == []
+    assert list(api.calls) == []
 
 
 def test_idempotent_second_drain():

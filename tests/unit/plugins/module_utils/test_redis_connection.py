@@ -9,8 +9,8 @@ from ansible_collections.halobuzz.ops.plugins.module_utils._redis_connection imp
 @pytest.mark.parametrize('params, expected', [
     ({}, dict(host='localhost', port=6379, db=0, tls=False, username=None, password=None)),
     ({'redis_url': 'redis://cache:6380/2'}, dict(host='cache', port=6380, db=2, tls=False)),
-    ({'redis_url': 'rediss://u:p%40ss@cache'}, dict(host='cache', port=6379, db=0, tls=True, username='u',
-                                                     password='p@ss')),
+    ({'redis_url': 'rediss://u:p%40ss@cache'},
+     dict(host='cache', port=6379, db=0, tls=True, username='u', password='p@ss')),
     ({'redis_url': 'redis://:secret@cache/0', 'password': 'other'}, dict(password='other', username=None)),
     ({'redis_url': 'rediss://cache', 'tls': False}, dict(tls=False)),
     ({'host': '10.0.0.5', 'port': 7000, 'db': 1, 'tls': True}, dict(host='10.0.0.5', port=7000, db=1, tls=True)),

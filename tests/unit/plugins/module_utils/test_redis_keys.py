@@ -122,13 +122,13 @@ def test_key_audit_batch(exact, replies, expiries, without_ttl, vanished):
     assert acc.expiries_ms == expiries
     assert (acc.without_ttl, acc.vanished) == (without_ttl, vanished)
     assert len(acc.keys) == len(replies) - vanished
-    assert [k for _, k in acc.sample] == [k for k, r in zip(keys, replies) if r != -2]
+    assert [k for _expiry, k in acc.sample] == [k for k, r in zip(keys, replies) if r != -2]
 
 
 def test_expiry_digest_depends_on_keys_and_expiries_not_order():
     def digest(pairs):
         acc = KeyAudit(sample_size=0, digest=True)
-        acc.add_batch(0, [k for k, _ in pairs], [e for _, e in pairs], True, 0)
+        acc.add_batch(0, [k for k, _expiry in pairs], [e for _key, e in pairs], True, 0)
         return acc.digest
     base = digest([(b'a', 10), (b'b', -1)])
     assert digest([(b'b', -1), (b'a', 10)]) == base
@@ -176,7 +176,7 @@ def test_purge_keys_counts_batches_and_rate(fake_pipeline, check_mode, rate_limi
     now, sleeps = [0.0], []
     result = fake_pipeline.purge_keys([('n:1', conn)], ['stream:cache:*', 'stream:*'], check_mode, batch_size=4,
                                       scan_count=3, rate_limit=rate_limit, clock=lambda: now[0],
-                                      sleep=lambda s: sleeps.append(s))
+                                      sleep=sleeps.append)
     assert result == {'stream:cache:*': {'matched': 7, 'deleted': 0 if check_mode else 7},
                       'stream:*': {'matched': 0, 'deleted': 0}}
     assert sorted(conn.keys) == ([b'session:1'] + sorted(keys[:7]) if check_mode else [b'session:1'])
@@ -194,9 +194,9 @@ def test_overlap_agrees_with_brute_force_on_random_patterns():
     rng = random.Random(7)
     atoms = ['a', 'b', ':', '*', '?', '[ab]', '[^a]', '\\*']
     strings = [''.join(p) for n in range(5) for p in itertools.product('ab:*', repeat=n)]
-    for _ in range(200):
-        p = ''.join(rng.choice(atoms) for _ in range(rng.randint(1, 3)))
-        q = ''.join(rng.choice(atoms) for _ in range(rng.randint(1, 3)))
+    for _round in range(200):
+        p = ''.join(rng.choice(atoms) for _atom in range(rng.randint(1, 3)))
+        q = ''.join(rng.choice(atoms) for _atom in range(rng.randint(1, 3)))
         witness = patterns_overlap(p, q)
         common = next((s for s in strings if glob_match(p, s) and glob_match(q, s)), None)
         if witness is None:
