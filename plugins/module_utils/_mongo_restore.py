@@ -65,6 +65,29 @@ def index_fields(index):
     return ','.join(index['key'].keys())
 
 
+INDEX_TYPES = ('2d', '2dsphere', 'geoHaystack', 'hashed', 'text', 'wildcard')
+
+
+def convert_legacy_index_key(key):
+    """An index key old servers accepted and current ones refuse, made valid as mongorestore's
+    --convertLegacyIndexes does: zero, non-numbers and unknown strings become 1; others are kept."""
+    converted = SON()
+    for field, value in key.items():
+        if isinstance(value, bool) or value is None:
+            value = 1
+        elif isinstance(value, (int, float)):
+            value = value if value != 0 else 1
+        elif isinstance(value, str):
+            value = value if value in INDEX_TYPES else 1
+        elif hasattr(value, 'to_decimal'):  # Decimal128
+            number = value.to_decimal()
+            value = 1 if number.is_nan() or number == 0 else value
+        else:
+            value = 1
+        converted[field] = value
+    return converted
+
+
 def _glob_regex(pattern):
     """mongorestore's --nsInclude/--nsExclude syntax: ``*`` matches any run of characters."""
     return re.compile('^' + '.*'.join(re.escape(part) for part in pattern.split('*')) + '$', re.S)
@@ -131,13 +154,16 @@ class PlanItem(object):
     def metadata(self):
         return self.entry.metadata or {}
 
-    def index_specs(self):
+    def index_specs(self, convert_legacy=False):
         """Secondary index definitions, as createIndexes wants them (no ns, no _id index)."""
         specs = []
         for index in self.metadata.get('indexes', []):
             if index.get('name') == '_id_':
                 continue
-            specs.append(SON((k, v) for k, v in index.items() if k != 'ns'))
+            spec = SON((k, v) for k, v in index.items() if k != 'ns')
+            if convert_legacy:
+                spec['key'] = convert_legacy_index_key(spec['key'])
+            specs.append(spec)
         return specs
 
     def expected(self):
@@ -275,7 +301,8 @@ def _flush(client, item, batch):
         del batch[:]
 
 
-def restore(client, plan, path, drop=True, batch_size=1000, restore_indexes=True, drop_extra_collections=False):
+def restore(client, plan, path, drop=True, batch_size=1000, restore_indexes=True, drop_extra_collections=False,
+            convert_legacy_indexes=True):
     """Write the plan into the database; return the verified per-collection state."""
     for item in plan.items:
         _create(client, item, drop)
@@ -313,7 +340,7 @@ def restore(client, plan, path, drop=True, batch_size=1000, restore_indexes=True
                                 'the validation pass); restore from a file nobody is writing' % (path, ', '.join(changed)))
     if restore_indexes:
         for item in plan.items:
-            specs = item.index_specs()
+            specs = item.index_specs(convert_legacy_indexes)
             if specs and not item.is_view:
                 _command('creating indexes on', item.ns, client[item.db].command,
                          SON([('createIndexes', item.collection), ('indexes', specs)]))

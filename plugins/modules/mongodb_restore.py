@@ -93,6 +93,13 @@ options:
     description: Recreate the secondary indexes listed in each collection's metadata.
     type: bool
     default: true
+  convert_legacy_indexes:
+    description:
+      - Make index keys that old servers accepted and current servers refuse valid before creating the index, as
+        C(mongorestore --convertLegacyIndexes) does (a key value of C(0), C(true), C("") or an unknown string becomes
+        C(1)). With V(false) such an index fails the restore.
+    type: bool
+    default: true
   skip_if_identical:
     description: Do nothing (C(changed=false)) when the database already holds exactly the source's content.
     type: bool
@@ -189,7 +196,8 @@ def main():
             src=dict(type='path', required=True), drop=dict(type='bool', default=True),
             drop_extra_collections=dict(type='bool', default=False), ns_include=LISTS, ns_exclude=LISTS,
             ns_from=LISTS, ns_to=LISTS, batch_size=dict(type='int', default=1000),
-            restore_indexes=dict(type='bool', default=True), skip_if_identical=dict(type='bool', default=True)),
+            restore_indexes=dict(type='bool', default=True), convert_legacy_indexes=dict(type='bool', default=True),
+            skip_if_identical=dict(type='bool', default=True)),
         mutually_exclusive=MONGODB_MUTUALLY_EXCLUSIVE, required_together=MONGODB_REQUIRED_TOGETHER,
         supports_check_mode=True)
     if not HAS_PYMONGO:
@@ -212,7 +220,8 @@ def main():
             stage = 'restoring'
             result['verified'] = restore(
                 client, plan, p['src'], drop=p['drop'], batch_size=p['batch_size'],
-                restore_indexes=p['restore_indexes'], drop_extra_collections=p['drop_extra_collections'])
+                restore_indexes=p['restore_indexes'], drop_extra_collections=p['drop_extra_collections'],
+                convert_legacy_indexes=p['convert_legacy_indexes'])
     except (MongoArchiveError, MongoClientError) as exc:
         if stage == 'validating':
             module.fail_json(msg='%s; nothing was written' % exc)

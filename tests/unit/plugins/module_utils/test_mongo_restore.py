@@ -1,8 +1,11 @@
 import pytest
 
 from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import MongoArchiveError
+from bson.decimal128 import Decimal128
+from bson.son import SON
+
 from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_restore import (
-    NamespaceFilter, skip_reason, validate)
+    NamespaceFilter, convert_legacy_index_key, skip_reason, validate)
 
 from mongodump_fixtures import fixture
 
@@ -87,3 +90,21 @@ def test_index_specs_drop_ns_and_id_index():
     specs = plan.items[0].index_specs()
     assert [s['name'] for s in specs] == ['a_1_b_true'] and 'ns' not in specs[0]
     assert plan.items[0].expected()['indexes'] == ['_id', 'a,b,c,d']
+
+
+@pytest.mark.parametrize('key, expected', [
+    ({'a': 1}, {'a': 1}),
+    ({'a': -1.0, 'b': 2}, {'a': -1.0, 'b': 2}),
+    ({'a': 0}, {'a': 1}),
+    ({'a': True, 'b': '', 'c': Decimal128('0'), 'd': None}, {'a': 1, 'b': 1, 'c': 1, 'd': 1}),
+    ({'loc': '2dsphere', 'body': 'text', 'h': 'hashed', 'x': 'bogus'}, {'loc': '2dsphere', 'body': 'text', 'h': 'hashed', 'x': 1}),
+    ({'p': Decimal128('-1')}, {'p': Decimal128('-1')}),
+])
+def test_convert_legacy_index_key(key, expected):
+    converted = convert_legacy_index_key(SON(key))
+    assert converted == expected and list(converted) == list(key)
+
+
+def test_legacy_index_of_the_real_dump_is_converted():
+    spec = validate(fixture('dumps', 'indextestdump')).items[0].index_specs(convert_legacy=True)[0]
+    assert spec['key'] == {'a': 1.0, 'b': 1, 'c': 1, 'd': 1} and spec['name'] == 'a_1_b_true'
