@@ -10,6 +10,7 @@ from bson.son import SON
 from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import (
     ArchiveReader, ArchiveWriter, CollectionEntry, ContentChecksum, MongoArchiveError, dump_metadata,
     escape_collection_name, open_source, parse_metadata, unescape_collection_name)
+from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_bson import read_document
 
 from mongodump_fixtures import fixture
 
@@ -98,13 +99,14 @@ def _all_types_docs():
 
 
 def read_bson(path):
-    data = open(path, 'rb').read()
-    docs, pos = [], 0
-    while pos < len(data):
-        size = int.from_bytes(data[pos:pos + 4], 'little')
-        docs.append(data[pos:pos + size])
-        pos += size
-    return docs
+    """The raw documents of a .bson file, framed by the engine's own reader."""
+    with open(path, 'rb') as stream:
+        docs = []
+        while True:
+            raw = read_document(stream, sum(len(d) for d in docs))
+            if raw is None:
+                return docs
+            docs.append(raw)
 
 
 @pytest.mark.parametrize('compress', [False, True])
