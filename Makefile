@@ -44,8 +44,11 @@ sanity: venv
 unit: venv
 	$(VENV)/bin/pytest tests/unit -q
 
+# Two workers, whole files each: every worker brings up its own sandbox on free ports, and most
+# of a test's time is spent waiting on rollouts and ansible-playbook start-up, not on the CPU.
+INTEGRATION_WORKERS ?= 2
 integration: venv
-	$(VENV)/bin/pytest tests/integration tests/sandbox -q
+	$(VENV)/bin/pytest tests/integration tests/sandbox -q -n $(INTEGRATION_WORKERS) --dist loadfile
 
 sandbox-up: venv
 	$(PY) tests/sandbox/sandbox.py up --dir $(SANDBOX_DIR) --scenario $(SCENARIO)
