@@ -2,7 +2,6 @@
 restore + verify + writers back + healthy; re-run changes nothing; a flipped byte stops the run
 before the writers; the MongoDB server killed mid-restore ends failed with the database put back.
 """
-import json
 import os
 import re
 import signal
@@ -178,7 +177,7 @@ def test_server_killed_mid_restore_puts_the_database_back(world, sandbox_env, tm
         Path(argv[argv.index('--pid-file') + 1]).unlink(missing_ok=True)
         time.sleep(1)
         proc.start(argv)
-        output, _ = playbook.communicate(timeout=600)
+        output = playbook.communicate(timeout=600)[0]
     finally:
         if playbook.poll() is None:
             playbook.kill()
