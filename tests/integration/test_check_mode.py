@@ -1,0 +1,209 @@
+"""`--check --diff` is an honest dry run for every playbook in playbooks/ (CI runs them so on a schedule).
+
+For each playbook, from the scenario it naturally starts from and with the inputs it needs:
+snapshot the world (Kubernetes objects of namespace halobuzz, Redis keys and expiries, MongoDB
+content, Vault's secret/audit/ listing, the EKS nodegroup's scalingConfig, the Slack receiver's
+messages), run the playbook with --check --diff, assert it succeeded and previewed a change
+where the scenario calls for one, snapshot again and assert nothing changed.
+
+Every endpoint comes from `sandbox_env`; the scenarios and the Vault root token exist only in the
+sandbox, so with HALOBUZZ_USE_ENV=1 these tests are skipped (by `scenario` / `sandbox_secrets`).
+A test that finds every playbook listed here also fails when a playbook is added without a case.
+"""
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+boto3 = pytest.importorskip('boto3')
+hvac = pytest.importorskip('hvac')
+kubernetes = pytest.importorskip('kubernetes')
+pymongo = pytest.importorskip('pymongo')
+redis = pytest.importorskip('redis')
+
+# pylint: disable-next=wrong-import-position
+from ansible_collections.halobuzz.ops.plugins.module_utils import _mongo_backup  # noqa: E402
+# pylint: disable-next=wrong-import-position
+from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_restore import collection_state  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+NS = 'halobuzz'
+
+
+# -- the world, read independently of the roles ---------------------------------------------
+
+def _kubernetes(env):
+    api = kubernetes.config.new_client_from_config(config_file=env['KUBECONFIG'])
+    try:
+        apps, core = kubernetes.client.AppsV1Api(api), kubernetes.client.CoreV1Api(api)
+        hpas = kubernetes.client.AutoscalingV2Api(api).list_namespaced_horizontal_pod_autoscaler(NS).items
+        pdbs = kubernetes.client.PolicyV1Api(api).list_namespaced_pod_disruption_budget(NS).items
+        deployments = {}
+        for dep in apps.list_namespaced_deployment(NS).items:
+            template = dep.spec.template
+            deployments[dep.metadata.name] = dict(
+                generation=dep.metadata.generation, replicas=dep.spec.replicas,
+                annotations=dep.metadata.annotations or {},
+                template_annotations=template.metadata.annotations or {},
+                containers=[(c.name, c.image, sorted((e.name, e.value) for e in c.env or []))
+                            for c in template.spec.containers])
+        return dict(
+            deployments=deployments,
+            hpas={h.metadata.name: api.sanitize_for_serialization(h.spec) for h in hpas},
+            pdbs={p.metadata.name: (p.metadata.generation, api.sanitize_for_serialization(p.spec)) for p in pdbs},
+            nodes={n.metadata.name: bool(n.spec.unschedulable) for n in core.list_node().items},
+            # memory_leak deletes pods and drains evict them: a deleted pod is a change too
+            pods=sorted(p.metadata.name for p in core.list_namespaced_pod(NS).items
+                        if p.metadata.deletion_timestamp is None))
+    finally:
+        api.close()
+
+
+def _redis(env):
+    """{key: absolute expiry in ms (-1: none)} of every key, and the server's clock."""
+    client = redis.Redis.from_url(env['REDIS_URL'])
+    try:
+        seconds, micros = client.time()
+        keys = {k.decode(): client.pexpiretime(k) for k in client.scan_iter(count=1000)}
+        return dict(keys=keys, now_ms=seconds * 1000 + micros // 1000, dbsize=client.dbsize())
+    finally:
+        client.close()
+
+
+def _mongodb(env):
+    client = pymongo.MongoClient(env['MONGODB_URI'], serverSelectionTimeoutMS=30000)
+    try:
+        database = client.get_default_database().name
+        return {name: collection_state(client, database, name)
+                for name in sorted(client[database].list_collection_names()) if not name.startswith('system.')}
+    finally:
+        client.close()
+
+
+def _vault_audit(env, root_token):
+    """Every path under secret/audit/ with its current version (a new record or version is a change)."""
+    kv = hvac.Client(url=env['VAULT_ADDR'], token=root_token).secrets.kv.v2
+    found, todo = {}, ['audit/']
+    while todo:
+        folder = todo.pop()
+        try:
+            keys = kv.list_secrets(path=folder, mount_point='secret')['data']['keys']
+        except hvac.exceptions.InvalidPath:
+            continue
+        for key in keys:
+            if key.endswith('/'):
+                todo.append(folder + key)
+            else:
+                meta = kv.read_secret_metadata(path=folder + key, mount_point='secret')['data']
+                found[folder + key] = meta['current_version']
+    return found
+
+
+def _nodegroup(env):
+    eks = boto3.client('eks', region_name=env['AWS_DEFAULT_REGION'], endpoint_url=env.get('AWS_ENDPOINT_URL'),
+                       aws_access_key_id=env.get('AWS_ACCESS_KEY_ID'),
+                       aws_secret_access_key=env.get('AWS_SECRET_ACCESS_KEY'))
+    group = eks.describe_nodegroup(clusterName='halobuzz', nodegroupName='workers')['nodegroup']
+    return dict(scaling=group['scalingConfig'], labels=group.get('labels'), taints=group.get('taints'),
+                version=group.get('version'), release=group.get('releaseVersion'))
+
+
+def _slack_messages(env):
+    parts = urllib.parse.urlsplit(env['SLACK_WEBHOOK_URL'])
+    with urllib.request.urlopen('%s://%s/_sandbox/messages' % (parts.scheme, parts.netloc), timeout=10) as answer:
+        return len(json.load(answer)['messages'])
+
+
+def snapshot(env, root_token):
+    return dict(kubernetes=_kubernetes(env), redis=_redis(env), mongodb=_mongodb(env),
+                vault_audit=_vault_audit(env, root_token), nodegroup=_nodegroup(env), slack=_slack_messages(env))
+
+
+def _live_keys(keys, now_ms):
+    return {k: v for k, v in keys.items() if v < 0 or v > now_ms}
+
+
+def assert_unchanged(before, after):
+    # Keys that expired on their own meanwhile (ratelimit:chat:* live 60 s) are not a change;
+    # every other key must be there with the very same absolute expiry, and nothing new.
+    now = after['redis']['now_ms']
+    assert _live_keys(after['redis']['keys'], now) == _live_keys(before['redis']['keys'], now)
+    assert after['redis']['dbsize'] <= before['redis']['dbsize']
+    for part in ('kubernetes', 'mongodb', 'vault_audit', 'nodegroup', 'slack'):
+        assert after[part] == before[part], part
+
+
+# -- the playbooks --------------------------------------------------------------------------
+
+def _db_rollback_archive(env, tmp_path):
+    """An archive of the database as it is now, then a stray write: the dry run has a restore to preview."""
+    client = pymongo.MongoClient(env['MONGODB_URI'], serverSelectionTimeoutMS=30000)
+    try:
+        database = client.get_default_database().name
+        archive = tmp_path / 'good.archive'
+        _mongo_backup.write(client, _mongo_backup.select(client, [database]), str(archive))
+        client[database]['gifts'].insert_one({'written_by': 'bad release'})
+    finally:
+        client.close()
+    return ['-e', 'backup_archive=%s' % archive, '-e', 'safety_backup_dir=%s' % (tmp_path / 'safety')]
+
+
+def _maintenance_start(env, _tmp_path):
+    """Start maintenance on a node that runs a backend pod (the drain then has something to evict)."""
+    api = kubernetes.config.new_client_from_config(config_file=env['KUBECONFIG'])
+    try:
+        pods = kubernetes.client.CoreV1Api(api).list_namespaced_pod(NS, label_selector='app=backend').items
+    finally:
+        api.close()
+    node = next(p.spec.node_name for p in pods if p.spec.node_name and p.status.phase == 'Running')
+    return ['-e', 'maintenance_action=start', '-e', json.dumps({'maintenance_nodes': [node]})]
+
+
+# (playbook, scenario, extra arguments or a function (env, tmp_path) -> them, a change to preview?)
+CASES = [
+    ('rollback', 'bad-release', [], True),
+    ('db_rollback', 'healthy', _db_rollback_archive, True),
+    ('maintenance', 'healthy', _maintenance_start, True),
+    ('scale_up', 'healthy', [], True),
+    # the sandbox inventory gives the on-call LDAP login (vault_ldap_*)
+    ('break_glass', 'healthy', ['-e', json.dumps({'incident_id': 'INC-CHECK-1', 'approved_by': 'teamlead',
+                                                  'reason': 'check mode test of the break-glass runbook'})], False),
+    ('cache_purge', 'stream-latency', [], True),
+    ('redis_check', 'healthy', [], False),
+    ('service_down', 'healthy', [], False),
+    ('db_connection_lost', 'db-corruption', [], True),
+    ('payment_failures', 'payment-failures', [], False),
+    ('high_error_rate', 'high-error-rate', [], True),
+    ('ai_moderation_fallback', 'ai-moderation-down', [], True),
+    # the sandbox has no exec for the heap dump (as test_incident_response.py); a real cluster takes it
+    ('memory_leak', 'memory-leak', ['-e', 'incident_response_heap_dump=false',
+                                    '-e', 'incident_response_restart_cooldown_minutes=0'], True),
+]
+
+
+def test_every_playbook_has_a_case():
+    assert sorted(p.stem for p in (REPO / 'playbooks').glob('*.yml')) == sorted(case[0] for case in CASES)
+
+
+@pytest.mark.parametrize('playbook, scenario_name, extra, previews_change', CASES, ids=[c[0] for c in CASES])
+# pylint: disable-next=too-many-arguments,too-many-positional-arguments
+def test_check_diff_changes_nothing(playbook, scenario_name, extra, previews_change, sandbox_env, sandbox_secrets,
+                                    scenario, run_playbook, tmp_path):
+    scenario(scenario_name)
+    args = extra(sandbox_env, tmp_path) if callable(extra) else extra
+    root_token = sandbox_secrets['vault_root_token']
+    before = snapshot(sandbox_env, root_token)
+
+    env = dict(sandbox_env, HALOBUZZ_RECORDS_DIR=str(tmp_path / 'records'))
+    result = run_playbook(playbook, '--check', '--diff', *args, env=env)
+    recap = result.recap['localhost']
+    assert recap['failed'] == 0
+    if previews_change:
+        assert recap['changed'] >= 1, result.stdout[-4000:]
+
+    assert_unchanged(before, snapshot(sandbox_env, root_token))
+    assert not (tmp_path / 'safety').exists()  # db_rollback: no safety backup written in check mode
