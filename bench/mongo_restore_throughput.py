@@ -14,6 +14,7 @@ grows with size (goal: 4x the data in <= 4.4x the time).
 MONGODB_URI selects the server; without it a private nx-27017 (the sandbox's MongoDB) is started.
 """
 import datetime
+import argparse
 import os
 import sys
 import tempfile
@@ -93,7 +94,10 @@ def time_restore(client, path):
 
 
 def main():
-    sizes = [int(arg) for arg in sys.argv[1:]] or [50000, 200000, 800000]
+    parser = argparse.ArgumentParser(description='Restore throughput against raw pymongo insert_many, at several sizes.')
+    parser.add_argument('sizes', nargs='*', type=int, default=[50000, 200000, 800000],
+                        help='document counts to measure (default: 50000 200000 800000)')
+    sizes = parser.parse_args().sizes
     with tempfile.TemporaryDirectory(prefix='halobuzz-bench-') as work:
         server = None
         uri = os.environ.get('MONGODB_URI')
