@@ -312,6 +312,11 @@ def check_present_params(params, auth_requester, task_no_log):
     normalize_secret_path(params.get('secret_path'), params.get('engine_mount_point') or 'secret')
     if params.get('version') is not None and params['version'] < 1:
         raise BreakGlassRefused('version %r is not a secret version: versions start at 1.' % (params['version'],))
+    output_file = params.get('secret_output_file')
+    if output_file and not os.path.isdir(os.path.dirname(os.path.abspath(output_file))):
+        raise BreakGlassRefused('Break-glass access refused: secret_output_file %s: directory %s does not exist. '
+                                'Create it (mode 0700) or give another path; nothing was asked of Vault.'
+                                % (output_file, os.path.dirname(os.path.abspath(output_file))))
     if not task_no_log and not params.get('secret_output_file'):
         raise BreakGlassRefused('Break-glass access refused: the secret would be returned to a task without no_log. '
                                 'Set no_log: true on the task, or give secret_output_file.')

@@ -91,7 +91,8 @@ def describe(client, cluster_name, nodegroup_name, aws_errors):
                                          nodegroupName=nodegroup_name)["nodegroup"]
     except aws_errors as exc:
         if _error_code(exc) != "ResourceNotFoundException":
-            raise EksNodegroupError("reading nodegroup %s of EKS cluster %s failed: %s"
+            raise EksNodegroupError("reading nodegroup %s of EKS cluster %s failed: %s; check aws_region, "
+                                    "aws_endpoint_url (AWS_ENDPOINT_URL) and the AWS credentials"
                                     % (nodegroup_name, cluster_name, _aws_error_text(exc)))
     try:
         client.describe_cluster(name=cluster_name)

@@ -170,7 +170,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 access_record:
-  description: The access record written to Vault (never a secret value).
+  description:
+    - The access record written to Vault (never a secret value).
+    - Also returned with a failure after the access was opened (for example secret_output_file could not be
+      written), so that the tokens can be revoked by O(token_accessor) and O(login_token_accessor).
   returned: state=present and not check mode
   type: dict
   sample:
@@ -260,6 +263,7 @@ def main():
     def client_factory(token):
         return make_client(params, token=token)
 
+    record = None
     try:
         method = auth_method(params)
         if params['state'] == 'revoked':
@@ -294,7 +298,9 @@ def main():
         else:
             result['secret'] = secret
     except VaultAccessError as exc:
-        module.fail_json(msg=str(exc))
+        # Once the access is open, its accessors go back with the failure so that the role revokes the tokens.
+        opened = {} if record is None else dict(access_record=record, token_accessor=record['token_accessor'])
+        module.fail_json(msg=str(exc), **opened)
     module.exit_json(**result)
 
 

@@ -203,6 +203,7 @@ def test_normalize_secret_path_refuses(path, error):
     ({'auth_method': 'approle', 'role_id': 'r'}, True, 'give requester'),
     ({'version': 0}, True, 'versions start at 1'),
     ({'approved_by': 'oncall'}, True, 'is the requester'),
+    ({'secret_output_file': '/nonexistent-h10/secret.json'}, False, 'directory /nonexistent-h10 does not exist'),
     ({'auth_method': 'approle', 'role_id': 'r', 'requester': 'alice', 'approved_by': 'alice'}, True, 'requester'),
 ])
 def test_check_present_params_refuses_before_vault(overrides, no_log, error):

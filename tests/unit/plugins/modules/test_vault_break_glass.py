@@ -59,6 +59,7 @@ def test_documentation_matches_the_argspec():
     (dict(BASE, approved_by='ONCALL', _ansible_no_log=True), 'is the requester'),
     (dict(BASE, ttl='2h', _ansible_no_log=True), 'longer than the break-glass limit'),
     (dict(BASE, password=None, _ansible_no_log=True), 'auth_method=ldap needs password'),
+    (dict(BASE, secret_output_file='/nonexistent-h10/secret.json'), 'directory /nonexistent-h10 does not exist'),
 ])
 def test_refused_before_any_vault_client(monkeypatch, capsys, args, error):
     calls = run_main(monkeypatch, {k: v for k, v in args.items() if v is not None})
@@ -84,6 +85,19 @@ def test_present_writes_the_file_and_returns_no_secret(monkeypatch, capsys, tmp_
     result = output(capsys)
     assert 'secret' not in result and result['secret_output_file'] == str(out)
     assert out.read_text() == 'mongodb://u:p@h/db\n'
+
+
+@pytest.mark.parametrize('to_a_directory', [False, True])
+def test_a_failure_after_the_access_opened_returns_the_accessors_to_revoke(monkeypatch, capsys, tmp_path,
+                                                                          to_a_directory):
+    # A missing secret_key, or a secret_output_file that cannot be written (a directory): the role's revoke
+    # step needs the accessors, or the child and login tokens would live until their TTL.
+    args = (dict(BASE, secret_output_file=str(tmp_path)) if to_a_directory
+            else dict(BASE, secret_key='nope', _ansible_no_log=True))
+    run_main(monkeypatch, args, opened=(RECORD, 'audit/x', {'uri': 'mongodb://u:p@h/db'}))
+    result = output(capsys)
+    assert result['failed'] and 'secret' not in result
+    assert result['access_record'] == RECORD and result['token_accessor'] == 'acc-child'
 
 
 @pytest.mark.parametrize('check_mode, revoked, changed', [(False, (True, 'active'), True),
