@@ -149,7 +149,7 @@ def _db_rollback_archive(env, tmp_path):
         client[database]['gifts'].insert_one({'written_by': 'bad release'})
     finally:
         client.close()
-    return ['-e', 'backup_archive=%s' % archive, '-e', 'safety_backup_dir=%s' % (tmp_path / 'safety')]
+    return ['-e', 'backup_archive=%s' % archive, '-e', 'safety_backup_dir=%s' % (tmp_path / 'out' / 'safety')]
 
 
 def _maintenance_start(env, _tmp_path):
@@ -163,6 +163,20 @@ def _maintenance_start(env, _tmp_path):
     return ['-e', 'maintenance_action=start', '-e', json.dumps({'maintenance_nodes': [node]})]
 
 
+def _break_glass(_env, tmp_path):
+    """The sandbox inventory gives the on-call LDAP login (vault_ldap_*); the secret would go to a file."""
+    return ['-e', json.dumps({'incident_id': 'INC-CHECK-1', 'approved_by': 'teamlead',
+                              'reason': 'check mode test of the break-glass runbook',
+                              'secret_output_file': str(tmp_path / 'out' / 'mongodb.json')})]
+
+
+def _memory_leak(_env, tmp_path):
+    """Heap dumps on (the default): check mode must neither exec into the pods (the sandbox has no exec)
+    nor write a dump; no cooldown, since the scenario's pods are minutes old."""
+    return ['-e', 'incident_response_restart_cooldown_minutes=0',
+            '-e', 'incident_response_heap_dump_dir=%s' % (tmp_path / 'out' / 'heapdumps')]
+
+
 # (playbook, scenario, extra arguments or a function (env, tmp_path) -> them, a change to preview?)
 CASES = [
     ('rollback', 'bad-release', [], True),
@@ -170,8 +184,7 @@ CASES = [
     ('maintenance', 'healthy', _maintenance_start, True),
     ('scale_up', 'healthy', [], True),
     # the sandbox inventory gives the on-call LDAP login (vault_ldap_*)
-    ('break_glass', 'healthy', ['-e', json.dumps({'incident_id': 'INC-CHECK-1', 'approved_by': 'teamlead',
-                                                  'reason': 'check mode test of the break-glass runbook'})], False),
+    ('break_glass', 'healthy', _break_glass, True),
     ('cache_purge', 'stream-latency', [], True),
     ('redis_check', 'healthy', [], False),
     ('service_down', 'healthy', [], False),
@@ -179,10 +192,13 @@ CASES = [
     ('payment_failures', 'payment-failures', [], False),
     ('high_error_rate', 'high-error-rate', [], True),
     ('ai_moderation_fallback', 'ai-moderation-down', [], True),
-    # the sandbox has no exec for the heap dump (as test_incident_response.py); a real cluster takes it
-    ('memory_leak', 'memory-leak', ['-e', 'incident_response_heap_dump=false',
-                                    '-e', 'incident_response_restart_cooldown_minutes=0'], True),
+    ('memory_leak', 'memory-leak', _memory_leak, True),
 ]
+
+
+def _local_files(tmp_path):
+    records = tmp_path / 'records'
+    return sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob('*') if records not in (p, *p.parents))
 
 
 def test_every_playbook_has_a_case():
@@ -196,6 +212,8 @@ def test_check_diff_changes_nothing(playbook, scenario_name, extra, previews_cha
     scenario(scenario_name)
     args = extra(sandbox_env, tmp_path) if callable(extra) else extra
     root_token = sandbox_secrets['vault_root_token']
+    (tmp_path / 'out').mkdir()
+    local_files = _local_files(tmp_path)
     before = snapshot(sandbox_env, root_token)
 
     env = dict(sandbox_env, HALOBUZZ_RECORDS_DIR=str(tmp_path / 'records'))
@@ -206,4 +224,74 @@ def test_check_diff_changes_nothing(playbook, scenario_name, extra, previews_cha
         assert recap['changed'] >= 1, result.stdout[-4000:]
 
     assert_unchanged(before, snapshot(sandbox_env, root_token))
-    assert not (tmp_path / 'safety').exists()  # db_rollback: no safety backup written in check mode
+    # no local file either: db_rollback's safety backup, break_glass's secret_output_file, heap dumps
+    assert _local_files(tmp_path) == local_files
+
+
+# -- the snapshot itself sees each kind of change (else the test above could not fail) -------
+
+def _scale_streaming(env):
+    api = kubernetes.config.new_client_from_config(config_file=env['KUBECONFIG'])
+    try:
+        kubernetes.client.AppsV1Api(api).patch_namespaced_deployment_scale('streaming', NS, {'spec': {'replicas': 3}})
+    finally:
+        api.close()
+
+
+def _cordon(env):
+    api = kubernetes.config.new_client_from_config(config_file=env['KUBECONFIG'])
+    try:
+        kubernetes.client.CoreV1Api(api).patch_node('node-3', {'spec': {'unschedulable': True}})
+    finally:
+        api.close()
+
+
+def _redis_new_expiry(env):
+    client = redis.Redis.from_url(env['REDIS_URL'])
+    try:
+        client.expire(next(client.scan_iter(match='payment:idempotency:*')), 7 * 86400)
+    finally:
+        client.close()
+
+
+def _mongodb_update(env):
+    client = pymongo.MongoClient(env['MONGODB_URI'], serverSelectionTimeoutMS=30000)
+    try:
+        client.get_default_database()['users'].update_one({}, {'$set': {'wallet': None}})
+    finally:
+        client.close()
+
+
+def _vault_record(env, root_token):
+    hvac.Client(url=env['VAULT_ADDR'], token=root_token).secrets.kv.v2.create_or_update_secret(
+        path='audit/break-glass/INC-SNAPSHOT', secret={'reason': 'snapshot test'}, mount_point='secret')
+
+
+def _nodegroup_desired(env):
+    boto3.client('eks', region_name=env['AWS_DEFAULT_REGION'], endpoint_url=env.get('AWS_ENDPOINT_URL'),
+                 aws_access_key_id=env.get('AWS_ACCESS_KEY_ID'),
+                 aws_secret_access_key=env.get('AWS_SECRET_ACCESS_KEY')).update_nodegroup_config(
+        clusterName='halobuzz', nodegroupName='workers', scalingConfig={'desiredSize': 4})
+
+
+def _slack_post(env):
+    request = urllib.request.Request(env['SLACK_WEBHOOK_URL'], data=json.dumps({'text': 'snapshot test'}).encode(),
+                                     headers={'Content-Type': 'application/json'})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+
+
+def test_snapshot_sees_each_kind_of_change(sandbox_env, sandbox_secrets, scenario):
+    scenario('healthy')
+    root_token = sandbox_secrets['vault_root_token']
+    changes = [('kubernetes', _scale_streaming), ('kubernetes', _cordon), ('redis', _redis_new_expiry),
+               ('mongodb', _mongodb_update), ('vault_audit', lambda env: _vault_record(env, root_token)),
+               ('nodegroup', _nodegroup_desired), ('slack', _slack_post)]
+    for part, change in changes:
+        before = snapshot(sandbox_env, root_token)
+        assert_unchanged(before, snapshot(sandbox_env, root_token))
+        change(sandbox_env)
+        after = snapshot(sandbox_env, root_token)
+        with pytest.raises(AssertionError):
+            assert_unchanged(before, after)
+        assert after[part] != before[part], change.__name__
