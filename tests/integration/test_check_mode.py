@@ -36,6 +36,14 @@ NS = 'halobuzz'
 
 # -- the world, read independently of the roles ---------------------------------------------
 
+def _kube_call(env, api_class, method, *args, **kwargs):
+    api = kubernetes.config.new_client_from_config(config_file=env['KUBECONFIG'])
+    try:
+        return getattr(api_class(api), method)(*args, **kwargs)
+    finally:
+        api.close()
+
+
 def _kubernetes(env):
     api = kubernetes.config.new_client_from_config(config_file=env['KUBECONFIG'])
     try:
@@ -103,11 +111,14 @@ def _vault_audit(env, root_token):
     return found
 
 
+def _eks(env):
+    return boto3.client('eks', region_name=env['AWS_DEFAULT_REGION'], endpoint_url=env.get('AWS_ENDPOINT_URL'),
+                        aws_access_key_id=env.get('AWS_ACCESS_KEY_ID'),
+                        aws_secret_access_key=env.get('AWS_SECRET_ACCESS_KEY'))
+
+
 def _nodegroup(env):
-    eks = boto3.client('eks', region_name=env['AWS_DEFAULT_REGION'], endpoint_url=env.get('AWS_ENDPOINT_URL'),
-                       aws_access_key_id=env.get('AWS_ACCESS_KEY_ID'),
-                       aws_secret_access_key=env.get('AWS_SECRET_ACCESS_KEY'))
-    group = eks.describe_nodegroup(clusterName='halobuzz', nodegroupName='workers')['nodegroup']
+    group = _eks(env).describe_nodegroup(clusterName='halobuzz', nodegroupName='workers')['nodegroup']
     return dict(scaling=group['scalingConfig'], labels=group.get('labels'), taints=group.get('taints'),
                 version=group.get('version'), release=group.get('releaseVersion'))
 
@@ -154,11 +165,7 @@ def _db_rollback_archive(env, tmp_path):
 
 def _maintenance_start(env, _tmp_path):
     """Start maintenance on a node that runs a backend pod (the drain then has something to evict)."""
-    api = kubernetes.config.new_client_from_config(config_file=env['KUBECONFIG'])
-    try:
-        pods = kubernetes.client.CoreV1Api(api).list_namespaced_pod(NS, label_selector='app=backend').items
-    finally:
-        api.close()
+    pods = _kube_call(env, kubernetes.client.CoreV1Api, 'list_namespaced_pod', NS, label_selector='app=backend').items
     node = next(p.spec.node_name for p in pods if p.spec.node_name and p.status.phase == 'Running')
     return ['-e', 'maintenance_action=start', '-e', json.dumps({'maintenance_nodes': [node]})]
 
@@ -231,19 +238,12 @@ def test_check_diff_changes_nothing(playbook, scenario_name, extra, previews_cha
 # -- the snapshot itself sees each kind of change (else the test above could not fail) -------
 
 def _scale_streaming(env):
-    api = kubernetes.config.new_client_from_config(config_file=env['KUBECONFIG'])
-    try:
-        kubernetes.client.AppsV1Api(api).patch_namespaced_deployment_scale('streaming', NS, {'spec': {'replicas': 3}})
-    finally:
-        api.close()
+    _kube_call(env, kubernetes.client.AppsV1Api, 'patch_namespaced_deployment_scale', 'streaming', NS,
+               {'spec': {'replicas': 3}})
 
 
 def _cordon(env):
-    api = kubernetes.config.new_client_from_config(config_file=env['KUBECONFIG'])
-    try:
-        kubernetes.client.CoreV1Api(api).patch_node('node-3', {'spec': {'unschedulable': True}})
-    finally:
-        api.close()
+    _kube_call(env, kubernetes.client.CoreV1Api, 'patch_node', 'node-3', {'spec': {'unschedulable': True}})
 
 
 def _redis_new_expiry(env):
@@ -268,10 +268,8 @@ def _vault_record(env, root_token):
 
 
 def _nodegroup_desired(env):
-    boto3.client('eks', region_name=env['AWS_DEFAULT_REGION'], endpoint_url=env.get('AWS_ENDPOINT_URL'),
-                 aws_access_key_id=env.get('AWS_ACCESS_KEY_ID'),
-                 aws_secret_access_key=env.get('AWS_SECRET_ACCESS_KEY')).update_nodegroup_config(
-        clusterName='halobuzz', nodegroupName='workers', scalingConfig={'desiredSize': 4})
+    _eks(env).update_nodegroup_config(clusterName='halobuzz', nodegroupName='workers',
+                                      scalingConfig={'desiredSize': 4})
 
 
 def _slack_post(env):
