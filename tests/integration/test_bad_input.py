@@ -153,8 +153,11 @@ def world(sandbox_env, scenario):
         "apps": k8s_client.AppsV1Api(), "core": k8s_client.CoreV1Api(), "hpa": k8s_client.AutoscalingV2Api(),
         "redis": redis.Redis.from_url(sandbox_env["REDIS_URL"], socket_timeout=10),
         "mongo": pymongo.MongoClient(sandbox_env["MONGODB_URI"], serverSelectionTimeoutMS=10000),
+        # credentials from sandbox_env when it has them (a private sandbox), else boto3's usual chain
         "eks": boto3.client("eks", endpoint_url=sandbox_env.get("AWS_ENDPOINT_URL") or None,
-                            region_name=sandbox_env.get("AWS_DEFAULT_REGION", "us-east-1")),
+                            region_name=sandbox_env.get("AWS_DEFAULT_REGION", "us-east-1"),
+                            aws_access_key_id=sandbox_env.get("AWS_ACCESS_KEY_ID"),
+                            aws_secret_access_key=sandbox_env.get("AWS_SECRET_ACCESS_KEY")),
     }
     yield clients
     clients["redis"].close()
