@@ -282,8 +282,8 @@ def test_bad_input_fails_clearly_and_changes_nothing(world, sandbox_env, run_pla
     assert not (tmp_path / "safety").exists() or not any((tmp_path / "safety").iterdir())
 
 
-def test_ai_moderation_switch_done_but_slack_unreachable_says_what_to_tell(world, sandbox_env, scenario,
-                                                                          run_playbook):
+def test_ai_moderation_switch_done_but_slack_unreachable_says_what_to_tell(
+        world, sandbox_env, scenario, run_playbook):
     """The fallback itself is the protective change and completes; the failed alert is reported without
     the webhook URL (a credential), naming slack_webhook_url and the message to pass on by hand."""
     scenario("healthy")

@@ -88,8 +88,8 @@ def test_present_writes_the_file_and_returns_no_secret(monkeypatch, capsys, tmp_
 
 
 @pytest.mark.parametrize('to_a_directory', [False, True])
-def test_a_failure_after_the_access_opened_returns_the_accessors_to_revoke(monkeypatch, capsys, tmp_path,
-                                                                          to_a_directory):
+def test_a_failure_after_the_access_opened_returns_the_accessors_to_revoke(
+        monkeypatch, capsys, tmp_path, to_a_directory):
     # A missing secret_key, or a secret_output_file that cannot be written (a directory): the role's revoke
     # step needs the accessors, or the child and login tokens would live until their TTL.
     args = (dict(BASE, secret_output_file=str(tmp_path)) if to_a_directory
