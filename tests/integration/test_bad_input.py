@@ -125,6 +125,8 @@ CASES = [
      ("argument 'incident_response_log_tail'", "cannot be converted to an int")),
     ("payment-failures-prometheus-unreachable", "payment_failures", (), {"PROMETHEUS_URL": "http://{closed}"},
      ("Prometheus at http://{closed} did not answer the payment success ratio", "Check prometheus_url")),
+    ("payment-failures-redis-url-empty", "payment_failures", (), {"REDIS_URL": ""},
+     ("redis_url is empty", "REDIS_URL", "Nothing was changed")),
     ("payment-failures-bad-type-with-credentials", "payment_failures",
      ("-e", "incident_response_payment_success_threshold=abc"), {"REDIS_URL": "redis://:{planted}@{closed}/0"},
      ("argument 'incident_response_payment_success_threshold'", "cannot be converted to a float")),
