@@ -26,14 +26,14 @@ sys.path[:0] = [str(REPO / '.collections'), str(REPO / 'tests' / 'integration')]
 import bson  # noqa: E402
 from bson.int64 import Int64  # noqa: E402
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import (  # noqa: E402
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (  # noqa: E402
     ArchiveWriter, CollectionEntry, dump_metadata)
 from mongo_helpers import NxServer  # noqa: E402
 
 CHILD = '''
 import sys
 sys.path[:0] = [{collections!r}]
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_restore import NamespaceFilter, restore, validate
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import NamespaceFilter, restore, validate
 plan = validate({archive!r}, NamespaceFilter(ns_from=['src.$c$'], ns_to=['h5rss.$c$']))
 if {uri!r}:
     import pymongo

@@ -30,9 +30,9 @@ from bson.int64 import Int64  # noqa: E402
 from bson.objectid import ObjectId  # noqa: E402
 from bson.raw_bson import RawBSONDocument  # noqa: E402
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import (  # noqa: E402
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (  # noqa: E402
     ArchiveWriter, CollectionEntry, dump_metadata)
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_restore import (  # noqa: E402
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import (  # noqa: E402
     NamespaceFilter, RAW_OPTIONS, restore, validate, verify)
 from mongo_helpers import NxServer  # noqa: E402
 
@@ -65,7 +65,7 @@ def time_pymongo(client, path):
     """insert_many of the archive's raw documents (already in memory: not timed to read)."""
     plan = validate(path)
     source_docs = []
-    from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import open_source
+    from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import open_source
     reader = open_source(path)
     for _entry, raw in reader.documents():
         if raw is not None:

@@ -30,7 +30,7 @@ import conftest  # noqa: E402,F401  (puts this checkout on the ansible_collectio
 import redis  # noqa: E402
 from redis_servers import REDIS_CLI, RedisServer  # noqa: E402
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._redis_keys import audit_keys  # noqa: E402
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.keys import audit_keys  # noqa: E402
 
 PATTERN = 'payment:idempotency:*'
 

@@ -54,7 +54,7 @@ import time
 from ansible import context as ansible_context
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._run_record import (
+from ansible_collections.halobuzz.ops.plugins.plugin_utils.run_record import (
     RunRecord,
     summarize_result,
 )

@@ -121,14 +121,14 @@ nodegroup:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.halobuzz.ops.plugins.module_utils._aws import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.aws.client import (
     AWS_ARG_SPEC,
     AWS_MUTUALLY_EXCLUSIVE,
     AWS_REQUIRED_TOGETHER,
     AwsConnectionError,
     aws_client,
 )
-from ansible_collections.halobuzz.ops.plugins.module_utils._eks_nodegroup import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.aws.eks_nodegroup import (
     EksNodegroupError,
     scale_nodegroup,
 )

@@ -151,7 +151,7 @@ from ansible_collections.kubernetes.core.plugins.module_utils.args_common import
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
-from ansible_collections.halobuzz.ops.plugins.module_utils._k8s_drain import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain import (
     DrainError,
     KubeApiError,
     drain_node,

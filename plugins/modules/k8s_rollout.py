@@ -171,8 +171,8 @@ rollout:
 
 import datetime
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._k8s_rollout import RolloutError
-from ansible_collections.halobuzz.ops.plugins.module_utils._k8s_rollout_service import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import RolloutError
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import (
     RolloutService,
     argument_spec,
     connect,

@@ -143,8 +143,8 @@ rollback_record:
   sample: {from: 3, to: 2, replicaset: backend-6d4cf56db6}
 """
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._k8s_rollout import RolloutError
-from ansible_collections.halobuzz.ops.plugins.module_utils._k8s_rollout_service import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import RolloutError
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import (
     RolloutService,
     argument_spec,
     connect,

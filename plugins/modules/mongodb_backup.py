@@ -117,12 +117,12 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.halobuzz.ops.plugins.module_utils import _mongo_backup
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import MongoArchiveError, file_sha256
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_client import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import backup as mongodb_backup
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import MongoArchiveError, file_sha256
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
     HAS_PYMONGO, MONGODB_MUTUALLY_EXCLUSIVE, MONGODB_REQUIRED_TOGETHER, PYMONGO_IMPORT_ERROR,
     MongoClientError, connect, mongodb_argument_spec)
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_restore import NamespaceFilter, validate
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import NamespaceFilter, validate
 
 LISTS = dict(type='list', elements='str', default=[])
 
@@ -145,12 +145,12 @@ def main():
                           sha256=file_sha256(p['dest']), size=os.path.getsize(p['dest']))
             module.exit_json(**result)
         client = connect(p)
-        entries = _mongo_backup.select(client, p['databases'], NamespaceFilter(p['ns_include'], p['ns_exclude']))
+        entries = mongodb_backup.select(client, p['databases'], NamespaceFilter(p['ns_include'], p['ns_exclude']))
         if module.check_mode:
-            _mongo_backup.count(client, entries)
+            mongodb_backup.count(client, entries)
             collections = [dict(namespace=e.ns, type=e.kind, documents=e.count) for e in entries]
         else:
-            collections, result['sha256'], result['size'] = _mongo_backup.write(client, entries, p['dest'], p['gzip'])
+            collections, result['sha256'], result['size'] = mongodb_backup.write(client, entries, p['dest'], p['gzip'])
         result.update(changed=True, collections=collections,
                       documents=sum(c.get('documents', 0) for c in collections))
     except (MongoArchiveError, MongoClientError) as exc:

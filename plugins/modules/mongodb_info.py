@@ -66,7 +66,7 @@ collections:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_client import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
     HAS_PYMONGO, MONGODB_MUTUALLY_EXCLUSIVE, MONGODB_REQUIRED_TOGETHER, PYMONGO_IMPORT_ERROR,
     MongoClientError, connect, mongodb_argument_spec, server_info)
 

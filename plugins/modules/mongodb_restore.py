@@ -180,11 +180,11 @@ source_kind:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import MongoArchiveError
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_client import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import MongoArchiveError
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
     HAS_PYMONGO, MONGODB_MUTUALLY_EXCLUSIVE, MONGODB_REQUIRED_TOGETHER, PYMONGO_IMPORT_ERROR,
     MongoClientError, connect, mongodb_argument_spec)
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_restore import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import (
     NamespaceFilter, compare, restore, validate)
 
 LISTS = dict(type='list', elements='str', default=[])

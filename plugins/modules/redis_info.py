@@ -109,9 +109,9 @@ problems:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._redis_connection import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import (
     REDIS_MUTUALLY_EXCLUSIVE, RedisCheckError, connect, redis_argument_spec)
-from ansible_collections.halobuzz.ops.plugins.module_utils._redis_info import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.info import (
     THRESHOLDS, aggregate, check_thresholds, read_node, validate_limits)
 
 

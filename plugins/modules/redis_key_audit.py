@@ -160,9 +160,9 @@ elapsed_seconds:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._redis_connection import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import (
     REDIS_MUTUALLY_EXCLUSIVE, RedisCheckError, connect, redis_argument_spec)
-from ansible_collections.halobuzz.ops.plugins.module_utils._redis_keys import audit_keys, validate_patterns
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.keys import audit_keys, validate_patterns
 
 
 def main():

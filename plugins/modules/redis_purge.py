@@ -119,9 +119,9 @@ cluster:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._redis_connection import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import (
     REDIS_MUTUALLY_EXCLUSIVE, RedisCheckError, connect, redis_argument_spec)
-from ansible_collections.halobuzz.ops.plugins.module_utils._redis_keys import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.keys import (
     check_purge_patterns, purge, validate_patterns)
 
 

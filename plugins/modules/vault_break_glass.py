@@ -228,9 +228,9 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.halobuzz.ops.plugins.module_utils import _break_glass as bg
-from ansible_collections.halobuzz.ops.plugins.module_utils._vault_auth import auth_method
-from ansible_collections.halobuzz.ops.plugins.module_utils._vault_client import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault import break_glass as bg
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault.auth import auth_method
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault.client import (
     HVAC_IMPORT_ERROR,
     VaultAccessError,
     make_client,

@@ -21,9 +21,9 @@ from hvac import exceptions as hv
 
 from sandbox_support import use_real_env
 from mongo_helpers import run_module
-from ansible_collections.halobuzz.ops.plugins.module_utils import _break_glass as bg
-from ansible_collections.halobuzz.ops.plugins.module_utils._vault_auth import auth_method
-from ansible_collections.halobuzz.ops.plugins.module_utils._vault_client import VaultAccessError, make_client
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault import break_glass as bg
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault.auth import auth_method
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault.client import VaultAccessError, make_client
 
 APPROVER = 'teamlead'
 FACT_PLAYBOOK = 'tests/integration/playbooks/break_glass_fact.yml'

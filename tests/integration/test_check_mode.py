@@ -26,9 +26,9 @@ pymongo = pytest.importorskip('pymongo')
 redis = pytest.importorskip('redis')
 
 # pylint: disable-next=wrong-import-position
-from ansible_collections.halobuzz.ops.plugins.module_utils import _mongo_backup  # noqa: E402
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import backup as mongodb_backup  # noqa: E402
 # pylint: disable-next=wrong-import-position
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_restore import collection_state  # noqa: E402
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import collection_state  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 NS = 'halobuzz'
@@ -156,7 +156,7 @@ def _db_rollback_archive(env, tmp_path):
     try:
         database = client.get_default_database().name
         archive = tmp_path / 'good.archive'
-        _mongo_backup.write(client, _mongo_backup.select(client, [database]), str(archive))
+        mongodb_backup.write(client, mongodb_backup.select(client, [database]), str(archive))
         client[database]['gifts'].insert_one({'written_by': 'bad release'})
     finally:
         client.close()

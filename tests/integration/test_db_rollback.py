@@ -17,10 +17,10 @@ from bson import encode
 from bson.int64 import Int64
 from kubernetes import client as k8s_client, config as k8s_config
 
-from ansible_collections.halobuzz.ops.plugins.module_utils import _mongo_backup
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import backup as mongodb_backup
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (
     ArchiveWriter, CollectionEntry, dump_metadata)
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_restore import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import (
     RAW_OPTIONS, collection_state, compare, validate)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,9 +60,9 @@ def healthz(env):
 
 def backup_of(mongo, database, path, extra=None):
     """An archive of the database as it is now (plus `extra`: (name, raw docs) written after it)."""
-    entries = _mongo_backup.select(mongo, [database])
+    entries = mongodb_backup.select(mongo, [database])
     if extra is None:
-        _mongo_backup.write(mongo, entries, str(path))
+        mongodb_backup.write(mongo, entries, str(path))
         return str(path)
     name, docs = extra
     metadata = {'options': {}, 'indexes': [{'v': 2, 'key': {'_id': 1}, 'name': '_id_'}]}

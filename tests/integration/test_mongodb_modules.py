@@ -22,8 +22,8 @@ from bson.objectid import ObjectId
 from bson.regex import Regex
 from bson.timestamp import Timestamp
 
-from ansible_collections.halobuzz.ops.plugins.module_utils import _mongo_restore as restore_utils
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import MongoArchiveError
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import restore as restore_utils
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import MongoArchiveError
 
 from mongo_helpers import FIXTURES, MongoEcoServer, read_bson, run_module, write_bson
 

@@ -229,13 +229,13 @@ def test_tls_client_to_plain_server_is_a_clear_error(private_server):
 
 def test_audit_before_redis_7_uses_pttl(redis_url, keyspace, monkeypatch):
     """Servers without PEXPIRETIME (Redis < 7): TTLs from PTTL, expiries marked inexact, no digest."""
-    from ansible_collections.halobuzz.ops.plugins.module_utils import _redis_keys
-    real = _redis_keys._expiry_command
+    from ansible_collections.halobuzz.ops.plugins.module_utils.redis import keys as redis_keys
+    real = redis_keys._expiry_command
 
     def as_redis_6(conn):
         _command, _exact, now_ms = real(conn)
         return 'PTTL', False, now_ms
-    monkeypatch.setattr(_redis_keys, '_expiry_command', as_redis_6)
+    monkeypatch.setattr(redis_keys, '_expiry_command', as_redis_6)
     prefix = keyspace[0]
     args = dict(redis_url=redis_url, pattern=prefix + 'payment:idempotency:*', expiry_digest=True)
     old = run_module('redis_key_audit', args)

@@ -8,9 +8,9 @@ import pytest
 import requests
 from hvac import exceptions as hv
 
-from ansible_collections.halobuzz.ops.plugins.module_utils import _break_glass as bg
-from ansible_collections.halobuzz.ops.plugins.module_utils._vault_auth import auth_method
-from ansible_collections.halobuzz.ops.plugins.module_utils._vault_client import VaultAccessError, describe_error
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault import break_glass as bg
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault.auth import auth_method
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault.client import VaultAccessError, describe_error
 
 NOW = datetime.datetime(2026, 11, 26, 22, 40, 5, tzinfo=datetime.timezone.utc)
 SECRET = {'uri': 'mongodb://app:s3cr3t-value@db:27017/halobuzz', 'username': 'halobuzz_app', 'password': 's3cr3t-value'}

@@ -2,7 +2,7 @@ import struct
 
 import pytest
 
-from ansible_collections.halobuzz.ops.plugins.module_utils import _crc64
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import crc64
 
 from mongodump_fixtures import fixture
 
@@ -15,26 +15,26 @@ from mongodump_fixtures import fixture
     (b'abc', 0x2CD8094A1A277627),  # Go's hash/crc64 golden values (crc64_test.go, ECMA column)
 ])
 def test_known_values(data, expected, pure):
-    assert _crc64.update(0, data, pure=pure) == expected
+    assert crc64.update(0, data, pure=pure) == expected
 
 
 @pytest.mark.parametrize('split', [0, 1, 4, 9])
 def test_running_crc_equals_one_shot(split):
     data = b'123456789'
-    assert _crc64.update(_crc64.update(0, data[:split]), data[split:]) == _crc64.update(0, data)
+    assert crc64.update(crc64.update(0, data[:split]), data[split:]) == crc64.update(0, data)
 
 
 @pytest.mark.parametrize('value', [0, 1, (1 << 63) - 1, 1 << 63, (1 << 64) - 1])
 def test_int64_round_trip(value):
-    signed = _crc64.to_int64(value)
+    signed = crc64.to_int64(value)
     assert -(1 << 63) <= signed < (1 << 63)
-    assert _crc64.from_int64(signed) == value
+    assert crc64.from_int64(signed) == value
 
 
 def test_matches_the_crc_mongodump_wrote():
     # test.bar.archive: admin.system.version holds one 0x3b-byte document at offset 0x25b;
     # its EOF header's CRC field (int64 LE) is at 0x2d6.
     data = open(fixture('archives', 'test.bar.archive'), 'rb').read()
-    crc = _crc64.Crc64()
+    crc = crc64.Crc64()
     crc.update(data[0x25b:0x25b + 0x3b])
     assert crc.int64() == struct.unpack('<q', data[0x2d6:0x2de])[0]

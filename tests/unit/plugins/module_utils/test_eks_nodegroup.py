@@ -8,7 +8,7 @@ import botocore.exceptions
 import pytest
 from moto import mock_aws
 
-from ansible_collections.halobuzz.ops.plugins.module_utils import _eks_nodegroup as e
+from ansible_collections.halobuzz.ops.plugins.module_utils.aws import eks_nodegroup as e
 
 CUR = dict(minSize=3, maxSize=20, desiredSize=3)
 

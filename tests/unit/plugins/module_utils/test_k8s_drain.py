@@ -3,7 +3,7 @@
 
 import pytest
 
-from ansible_collections.halobuzz.ops.plugins.module_utils import _k8s_drain as d
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s import drain as d
 
 NODE = "node-1"
 

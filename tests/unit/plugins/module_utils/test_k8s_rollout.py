@@ -3,7 +3,7 @@
 
 import pytest
 
-from ansible_collections.halobuzz.ops.plugins.module_utils import _k8s_rollout as ro
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s import rollout as ro
 from k8s_rollout_objects import UID, bad_release, deployment, replicaset, template
 
 V140, V150, V151 = "registry/backend:v1.4.0", "registry/backend:v1.5.0", "registry/backend:v1.5.1"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._k8s_rollout import RolloutError
-from ansible_collections.halobuzz.ops.plugins.module_utils._k8s_rollout_service import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import RolloutError
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import (
     JSON_PATCH,
     STRATEGIC_MERGE_PATCH,
     RolloutService,

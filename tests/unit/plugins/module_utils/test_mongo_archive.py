@@ -6,10 +6,10 @@ import pytest
 from bson import json_util
 from bson.son import SON
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (
     ArchiveReader, ArchiveWriter, CollectionEntry, ContentChecksum, MongoArchiveError, dump_metadata,
     escape_collection_name, open_source, parse_metadata, unescape_collection_name)
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_bson import read_document
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.bson_reader import read_document
 
 from mongodump_fixtures import fixture
 

@@ -6,7 +6,7 @@ import pytest
 from bson.code import Code
 from bson.int64 import Int64
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_bson import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.bson_reader import (
     BsonError, check_document, find_problem, read_document)
 
 from mongodump_fixtures import fixture

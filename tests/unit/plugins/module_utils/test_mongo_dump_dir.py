@@ -3,8 +3,8 @@ import shutil
 
 import pytest
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import MongoArchiveError
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_dump_dir import DumpDirectory
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import MongoArchiveError
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.dump_dir import DumpDirectory
 
 from mongodump_fixtures import fixture
 

@@ -1,10 +1,10 @@
 import pytest
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import MongoArchiveError
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import MongoArchiveError
 from bson.decimal128 import Decimal128
 from bson.son import SON
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_restore import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import (
     NamespaceFilter, convert_legacy_index_key, skip_reason, validate)
 
 from mongodump_fixtures import fixture

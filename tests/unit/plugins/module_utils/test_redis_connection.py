@@ -2,7 +2,7 @@
 import pytest
 import redis
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._redis_connection import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import (
     RedisCheckError, describe_error, pack_commands, pack_key_commands, resolve_target, translated_errors)
 
 

@@ -1,8 +1,8 @@
 """INFO parsing, derived figures and thresholds (plugins/module_utils/_redis_info.py)."""
 import pytest
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._redis_connection import RedisCheckError
-from ansible_collections.halobuzz.ops.plugins.module_utils._redis_info import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import RedisCheckError
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.info import (
     aggregate, check_thresholds, parse_info, summarize, typed, validate_limits)
 
 INFO = b"""# Server\r

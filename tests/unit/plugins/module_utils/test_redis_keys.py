@@ -1,8 +1,8 @@
 """Redis glob parsing, matching and the overlap guard (plugins/module_utils/_redis_keys.py)."""
 import pytest
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._redis_connection import RedisCheckError
-from ansible_collections.halobuzz.ops.plugins.module_utils._redis_keys import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import RedisCheckError
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.keys import (
     KeyAudit, check_purge_patterns, glob_match, parse_pattern, patterns_overlap, ttl_stats)
 
 PROTECTED = 'payment:idempotency:*'
@@ -148,7 +148,7 @@ class FakeRedis(object):
 
 @pytest.fixture
 def fake_pipeline(monkeypatch):
-    from ansible_collections.halobuzz.ops.plugins.module_utils import _redis_keys as mod
+    from ansible_collections.halobuzz.ops.plugins.module_utils.redis import keys as mod
 
     def run_pipelined(conn, commands, packed=None):
         if packed is not None:  # UNLINK batch

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._run_record import (
+from ansible_collections.halobuzz.ops.plugins.plugin_utils.run_record import (
     RunRecord,
     record_basename,
     summarize_result,

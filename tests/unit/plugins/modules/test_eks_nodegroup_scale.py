@@ -9,7 +9,7 @@ from ansible.module_utils.testing import patch_module_args
 from moto import mock_aws
 
 from ansible_collections.halobuzz.ops.plugins.doc_fragments.aws import ModuleDocFragment
-from ansible_collections.halobuzz.ops.plugins.module_utils._aws import AWS_ARG_SPEC
+from ansible_collections.halobuzz.ops.plugins.module_utils.aws.client import AWS_ARG_SPEC
 from ansible_collections.halobuzz.ops.plugins.modules import eks_nodegroup_scale as module
 from ansible_collections.halobuzz.ops.plugins.modules import k8s_node_drain
 

@@ -7,7 +7,7 @@ import yaml
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.halobuzz.ops.plugins.doc_fragments.k8s_deployment import ModuleDocFragment
-from ansible_collections.halobuzz.ops.plugins.module_utils._k8s_rollout_service import argument_spec
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import argument_spec
 from ansible_collections.halobuzz.ops.plugins.modules import k8s_rollout, k8s_rollout_info
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 

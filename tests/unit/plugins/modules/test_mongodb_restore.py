@@ -5,7 +5,7 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import MongoArchiveError
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import MongoArchiveError
 from ansible_collections.halobuzz.ops.plugins.modules import mongodb_restore
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'fixtures', 'mongodump')

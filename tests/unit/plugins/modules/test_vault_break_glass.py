@@ -6,9 +6,9 @@ import yaml
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.halobuzz.ops.plugins.doc_fragments.vault import ModuleDocFragment
-from ansible_collections.halobuzz.ops.plugins.module_utils import _break_glass as bg
-from ansible_collections.halobuzz.ops.plugins.module_utils._vault_auth import VaultLogin
-from ansible_collections.halobuzz.ops.plugins.module_utils._vault_client import vault_argument_spec
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault import break_glass as bg
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault.auth import VaultLogin
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault.client import vault_argument_spec
 from ansible_collections.halobuzz.ops.plugins.modules import vault_break_glass as module
 
 BASE = dict(vault_addr='http://127.0.0.1:1', username='oncall', password='pw-value-123', incident_id='INC-1',
@@ -116,7 +116,7 @@ def test_revoked(monkeypatch, capsys, check_mode, revoked, changed):
 def test_check_mode_logs_in_and_ends_the_login(monkeypatch, capsys):
     ended = []
     login = VaultLogin('ldap', 'hvs.login-token', 'acc-login', ['breakglass-production'], 'oncall', 'oncall')
-    monkeypatch.setattr('ansible_collections.halobuzz.ops.plugins.module_utils._vault_auth.LdapAuth.login',
+    monkeypatch.setattr('ansible_collections.halobuzz.ops.plugins.module_utils.vault.auth.LdapAuth.login',
                         lambda self, client: login)
     monkeypatch.setattr(bg, 'end_login', lambda client, which: ended.append(which))
     calls = run_main(monkeypatch, dict(BASE, _ansible_check_mode=True))

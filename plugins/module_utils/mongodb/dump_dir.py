@@ -20,9 +20,9 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (
     CollectionEntry, MongoArchiveError, open_maybe_gzip, parse_metadata, unescape_collection_name)
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_bson import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.bson_reader import (
     BsonError, check_document, read_document)
 
 OPLOG_NAMES = ('oplog.bson', 'oplog.bson.gz')

@@ -36,7 +36,7 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._k8s_drain import is_ready, is_terminating
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain import is_ready, is_terminating
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"

@@ -12,7 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._vault_client import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault.client import (
     VaultAccessError,
     vault_request,
 )

@@ -19,7 +19,7 @@ import os
 import re
 import tempfile
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._vault_client import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault.client import (
     VaultAccessError,
     vault_request,
 )

@@ -27,8 +27,8 @@ import os
 import struct
 import zlib
 
-from ansible_collections.halobuzz.ops.plugins.module_utils import _crc64
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_bson import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import crc64
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.bson_reader import (
     BsonError, MAX_BSON_SIZE, check_document, read_document)
 
 try:
@@ -308,7 +308,7 @@ class ArchiveReader(object):
                 if raw != b'':
                     self._fail(after, 'EOF header is not followed by a terminator', ns)
                 expected = header.get('CRC')
-                actual = _crc64.to_int64(crcs.get(key, 0))
+                actual = crc64.to_int64(crcs.get(key, 0))
                 if not isinstance(expected, int) or expected != actual:
                     self._fail(offset, 'CRC-64 mismatch: the EOF header says %r, the %d documents hash to %d '
                                '(the archive is corrupt)' % (expected, entry.count, actual), ns)
@@ -316,7 +316,7 @@ class ArchiveReader(object):
                 yield entry, None
                 continue
             crc = crcs.get(key, 0)
-            update = _crc64.update
+            update = crc64.update
             while True:
                 offset, raw = self._read(ns=ns)
                 if raw is None:
@@ -401,7 +401,7 @@ class ArchiveWriter(object):
         self._write(self._namespace_header(entry, False, 0))
         crc = 0
         count = 0
-        update = _crc64.update
+        update = crc64.update
         for raw in raw_documents:
             self._write(raw)
             crc = update(crc, raw)
@@ -409,7 +409,7 @@ class ArchiveWriter(object):
             if on_document is not None:
                 on_document(raw)
         self._write(TERMINATOR)
-        self._write(self._namespace_header(entry, True, _crc64.to_int64(crc)))
+        self._write(self._namespace_header(entry, True, crc64.to_int64(crc)))
         self._write(TERMINATOR)
         entry.count = count
         return count, crc
@@ -442,7 +442,7 @@ def file_sha256(path):
 def open_source(path):
     """An :class:`ArchiveReader` for a file, a dump-directory reader for a directory."""
     if os.path.isdir(path):
-        from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_dump_dir import DumpDirectory
+        from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.dump_dir import DumpDirectory
         return DumpDirectory(path)
     if not os.path.exists(path):
         raise MongoArchiveError('archive %s does not exist; give the path of a mongodump archive '

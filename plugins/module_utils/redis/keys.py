@@ -23,8 +23,8 @@ import statistics
 import time
 from collections import deque
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._redis_info import parse_info
-from ansible_collections.halobuzz.ops.plugins.module_utils._redis_connection import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.info import parse_info
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import (
     ReplyStream, RedisCheckError, node_target, pack_commands, pack_key_commands, run_pipelined, translated_errors)
 
 ALL_BYTES = (1 << 256) - 1

@@ -17,7 +17,7 @@ import copy
 import json
 import time
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._k8s_rollout import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import (
     RolloutError,
     history,
     images_of,

@@ -20,9 +20,9 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (
     ContentChecksum, MongoArchiveError, open_source)
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_client import PyMongoError
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import PyMongoError
 
 try:
     from bson.codec_options import CodecOptions

@@ -14,11 +14,11 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (
     ArchiveWriter, CollectionEntry, ContentChecksum, MongoArchiveError, dump_metadata)
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_restore import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import (
     INTERNAL_DATABASES, RAW_OPTIONS, NamespaceFilter, skip_reason)
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_client import PyMongoError
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import PyMongoError
 
 try:
     from bson.son import SON

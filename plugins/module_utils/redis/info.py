@@ -8,7 +8,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.halobuzz.ops.plugins.module_utils._redis_connection import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import (
     RedisCheckError, node_target, run_pipelined, translated_errors)
 
 SECTIONS = ('server', 'clients', 'memory', 'stats', 'keyspace', 'replication')
