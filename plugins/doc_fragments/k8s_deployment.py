@@ -8,7 +8,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     """The Deployment a halobuzz.ops.k8s_rollout* module acts on; auth comes from
-    kubernetes.core.k8s_auth_options. Matches argument_spec() in module_utils/_k8s_rollout_service.py."""
+    kubernetes.core.k8s_auth_options. Matches DEPLOYMENT_OPTIONS in module_utils/k8s/rollout_service.py."""
 
     DOCUMENTATION = r"""
 options:

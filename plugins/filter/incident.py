@@ -9,6 +9,9 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+# One implementation of "which pods are not Ready, and why", shared with the k8s modules.
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.pods import pod_problems
+
 _MEMORY_UNITS = {'Ki': 2 ** 10, 'Mi': 2 ** 20, 'Gi': 2 ** 30, 'Ti': 2 ** 40, 'k': 10 ** 3, 'M': 10 ** 6,
                  'G': 10 ** 9, 'T': 10 ** 12, '': 1}
 _QUANTITY = re.compile(r'^([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)$')
@@ -20,41 +23,6 @@ def memory_bytes(quantity):
     if not match or match.group(2) not in _MEMORY_UNITS:
         raise AnsibleFilterError('memory_bytes: %r is not a Kubernetes memory quantity (e.g. 512Mi)' % (quantity,))
     return int(float(match.group(1)) * _MEMORY_UNITS[match.group(2)])
-
-
-def _container_reason(status):
-    state = status.get('state') or {}
-    for phase in ('waiting', 'terminated'):
-        if phase in state:
-            return (state[phase] or {}).get('reason') or phase
-    last = (status.get('lastState') or {}).get('terminated') or {}
-    if last.get('reason') and not status.get('ready'):
-        return 'last terminated: %s' % last['reason']
-    return None if status.get('ready') else 'not ready'
-
-
-def pod_problems(pods):
-    """One entry per pod that is not Ready or is being deleted: name, node, phase, reasons, restarts."""
-    problems = []
-    for pod in pods or []:
-        metadata = pod.get('metadata') or {}
-        status = pod.get('status') or {}
-        conditions = {c.get('type'): c.get('status') for c in status.get('conditions') or []}
-        container_statuses = status.get('containerStatuses') or []
-        reasons = sorted({reason for reason in (_container_reason(s) for s in container_statuses) if reason})
-        deleting = bool(metadata.get('deletionTimestamp'))
-        if conditions.get('Ready') == 'True' and not deleting:
-            continue
-        if deleting:
-            reasons.append('terminating')
-        problems.append({
-            'name': metadata.get('name'),
-            'node': (pod.get('spec') or {}).get('nodeName'),
-            'phase': status.get('phase'),
-            'reasons': reasons or [status.get('reason') or 'not ready'],
-            'restarts': sum(int(s.get('restartCount') or 0) for s in container_statuses),
-        })
-    return problems
 
 
 def prometheus_scalar(response, default=None):

@@ -35,7 +35,8 @@ author:
   - HaloBuzz DevOps Team (@halobuzz)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
-  - ansible.builtin.action_common_attributes
+  - halobuzz.ops.attributes
+  - halobuzz.ops.attributes.action_group_k8s
 attributes:
   check_mode:
     support: full
@@ -43,13 +44,6 @@ attributes:
   diff_mode:
     support: full
     details: Before and after show the node's unschedulable flag and its evictable pods.
-  platform:
-    platforms: posix
-  action_group:
-    description: Use C(group/halobuzz.ops.k8s) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - halobuzz.ops.k8s
 options:
   name:
     description: Name of the node to drain.
@@ -167,79 +161,14 @@ except ImportError:
 class KubeDrainApi:
     """The few calls a drain needs, answering plain API dictionaries."""
 
-    def __init__(self, api_client):
-        self.core = core_v1_api.CoreV1Api(api_client)
-        self.policy = policy_v1_api.PolicyV1Api(api_client)
-
-    def _call(self, func, *args, **kwargs):
-        try:
-            resp = func(*args, _preload_content=False, **kwargs)
-        except ApiException as exc:
-            message = exc.body
-            try:
-                message = json.loads(exc.body).get("message") or exc.body
-            except (TypeError, ValueError, AttributeError):
-                pass
-            raise KubeApiError(exc.status, exc.reason, message)
-        except Exception as exc:  # urllib3/socket errors: no answer from the API server
-            raise KubeApiError(0, "no answer", str(exc))
-        return json.loads(resp.data or b"{}")
-
-    def read_node(self, name):
-        return self._call(self.core.read_node, name)
-
-    def set_unschedulable(self, name, value):
-        return self._call(self.core.patch_node, name, {"spec": {"unschedulable": value}})
-
-    def list_pods_on_node(self, name):
-        return self._call(self.core.list_pod_for_all_namespaces,
-                          field_selector="spec.nodeName=" + name)["items"]
-
-    def list_namespaced_pods(self, namespace):
-        return self._call(self.core.list_namespaced_pod, namespace)["items"]
-
-    def read_pod(self, namespace, name):
-        return self._call(self.core.read_namespaced_pod, name, namespace)
-
-    def list_pdbs(self, namespace):
-        return self._call(self.policy.list_namespaced_pod_disruption_budget, namespace)["items"]
-
-    def evict(self, namespace, name, grace_period=None):
-        body = {"apiVersion": "policy/v1", "kind": "Eviction",
-                "metadata": {"name": name, "namespace": namespace}}
-        if grace_period is not None:
-            body["deleteOptions"] = {"gracePeriodSeconds": grace_period}
-        return self._call(self.core.create_namespaced_pod_eviction, name, namespace, body)
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import K8S_CONNECTION
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain_service import DRAIN_OPTIONS, drain
 
 
 def main():
-    argument_spec = dict(AUTH_ARG_SPEC)
-    argument_spec.update(
-        name=dict(type="str", required=True),
-        delete_emptydir_data=dict(type="bool", default=False),
-        force=dict(type="bool", default=False),
-        timeout=dict(type="int", default=300),
-        retry_delay=dict(type="int", default=5),
-        poll_interval=dict(type="int", default=2),
-        grace_period=dict(type="int"),
-    )
-    module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=argument_spec,
-                              supports_check_mode=True)
-    params = module.params
-    try:
-        client = get_api_client(module=module)
-        result = drain_node(
-            KubeDrainApi(client.client.client), params["name"], check_mode=module.check_mode,
-            delete_emptydir_data=params["delete_emptydir_data"], force=params["force"],
-            timeout=params["timeout"], retry_delay=params["retry_delay"],
-            poll=params["poll_interval"], grace_period=params["grace_period"])
-    except CoreException as exc:
-        module.fail_json(msg="connecting to Kubernetes failed: %s" % exc)
-    except DrainError as exc:
-        module.fail_json(msg=str(exc))
-    if module._diff:
-        result["diff"] = dict(before=result["before"], after=result["after"])
-    module.exit_json(**result)
+    module = HaloBuzzModule(K8S_CONNECTION, argument_spec=DRAIN_OPTIONS, supports_check_mode=True)
+    module.run(lambda: drain(module.params, module.check_mode))
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ options:
 extends_documentation_fragment:
   - halobuzz.ops.k8s_deployment
   - kubernetes.core.k8s_auth_options
-  - ansible.builtin.action_common_attributes
+  - halobuzz.ops.attributes
+  - halobuzz.ops.attributes.action_group_k8s
 attributes:
   check_mode:
     support: full
@@ -78,8 +79,6 @@ attributes:
   diff_mode:
     support: full
     details: Before and after are the Deployment's revision and images per container (and restartedAt for a restart).
-  platform:
-    platforms: posix
 requirements:
   - kubernetes >= 24.2.0
   - PyYAML >= 3.11
@@ -169,45 +168,19 @@ rollout:
            message: "deployment 'backend' successfully rolled out"}
 """
 
-import datetime
-
-from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import RolloutError
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import K8S_CONNECTION
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import (
-    RolloutService,
-    argument_spec,
-    connect,
+    DEPLOYMENT_OPTIONS,
+    ROLLOUT_OPTIONS,
+    rollout,
 )
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
 
 def main():
-    module = AnsibleK8SModule(
-        argument_spec=argument_spec(
-            action=dict(type="str", choices=["undo", "restart"], default="undo"),
-            to_revision=dict(type="int"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=300),
-            wait_sleep=dict(type="int", default=1),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    if params["action"] == "restart" and params["to_revision"] is not None:
-        module.fail_json(msg="to_revision applies to action=undo only; drop it for action=restart")
-    service = connect(module, RolloutService)
-    try:
-        common = dict(check_mode=module.check_mode, wait=params["wait"],
-                      timeout=params["wait_timeout"], interval=params["wait_sleep"])
-        if params["action"] == "restart":
-            now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-            result = service.restart(now, **common)
-        else:
-            result = service.undo(params["to_revision"], **common)
-    except RolloutError as error:
-        module.fail_json(msg=str(error))
-    if module._diff:
-        result["diff"] = dict(before=result["before"], after=result["after"])
-    module.exit_json(**result)
+    module = HaloBuzzModule(K8S_CONNECTION, argument_spec=dict(DEPLOYMENT_OPTIONS, **ROLLOUT_OPTIONS),
+                            supports_check_mode=True)
+    module.run(lambda: rollout(module.params, module.check_mode))
 
 
 if __name__ == "__main__":

@@ -26,15 +26,9 @@ description:
 extends_documentation_fragment:
   - halobuzz.ops.k8s_deployment
   - kubernetes.core.k8s_auth_options
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - halobuzz.ops.attributes
+  - halobuzz.ops.attributes.action_group_k8s
+  - halobuzz.ops.attributes.read_only
 requirements:
   - kubernetes >= 24.2.0
   - PyYAML >= 3.11
@@ -143,23 +137,17 @@ rollback_record:
   sample: {from: 3, to: 2, replicaset: backend-6d4cf56db6}
 """
 
-from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import RolloutError
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import K8S_CONNECTION
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import (
-    RolloutService,
-    argument_spec,
-    connect,
+    DEPLOYMENT_OPTIONS,
+    rollout_info,
 )
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
 
 def main():
-    module = AnsibleK8SModule(argument_spec=argument_spec(), supports_check_mode=True)
-    service = connect(module, RolloutService)
-    try:
-        result = service.info()
-    except RolloutError as error:
-        module.fail_json(msg=str(error))
-    module.exit_json(changed=False, **result)
+    module = HaloBuzzModule(K8S_CONNECTION, argument_spec=DEPLOYMENT_OPTIONS, supports_check_mode=True)
+    module.run(lambda: rollout_info(module.params))
 
 
 if __name__ == "__main__":

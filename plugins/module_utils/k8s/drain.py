@@ -28,8 +28,8 @@ cordoned when it fails):
   nodes as it had Ready pods before the drain;
 * on any failure after it cordoned the node, it uncordons the node again and says so.
 
-Everything talks to Kubernetes through a small ``api`` object (see ``KubeDrainApi`` in
-the module) that returns plain dictionaries shaped like the API's JSON and raises
+Everything talks to Kubernetes through a small ``api`` object (``DrainApi`` in
+``drain_service.py``) that returns plain dictionaries shaped like the API's JSON and raises
 ``KubeApiError``; the functions here are tested against a fake.
 """
 
@@ -39,48 +39,24 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import KubeApiError
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.labels import selector_matches
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.pods import (
+    controller_of,
+    is_ready,
+    is_terminating,
+    pod_ref,
+)
+
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 # Controllers that create a replacement for an evicted pod, and whose readiness we wait for.
 REPLACING_KINDS = frozenset(["ReplicaSet", "StatefulSet", "ReplicationController"])
 FINISHED_PHASES = frozenset(["Succeeded", "Failed"])
 
 
-class DrainError(Exception):
+class DrainError(HaloBuzzError):
     """A drain that cannot start or could not finish; the message says what to do."""
-
-
-class KubeApiError(Exception):
-    """An error answer from the Kubernetes API (status code, reason, message)."""
-
-    def __init__(self, status, reason, message):
-        super(KubeApiError, self).__init__("%s %s: %s" % (status, reason, message))
-        self.status = status
-        self.reason = reason
-        self.message = message
-
-
-def pod_ref(pod):
-    meta = pod.get("metadata") or {}
-    return "%s/%s" % (meta.get("namespace"), meta.get("name"))
-
-
-def controller_of(pod):
-    """The ownerReference with controller: true (metav1.GetControllerOf), or None."""
-    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return ref
-    return None
-
-
-def is_ready(pod):
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
-    return False
-
-
-def is_terminating(pod):
-    return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
 
 
 def classify_pod(pod, delete_emptydir_data=False, force=False):
@@ -116,30 +92,6 @@ def plan_pods(pods, delete_emptydir_data=False, force=False):
         else:
             errors.append((pod_ref(pod), reason))
     return to_evict, skipped, errors
-
-
-def _match_expression(expr, labels):
-    key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-    if op == "In":
-        return key in labels and labels[key] in values
-    if op == "NotIn":
-        return key not in labels or labels[key] not in values
-    if op == "Exists":
-        return key in labels
-    if op == "DoesNotExist":
-        return key not in labels
-    return False
-
-
-def selector_matches(selector, labels):
-    """metav1.LabelSelectorAsSelector semantics: None matches nothing, {} matches everything."""
-    if selector is None:
-        return False
-    labels = labels or {}
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    return all(_match_expression(e, labels) for e in selector.get("matchExpressions") or [])
 
 
 def pdbs_for_pod(pod, pdbs):

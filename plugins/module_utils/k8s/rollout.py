@@ -36,7 +36,8 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain import is_ready, is_terminating
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.labels import selector_string
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
@@ -67,7 +68,7 @@ ANNOTATIONS_TO_SKIP = frozenset([
 ])
 
 
-class RolloutError(Exception):
+class RolloutError(HaloBuzzError):
     """A rollout step cannot be done; the message says what, to what, and what next."""
 
 
@@ -384,50 +385,7 @@ def replica_counts(deployment):
 
 def label_selector(deployment):
     """The Deployment's spec.selector as a label selector string for a list call."""
-    selector = (deployment.get("spec") or {}).get("selector") or {}
-    parts = ["%s=%s" % (key, value) for key, value in sorted((selector.get("matchLabels") or {}).items())]
-    for expression in selector.get("matchExpressions") or []:
-        key, operator = expression.get("key"), expression.get("operator")
-        values = ",".join(expression.get("values") or [])
-        if operator == "In":
-            parts.append("%s in (%s)" % (key, values))
-        elif operator == "NotIn":
-            parts.append("%s notin (%s)" % (key, values))
-        elif operator == "Exists":
-            parts.append(key)
-        elif operator == "DoesNotExist":
-            parts.append("!%s" % key)
-    return ",".join(parts)
-
-
-def pod_problems(pods):
-    """One line per pod that is not Ready, naming the reason (CrashLoopBackOff, ...)."""
-    problems = []
-    for pod in sorted(pods, key=lambda item: _meta(item).get("name") or ""):
-        if is_ready(pod) or is_terminating(pod):
-            continue
-        status = pod.get("status") or {}
-        reasons = []
-        statuses = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
-        for container in statuses:
-            state = container.get("state") or {}
-            for kind in ("waiting", "terminated"):
-                detail = state.get(kind)
-                if detail and detail.get("reason"):
-                    text = "container %s %s: %s" % (container.get("name"), kind, detail["reason"])
-                    if detail.get("message"):
-                        text += " (%s)" % detail["message"]
-                    if container.get("restartCount"):
-                        text += ", %d restarts" % container["restartCount"]
-                    reasons.append(text)
-        if not reasons:
-            for condition in status.get("conditions") or []:
-                if condition.get("status") != "True" and condition.get("reason"):
-                    reasons.append("%s: %s" % (condition.get("type"), condition["reason"]))
-        if not reasons:
-            reasons.append("phase %s, not Ready" % (status.get("phase") or "Unknown"))
-        problems.append("%s: %s" % (_meta(pod).get("name"), "; ".join(reasons)))
-    return problems
+    return selector_string((deployment.get("spec") or {}).get("selector"))
 
 
 def summary(deployment):

@@ -1,29 +1,33 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""API calls and the undo/restart/wait flows behind halobuzz.ops.k8s_rollout(_info).
+"""The undo/restart/wait flows and the entry points of halobuzz.ops.k8s_rollout and k8s_rollout_info.
 
-The client is kubernetes.core's (``get_api_client``), so the modules take exactly the
-kubernetes.core auth options and environment (K8S_AUTH_*). Requests go to fixed API
-paths through its dynamic client, the way kubernetes.core.k8s_rollback patches, which
-spares a discovery round trip per task. Every API failure becomes a RolloutError naming
-the call that failed.
+Calls go through ``client.KubeClient`` (kubernetes.core's client, fixed API paths); every API failure
+becomes a RolloutError naming the call that failed.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
-import json
+import datetime
 import time
 
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import (
+    JSON_PATCH,
+    STRATEGIC_MERGE_PATCH,
+    KubeApiError,
+    connect,
+)
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.pods import describe_problem, pod_problems
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import (
+    RESTARTED_AT_ANNOTATION,
     RolloutError,
     history,
     images_of,
     label_selector,
     live_replicaset,
-    pod_problems,
     replica_counts,
     restart_patch,
     revision_of,
@@ -32,63 +36,46 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import (
     select_target,
     summary,
     undo_patch,
-    RESTARTED_AT_ANNOTATION,
 )
 
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+# The Deployment a module acts on (doc fragment halobuzz.ops.k8s_deployment).
+DEPLOYMENT_OPTIONS = dict(
+    name=dict(type="str", required=True, aliases=["deployment"]),
+    namespace=dict(type="str", required=True),
+)
 
-JSON_PATCH = "application/json-patch+json"
-STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
-
-
-def argument_spec(**options):
-    """kubernetes.core's auth options plus the deployment's name and namespace."""
-    spec = copy.deepcopy(AUTH_ARG_SPEC)
-    spec.update(
-        name=dict(type="str", required=True, aliases=["deployment"]),
-        namespace=dict(type="str", required=True),
-    )
-    spec.update(options)
-    return spec
+ROLLOUT_OPTIONS = dict(
+    action=dict(type="str", choices=["undo", "restart"], default="undo"),
+    to_revision=dict(type="int"),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=300),
+    wait_sleep=dict(type="int", default=1),
+)
 
 
-def connect(module, service_class):
-    """A service_class(dynamic client, namespace, name) from kubernetes.core's client,
-    or fail_json saying why the API cannot be reached."""
-    try:
-        client = get_api_client(module=module)
-    except Exception as error:  # ConfigException, CoreException, connection errors
-        module.fail_json(msg="Could not create a Kubernetes API client (kubeconfig %s, context %s): %s"
-                         % (module.params.get("kubeconfig") if isinstance(module.params.get("kubeconfig"), str)
-                            else "from the environment", module.params.get("context") or "default",
-                            _api_message(error)))
-    return service_class(client.client, module.params["namespace"], module.params["name"])
+def rollout(params, check_mode):
+    """k8s_rollout: undo to a revision or restart, then (optionally) wait; the result dict."""
+    if params["action"] == "restart" and params["to_revision"] is not None:
+        raise RolloutError("to_revision applies to action=undo only; drop it for action=restart")
+    service = RolloutService(connect(params), params["namespace"], params["name"])
+    common = dict(check_mode=check_mode, wait=params["wait"],
+                  timeout=params["wait_timeout"], interval=params["wait_sleep"])
+    if params["action"] == "restart":
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return service.restart(now, **common)
+    return service.undo(params["to_revision"], **common)
 
 
-def _api_message(error):
-    """The Status message of an API error body, else its status and reason."""
-    body = getattr(error, "body", None)
-    if body:
-        if isinstance(body, bytes):
-            body = body.decode("utf-8", "replace")
-        try:
-            message = json.loads(body).get("message")
-        except (ValueError, AttributeError):
-            message = None
-        if message:
-            return "%s %s: %s" % (getattr(error, "status", ""), getattr(error, "reason", ""), message)
-    status = getattr(error, "status", None)
-    if status is not None:
-        return "%s %s" % (status, getattr(error, "reason", ""))
-    return str(error)
+def rollout_info(params):
+    """k8s_rollout_info: the Deployment's rollout state and history; changes nothing."""
+    return dict(RolloutService(connect(params), params["namespace"], params["name"]).info(), changed=False)
 
 
 class RolloutService:
-    """Reads and patches one Deployment through a kubernetes DynamicClient."""
+    """Reads and patches one Deployment through a ``client.KubeClient``."""
 
-    def __init__(self, dynamic_client, namespace, name, sleep=time.sleep, clock=time.monotonic):
-        self.client = dynamic_client
+    def __init__(self, client, namespace, name, sleep=time.sleep, clock=time.monotonic):
+        self.client = client
         self.namespace = namespace
         self.name = name
         self.sleep = sleep
@@ -97,13 +84,12 @@ class RolloutService:
     # -- raw calls -------------------------------------------------------------------
     def _request(self, what, method, path, missing_ok=False, **params):
         try:
-            response = self.client.request(method, path, **params)
-        except Exception as error:  # ApiException, urllib3 and socket errors alike
-            if missing_ok and getattr(error, "status", None) == 404:
+            return self.client.request(method, path, **params)
+        except KubeApiError as error:
+            if missing_ok and error.status == 404:
                 raise _NotFound(what)
             raise RolloutError("Kubernetes API call failed while %s (%s %s): %s"
-                               % (what, method.upper(), path, _api_message(error)))
-        return response.to_dict() if hasattr(response, "to_dict") else response
+                               % (what, method.upper(), path, error))
 
     @property
     def _deployment_path(self):
@@ -158,7 +144,8 @@ class RolloutService:
                 return deployment, message
             if self.clock() >= deadline:
                 counts = replica_counts(deployment)
-                problems = pod_problems(self.list_pods(deployment))
+                problems = [describe_problem(p) for p in
+                            pod_problems(self.list_pods(deployment), include_terminating=False)]
                 raise RolloutError(
                     "timed out after %ss waiting for Deployment %s/%s to roll out: %s; "
                     "%d/%d replicas ready, %d updated, %d available. %s"
@@ -243,5 +230,5 @@ class RolloutService:
         return result
 
 
-class _NotFound(Exception):
-    pass
+class _NotFound(HaloBuzzError):
+    """A 404 that the caller turns into a message naming what exists instead."""

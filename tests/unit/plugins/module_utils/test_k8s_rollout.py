@@ -214,28 +214,6 @@ def test_label_selector(selector, expected):
     assert ro.label_selector(dep) == expected
 
 
-def _pod(name, ready, container_state=None, conditions=None, phase="Running", restarts=0):
-    status = {"phase": phase, "conditions": conditions or [{"type": "Ready", "status": "True" if ready else "False"}]}
-    if container_state:
-        status["containerStatuses"] = [{"name": "api", "state": container_state, "restartCount": restarts}]
-    return {"metadata": {"name": name}, "status": status}
-
-
-@pytest.mark.parametrize("pod, expected", [
-    (_pod("p1", True), None),
-    (_pod("p2", False, {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}}, restarts=4),
-     "p2: container api waiting: CrashLoopBackOff (back-off 40s), 4 restarts"),
-    (_pod("p3", False, {"waiting": {"reason": "ImagePullBackOff"}}), "p3: container api waiting: ImagePullBackOff"),
-    (_pod("p4", False, conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}],
-          phase="Pending"), "p4: PodScheduled: Unschedulable"),
-    (_pod("p5", False, {"running": {}}), "p5: phase Running, not Ready"),
-    (_pod("p6", False, {"terminated": {"reason": "OOMKilled"}}), "p6: container api terminated: OOMKilled"),
-])
-def test_pod_problems(pod, expected):
-    problems = ro.pod_problems([pod])
-    assert problems == ([] if expected is None else [expected])
-
-
 def test_rollback_record_only_while_live():
     dep, rss = after_rollback(3, 2, V150, bad_release()[1])
     assert ro.rollback_record(dep, rss) == {"from": 3, "to": 2, "replicaset": "backend-v150"}

@@ -6,12 +6,13 @@ import json
 
 import pytest
 
-from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import RolloutError
-from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import (
     JSON_PATCH,
     STRATEGIC_MERGE_PATCH,
-    RolloutService,
+    KubeClient,
 )
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import RolloutError
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import RolloutService
 from k8s_rollout_objects import bad_release, replicaset
 
 DEP_PATH = "/apis/apps/v1/namespaces/halobuzz/deployments/backend"
@@ -63,7 +64,7 @@ class Clock:
 def service(answers):
     clock = Clock()
     client = FakeClient(answers)
-    return RolloutService(client, "halobuzz", "backend", sleep=clock.sleep, clock=clock), client
+    return RolloutService(KubeClient(client), "halobuzz", "backend", sleep=clock.sleep, clock=clock), client
 
 
 def world(deployments=None):
@@ -162,7 +163,7 @@ def test_wait_timeout_reports_replicas_and_pod_reasons():
     message = str(caught.value)
     assert "timed out after 5s waiting for Deployment halobuzz/backend to roll out" in message
     assert "1/3 replicas ready, 3 updated, 1 available" in message
-    assert "backend-v150-abcde: container api waiting: CrashLoopBackOff, 5 restarts" in message
+    assert "backend-v150-abcde: CrashLoopBackOff, 5 restarts" in message
 
 
 def test_restart_uses_strategic_merge_patch():

@@ -7,7 +7,8 @@ import yaml
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.halobuzz.ops.plugins.doc_fragments.k8s_deployment import ModuleDocFragment
-from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import argument_spec
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import K8S_CONNECTION
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import DEPLOYMENT_OPTIONS, ROLLOUT_OPTIONS
 from ansible_collections.halobuzz.ops.plugins.modules import k8s_rollout, k8s_rollout_info
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 
@@ -22,6 +23,7 @@ def test_documentation_is_complete(module):
     doc = yaml.safe_load(module.DOCUMENTATION)
     assert set(doc.get("options") or {}) == OWN[module]
     assert doc["extends_documentation_fragment"][:2] == ["halobuzz.ops.k8s_deployment", "kubernetes.core.k8s_auth_options"]
+    assert "halobuzz.ops.attributes.action_group_k8s" in doc["extends_documentation_fragment"]
     assert yaml.safe_load(module.RETURN) and yaml.safe_load(module.EXAMPLES)
 
 
@@ -50,7 +52,8 @@ def test_unusable_kubeconfig_is_a_clear_error_without_secrets(capsys, tmp_path, 
 
 def test_argspec_is_the_fragments_plus_kubernetes_core_auth():
     fragment = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
-    spec = argument_spec()
+    spec = dict(K8S_CONNECTION.argument_spec, **DEPLOYMENT_OPTIONS)
     assert set(spec) == set(AUTH_ARG_SPEC) | set(fragment)
+    assert not set(ROLLOUT_OPTIONS) & set(spec)
     for option, doc in fragment.items():
         assert spec[option].get("aliases") == doc.get("aliases") and spec[option]["required"] is doc["required"]
