@@ -12,9 +12,10 @@ description:
   - Writes one JSON line per task result to C(<records_dir>/<UTC time>-<playbook>.jsonl) - time, play, task,
     host, status (ok, changed, failed, skipped, unreachable), duration and a short result summary - and, when the
     run ends, a Markdown summary beside it (C(.md)) for the incident report.
-  - A task whose result carries a C(halobuzz_record) dictionary (returned by a module, or set with
-    M(ansible.builtin.set_fact) as a fact named C(halobuzz_record)) adds it as a C(record) line, for example
-    the access record of a break-glass read.
+  - A task whose result carries a C(halobuzz_record) dictionary adds it as a C(record) line, for example
+    the access record of a break-glass read. Modules return it as a result key; a role whose module result is
+    C(no_log) hands it on with M(ansible.builtin.set_stats) (C(data.halobuzz_record)), which sets no play
+    variable and which AWX also shows among the job's artifacts.
   - Results of tasks with C(no_log) are never written; only their status and the word C(censored) are.
   - Enable it with C(callbacks_enabled = halobuzz.ops.incident_timeline) in C(ansible.cfg) or
     C(ANSIBLE_CALLBACKS_ENABLED=halobuzz.ops.incident_timeline); in AWX set that variable in the job template's
@@ -156,7 +157,7 @@ class CallbackModule(CallbackBase):
         if not censored:
             extra = result._result.get('halobuzz_record')
             if extra is None:
-                extra = (result._result.get('ansible_facts') or {}).get('halobuzz_record')
+                extra = ((result._result.get('ansible_stats') or {}).get('data') or {}).get('halobuzz_record')
             if isinstance(extra, dict):
                 self._record.write({'type': 'record', 'time': _utc_now().isoformat(), 'task': entry['task'],
                                     'host': entry['host'], 'record': extra})

@@ -73,8 +73,10 @@ def test_callback_from_the_installed_collection_keeps_no_log(installed, tmp_path
         db_password: s3cr3t-never-recorded
       no_log: true
     - name: Access record
-      ansible.builtin.set_fact:
-        halobuzz_record: {incident: INC-42}
+      ansible.builtin.set_stats:
+        data:
+          halobuzz_record: {incident: INC-42}
+        per_host: false
     - name: Failing step
       ansible.builtin.fail:
         msg: deliberate failure
