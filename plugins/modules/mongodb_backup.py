@@ -29,15 +29,14 @@ author:
   - HaloBuzz DevOps Team (@halobuzz)
 extends_documentation_fragment:
   - halobuzz.ops.mongodb
-  - ansible.builtin.action_common_attributes
+  - halobuzz.ops.attributes
+  - halobuzz.ops.attributes.action_group_mongodb
 attributes:
   check_mode:
     support: full
     details: Lists the collections and counts their documents; writes nothing.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 options:
   dest:
     description: Path of the archive to write. Its directory must exist.
@@ -113,49 +112,21 @@ documents:
   sample: 1200
 '''
 
-import os
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import backup as mongodb_backup
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import MongoArchiveError, file_sha256
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
-    HAS_PYMONGO, MONGODB_MUTUALLY_EXCLUSIVE, MONGODB_REQUIRED_TOGETHER, PYMONGO_IMPORT_ERROR,
-    MongoClientError, connect, mongodb_argument_spec)
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import NamespaceFilter, validate
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.backup import run_backup
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import MONGODB_CONNECTION
 
 LISTS = dict(type='list', elements='str', default=[])
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=mongodb_argument_spec(
+    module = HaloBuzzModule(
+        MONGODB_CONNECTION,
+        argument_spec=dict(
             dest=dict(type='path', required=True), databases=LISTS, ns_include=LISTS, ns_exclude=LISTS,
             gzip=dict(type='bool', default=False), force=dict(type='bool', default=False)),
-        mutually_exclusive=MONGODB_MUTUALLY_EXCLUSIVE, required_together=MONGODB_REQUIRED_TOGETHER,
         supports_check_mode=True)
-    if not HAS_PYMONGO:
-        module.fail_json(msg=missing_required_lib('pymongo'), exception=PYMONGO_IMPORT_ERROR)
-    p = module.params
-    result = dict(changed=False, dest=p['dest'])
-    try:
-        if os.path.exists(p['dest']) and not p['force']:
-            plan = validate(p['dest'])
-            result.update(collections=plan.summary(), documents=sum(i.entry.count for i in plan.items),
-                          sha256=file_sha256(p['dest']), size=os.path.getsize(p['dest']))
-            module.exit_json(**result)
-        client = connect(p)
-        entries = mongodb_backup.select(client, p['databases'], NamespaceFilter(p['ns_include'], p['ns_exclude']))
-        if module.check_mode:
-            mongodb_backup.count(client, entries)
-            collections = [dict(namespace=e.ns, type=e.kind, documents=e.count) for e in entries]
-        else:
-            collections, result['sha256'], result['size'] = mongodb_backup.write(client, entries, p['dest'], p['gzip'])
-        result.update(changed=True, collections=collections,
-                      documents=sum(c.get('documents', 0) for c in collections))
-    except (MongoArchiveError, MongoClientError) as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    module.run(lambda: run_backup(module.params, module.check_mode))
 
 
 if __name__ == '__main__':

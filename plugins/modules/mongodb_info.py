@@ -20,15 +20,9 @@ author:
   - HaloBuzz DevOps Team (@halobuzz)
 extends_documentation_fragment:
   - halobuzz.ops.mongodb
-  - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: Only reads; runs the same in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - halobuzz.ops.attributes
+  - halobuzz.ops.attributes.action_group_mongodb
+  - halobuzz.ops.attributes.read_only
 options:
   databases:
     description: Databases whose collections are counted. Default is every database except C(admin), C(local) and C(config).
@@ -64,26 +58,17 @@ collections:
   sample: {halobuzz.users: 1200, halobuzz.payments: 5400}
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
-    HAS_PYMONGO, MONGODB_MUTUALLY_EXCLUSIVE, MONGODB_REQUIRED_TOGETHER, PYMONGO_IMPORT_ERROR,
-    MongoClientError, connect, mongodb_argument_spec, server_info)
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import MONGODB_CONNECTION
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.info import run_info
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=mongodb_argument_spec(databases=dict(type='list', elements='str', default=[])),
-        mutually_exclusive=MONGODB_MUTUALLY_EXCLUSIVE, required_together=MONGODB_REQUIRED_TOGETHER,
+    module = HaloBuzzModule(
+        MONGODB_CONNECTION,
+        argument_spec=dict(databases=dict(type='list', elements='str', default=[])),
         supports_check_mode=True)
-    if not HAS_PYMONGO:
-        module.fail_json(msg=missing_required_lib('pymongo'), exception=PYMONGO_IMPORT_ERROR)
-    try:
-        client = connect(module.params)
-        server, collections = server_info(client, module.params['databases'])
-    except MongoClientError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, ping=True, server=server, collections=collections)
+    module.run(lambda: run_info(module.params))
 
 
 if __name__ == '__main__':

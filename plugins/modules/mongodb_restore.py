@@ -36,7 +36,8 @@ author:
   - HaloBuzz DevOps Team (@halobuzz)
 extends_documentation_fragment:
   - halobuzz.ops.mongodb
-  - ansible.builtin.action_common_attributes
+  - halobuzz.ops.attributes
+  - halobuzz.ops.attributes.action_group_mongodb
 attributes:
   check_mode:
     support: full
@@ -44,8 +45,6 @@ attributes:
   diff_mode:
     support: full
     details: Returns per-collection state (count, checksum, index keys) before and after.
-  platform:
-    platforms: posix
 options:
   src:
     description:
@@ -178,56 +177,24 @@ source_kind:
   sample: archive
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import MongoArchiveError
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
-    HAS_PYMONGO, MONGODB_MUTUALLY_EXCLUSIVE, MONGODB_REQUIRED_TOGETHER, PYMONGO_IMPORT_ERROR,
-    MongoClientError, connect, mongodb_argument_spec)
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import (
-    NamespaceFilter, compare, restore, validate)
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import MONGODB_CONNECTION
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import run_restore
 
 LISTS = dict(type='list', elements='str', default=[])
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=mongodb_argument_spec(
+    module = HaloBuzzModule(
+        MONGODB_CONNECTION,
+        argument_spec=dict(
             src=dict(type='path', required=True), drop=dict(type='bool', default=True),
             drop_extra_collections=dict(type='bool', default=False), ns_include=LISTS, ns_exclude=LISTS,
             ns_from=LISTS, ns_to=LISTS, batch_size=dict(type='int', default=1000),
             restore_indexes=dict(type='bool', default=True), convert_legacy_indexes=dict(type='bool', default=True),
             skip_if_identical=dict(type='bool', default=True)),
-        mutually_exclusive=MONGODB_MUTUALLY_EXCLUSIVE, required_together=MONGODB_REQUIRED_TOGETHER,
         supports_check_mode=True)
-    if not HAS_PYMONGO:
-        module.fail_json(msg=missing_required_lib('pymongo'), exception=PYMONGO_IMPORT_ERROR)
-    p = module.params
-    if p['batch_size'] < 1:
-        module.fail_json(msg='batch_size must be at least 1, got %d' % p['batch_size'])
-    stage = 'validating'
-    try:
-        plan = validate(p['src'], NamespaceFilter(p['ns_include'], p['ns_exclude'], p['ns_from'], p['ns_to']))
-        client = connect(p)
-        identical, before, after = compare(client, plan, p['drop_extra_collections'])
-        result = dict(changed=not (identical and p['skip_if_identical']), identical=identical,
-                      collections=plan.summary(), documents=sum(i.entry.count for i in plan.items),
-                      skipped_namespaces=plan.skipped_namespaces, excluded_namespaces=plan.excluded_namespaces,
-                      skipped_files=plan.source.skipped_files, source_kind=plan.source.kind)
-        if module._diff:
-            result['diff'] = dict(before=before, after=after)
-        if result['changed'] and not module.check_mode:
-            stage = 'restoring'
-            result['verified'] = restore(
-                client, plan, p['src'], drop=p['drop'], batch_size=p['batch_size'],
-                restore_indexes=p['restore_indexes'], drop_extra_collections=p['drop_extra_collections'],
-                convert_legacy_indexes=p['convert_legacy_indexes'])
-    except (MongoArchiveError, MongoClientError) as exc:
-        if stage == 'validating':
-            module.fail_json(msg='%s; nothing was written' % exc)
-        module.fail_json(msg='restore of %s failed after writing began: %s; the target collections may be '
-                         'partly restored: restore them again (or put back a backup)' % (p['src'], exc))
-    module.exit_json(**result)
+    module.run(lambda: run_restore(module.params, module.check_mode, module._diff))
 
 
 if __name__ == '__main__':

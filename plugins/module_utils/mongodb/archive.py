@@ -22,179 +22,19 @@ __metaclass__ = type
 
 import gzip
 import hashlib
-import io
-import os
 import struct
-import zlib
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import crc64
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.bson_reader import (
     BsonError, MAX_BSON_SIZE, check_document, read_document)
-
-try:
-    import bson
-    from bson import json_util
-    from bson.int64 import Int64
-    from bson.son import SON
-
-    HAS_PYMONGO = True
-except ImportError:  # pragma: no cover - the modules report missing_required_lib('pymongo')
-    HAS_PYMONGO = False
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import Int64, SON, bson
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
+    READ_BUFFER, CollectionEntry, MongoArchiveError, open_maybe_gzip, parse_metadata)
 
 MAGIC = 0x8199E26D
 MAGIC_BYTES = struct.pack('<I', MAGIC)
 TERMINATOR = b'\xff\xff\xff\xff'
 FORMAT_VERSION = '0.1'
-_READ_BUFFER = 1 << 20
-# Collection types whose data is not stored under their own name (a view has none; a
-# time-series collection's data is in system.buckets.<name>).
-DATALESS_TYPES = ('view', 'timeseries')
-
-
-class MongoArchiveError(Exception):
-    """A backup or dump that cannot be read or written; the message says where and why."""
-
-
-class CollectionEntry(object):
-    """One namespace of a dump: its names, its metadata and, once read, its counts."""
-
-    def __init__(self, db, collection, metadata_text=None, metadata=None, kind=None, data_path=None):
-        self.db = db
-        self.collection = collection
-        self.metadata_text = metadata_text
-        self.metadata = metadata
-        self.kind = kind or (metadata or {}).get('type') or 'collection'
-        if self.kind == 'collection' and (metadata or {}).get('options', {}).get('viewOn'):
-            self.kind = 'view'
-        self.data_path = data_path
-        self.count = 0
-        self.data_bytes = 0
-
-    @property
-    def ns(self):
-        return '%s.%s' % (self.db, self.collection) if self.db else self.collection
-
-    @property
-    def has_data(self):
-        return self.kind not in DATALESS_TYPES
-
-
-class ContentChecksum(object):
-    """An order-independent checksum of a collection's documents, raw BSON in, hex out.
-
-    ``sha256(count as 8 bytes LE || (sum of sha256(raw document) mod 2**256) as 32 bytes BE)``.
-    The same raw bytes give the same value whether they come from an archive, a dump
-    directory or a database cursor, in any order, with memory that does not grow.
-    """
-
-    __slots__ = ('count', '_sum')
-
-    def __init__(self):
-        self.count = 0
-        self._sum = 0
-
-    def add(self, raw):
-        self.count += 1
-        self._sum += int.from_bytes(hashlib.sha256(raw).digest(), 'big')
-
-    def hexdigest(self):
-        total = self._sum & ((1 << 256) - 1)
-        return hashlib.sha256(struct.pack('<Q', self.count) + total.to_bytes(32, 'big')).hexdigest()
-
-
-def escape_collection_name(name):
-    """Collection name as mongodump writes it to disk (Go's url.PathEscape)."""
-    safe = set(b'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~'
-               b"!$&'()*+,;=:@")
-    return ''.join(chr(b) if b in safe else '%%%02X' % b for b in bytearray(name.encode('utf-8')))
-
-
-def unescape_collection_name(name):
-    """The collection name behind a mongodump file name (``caf%C3%A9s`` -> ``cafés``)."""
-    out = bytearray()
-    raw = name.encode('utf-8')
-    i = 0
-    while i < len(raw):
-        if raw[i:i + 1] == b'%':
-            try:
-                out.append(int(raw[i + 1:i + 3].decode('ascii'), 16))
-            except (ValueError, UnicodeDecodeError):
-                raise ValueError('invalid percent-encoding in %r' % name)
-            if len(raw[i + 1:i + 3]) < 2:
-                raise ValueError('invalid percent-encoding in %r' % name)
-            i += 3
-        else:
-            out.append(raw[i])
-            i += 1
-    try:
-        return out.decode('utf-8')
-    except UnicodeDecodeError:
-        raise ValueError('percent-encoded name %r is not UTF-8' % name)
-
-
-def parse_metadata(text):
-    """Collection metadata (canonical or relaxed Extended JSON, as mongodump writes it)."""
-    if text is None or not text.strip():
-        return None
-    try:
-        doc = json_util.loads(text, json_options=json_util.CANONICAL_JSON_OPTIONS)
-    except Exception as exc:  # json_util raises ValueError, TypeError, bson.errors.*
-        raise ValueError('not valid Extended JSON (%s)' % exc)
-    if not isinstance(doc, dict):
-        raise ValueError('not a JSON object')
-    if not isinstance(doc.get('options', {}), dict):
-        raise ValueError('"options" is not an object')
-    indexes = doc.get('indexes', [])
-    if not isinstance(indexes, list):
-        raise ValueError('"indexes" is not a list')
-    for index in indexes:
-        if not isinstance(index, dict) or not isinstance(index.get('key'), dict) or 'name' not in index:
-            raise ValueError('index definition %r lacks "key" or "name"' % (index,))
-    return doc
-
-
-def dump_metadata(doc):
-    """Collection metadata as canonical Extended JSON, the way mongodump writes it."""
-    return json_util.dumps(doc, json_options=json_util.CANONICAL_JSON_OPTIONS)
-
-
-class _CountingReader(object):
-    """A file-like reader that knows its offset in the (uncompressed) stream."""
-
-    def __init__(self, raw, where):
-        self.raw = raw
-        self.offset = 0
-        self.where = where
-
-    def read(self, size):
-        try:
-            data = self.raw.read(size)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise MongoArchiveError('%s: cannot read at byte offset %d: %s' % (self.where, self.offset, exc))
-        self.offset += len(data)
-        return data
-
-    def close(self):
-        self.raw.close()
-
-
-def open_maybe_gzip(path, where):
-    """Open ``path`` for streaming reads, decompressing it when it starts with gzip's magic."""
-    try:
-        handle = open(path, 'rb')
-    except (IOError, OSError) as exc:
-        raise MongoArchiveError('%s: cannot open: %s' % (where, exc.strerror or exc))
-    compressed = handle.read(2) == b'\x1f\x8b'
-    handle.seek(0)
-    if compressed:
-        stream = io.BufferedReader(gzip.GzipFile(fileobj=handle, mode='rb'), _READ_BUFFER)
-    else:
-        stream = io.BufferedReader(handle, _READ_BUFFER)
-    return _CountingReader(stream, where), compressed
-
-
-def _decode_small(raw):
-    return bson.decode(raw)
 
 
 class ArchiveReader(object):
@@ -261,7 +101,7 @@ class ArchiveReader(object):
 
     def _decode(self, raw, offset, what, ns=None):
         try:
-            return _decode_small(raw)
+            return bson.decode(raw)
         except Exception as exc:  # InvalidBSON and friends
             self._fail(offset, '%s is not valid BSON (%s)' % (what, exc), ns)
 
@@ -331,7 +171,6 @@ class ArchiveReader(object):
                             entry.count + 1, exc.reason), ns)
                 crc = update(crc, raw)
                 entry.count += 1
-                entry.data_bytes += len(raw)
                 yield entry, raw
             crcs[key] = crc
         missing = [e.ns for e in self.collections if e.has_data and (e.db, e.collection) not in finished]
@@ -375,7 +214,7 @@ class ArchiveWriter(object):
 
     def _write(self, data):
         self._buffer += data
-        if len(self._buffer) >= _READ_BUFFER:
+        if len(self._buffer) >= READ_BUFFER:
             self._out.write(bytes(self._buffer))
             del self._buffer[:]
 
@@ -432,19 +271,10 @@ class ArchiveWriter(object):
 
 
 def file_sha256(path):
+    """The sha256 of a file as written (an archive that is already there)."""
     digest = hashlib.sha256()
     with open(path, 'rb') as handle:
-        for block in iter(lambda: handle.read(_READ_BUFFER), b''):
+        for block in iter(lambda: handle.read(READ_BUFFER), b''):
             digest.update(block)
     return digest.hexdigest()
 
-
-def open_source(path):
-    """An :class:`ArchiveReader` for a file, a dump-directory reader for a directory."""
-    if os.path.isdir(path):
-        from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.dump_dir import DumpDirectory
-        return DumpDirectory(path)
-    if not os.path.exists(path):
-        raise MongoArchiveError('archive %s does not exist; give the path of a mongodump archive '
-                                '(file) or dump directory' % path)
-    return ArchiveReader(path)

@@ -6,6 +6,7 @@
 Documents are read with a raw-BSON cursor and written as the bytes the server returned;
 the archive is written to a temporary file beside the destination, flushed to disk and
 renamed into place, so a crash never leaves a half-written archive under the final name.
+:func:`run_backup` is what the mongodb_backup module runs.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,16 +15,14 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (
-    ArchiveWriter, CollectionEntry, ContentChecksum, MongoArchiveError, dump_metadata)
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import (
-    INTERNAL_DATABASES, RAW_OPTIONS, NamespaceFilter, skip_reason)
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import PyMongoError
-
-try:
-    from bson.son import SON
-except ImportError:  # pragma: no cover - the modules report missing_required_lib('pymongo')
-    pass
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import ArchiveWriter, file_sha256
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
+    RAW_OPTIONS, SON, PyMongoError, connect)
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
+    CollectionEntry, ContentChecksum, MongoArchiveError, dump_metadata)
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.namespaces import (
+    INTERNAL_DATABASES, NamespaceFilter, skip_reason)
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.validate import validate
 
 TOOL_VERSION = 'halobuzz.ops mongodb_backup'
 
@@ -119,3 +118,23 @@ def _remove(path):
         os.unlink(path)
     except OSError:
         pass
+
+
+def run_backup(params, check_mode):
+    """mongodb_backup: describe an existing ``dest`` (unless ``force``), else dump into it (count in check mode)."""
+    dest = params['dest']
+    result = dict(changed=False, dest=dest)
+    if os.path.exists(dest) and not params['force']:
+        plan = validate(dest)
+        result.update(collections=plan.summary(), documents=sum(i.entry.count for i in plan.items),
+                      sha256=file_sha256(dest), size=os.path.getsize(dest))
+        return result
+    client = connect(params)
+    entries = select(client, params['databases'], NamespaceFilter(params['ns_include'], params['ns_exclude']))
+    if check_mode:
+        count(client, entries)
+        collections = [dict(namespace=e.ns, type=e.kind, documents=e.count) for e in entries]
+    else:
+        collections, result['sha256'], result['size'] = write(client, entries, dest, params['gzip'])
+    result.update(changed=True, collections=collections, documents=sum(c.get('documents', 0) for c in collections))
+    return result

@@ -1,7 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, HaloBuzz DevOps Team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Connection options shared by the halobuzz.ops MongoDB modules (doc fragment: halobuzz.ops.mongodb)."""
+"""The MongoDB connection of every halobuzz.ops MongoDB module (doc fragment: halobuzz.ops.mongodb).
+
+The lowest layer of the mongodb package: the one guarded import of pymongo and its ``bson`` package
+(every other file of the package takes the library names from here), ``MONGODB_CONNECTION`` for
+``HaloBuzzModule``, and ``connect()``, which turns pymongo's errors into ``MongoClientError`` with a
+message that never holds credentials.
+"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -9,27 +15,36 @@ __metaclass__ = type
 
 import traceback
 
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import Connection
+
 try:
     import pymongo
     from pymongo.errors import PyMongoError
+    import bson
+    from bson import json_util
+    from bson.codec_options import CodecOptions
+    from bson.int64 import Int64
+    from bson.raw_bson import RawBSONDocument
+    from bson.son import SON
 
-    HAS_PYMONGO = True
+    # Documents travel as the raw bytes the server returned or the dump holds, never decoded.
+    RAW_OPTIONS = CodecOptions(document_class=RawBSONDocument)
     PYMONGO_IMPORT_ERROR = None
-except ImportError:  # pragma: no cover
-    HAS_PYMONGO = False
+except ImportError:  # pragma: no cover - HaloBuzzModule reports missing_required_lib('pymongo')
     PYMONGO_IMPORT_ERROR = traceback.format_exc()
+    pymongo = bson = json_util = Int64 = RawBSONDocument = SON = RAW_OPTIONS = None
 
     class PyMongoError(Exception):
         pass
 
 
-class MongoClientError(Exception):
+class MongoClientError(HaloBuzzError):
     """The server cannot be reached or refused a command; the message never holds credentials."""
 
 
-def mongodb_argument_spec(**module_options):
-    """The connection options of doc fragment halobuzz.ops.mongodb plus the module's own."""
-    spec = dict(
+MONGODB_CONNECTION = Connection(
+    argument_spec=dict(
         mongodb_uri=dict(type='str', no_log=True),
         host=dict(type='str'),
         port=dict(type='int', default=27017),
@@ -40,13 +55,11 @@ def mongodb_argument_spec(**module_options):
         tls_ca_file=dict(type='path'),
         tls_allow_invalid_certificates=dict(type='bool', default=False),
         server_selection_timeout=dict(type='int', default=30),
-    )
-    spec.update(module_options)
-    return spec
-
-
-MONGODB_MUTUALLY_EXCLUSIVE = [['mongodb_uri', 'host'], ['mongodb_uri', 'username'], ['mongodb_uri', 'password']]
-MONGODB_REQUIRED_TOGETHER = [['username', 'password']]
+    ),
+    libraries=[('pymongo', PYMONGO_IMPORT_ERROR)],
+    mutually_exclusive=[['mongodb_uri', 'host'], ['mongodb_uri', 'username'], ['mongodb_uri', 'password']],
+    required_together=[['username', 'password']],
+)
 
 
 def describe_target(params):
@@ -57,6 +70,14 @@ def describe_target(params):
         hosts = rest.rsplit('@', 1)[-1].split('/', 1)[0].split('?', 1)[0]
         return 'MongoDB at %s' % hosts
     return 'MongoDB at %s:%s' % (params.get('host') or 'localhost', params.get('port'))
+
+
+def redact(text, params):
+    """``text`` with the URI and password removed, for error messages."""
+    for secret in (params.get('mongodb_uri'), params.get('password')):
+        if secret:
+            text = text.replace(secret, '********')
+    return text
 
 
 def connect(params):
@@ -87,30 +108,3 @@ def connect(params):
     except (ValueError, TypeError) as exc:
         raise MongoClientError('invalid connection options for %s: %s' % (where, redact(str(exc), params)))
     return client
-
-
-def redact(text, params):
-    """``text`` with the URI and password removed, for error messages."""
-    for secret in (params.get('mongodb_uri'), params.get('password')):
-        if secret:
-            text = text.replace(secret, '********')
-    return text
-
-
-SERVER_STATUS_KEYS = ('version', 'uptime', 'connections', 'opcounters')
-_INTERNAL = ('admin', 'local', 'config')
-
-
-def server_info(client, databases=None):
-    """(serverStatus subset, {db.collection: count}) — read-only."""
-    try:
-        status = client.admin.command('serverStatus')
-        server = dict((k, status[k]) for k in SERVER_STATUS_KEYS if k in status)
-        counts = {}
-        for db in databases or [d for d in client.list_database_names() if d not in _INTERNAL]:
-            for info in client[db].list_collections():
-                if info.get('type', 'collection') == 'collection' and not info['name'].startswith('system.'):
-                    counts['%s.%s' % (db, info['name'])] = client[db][info['name']].count_documents({})
-    except PyMongoError as exc:
-        raise MongoClientError('reading server status and counts failed: %s' % exc)
-    return server, counts

@@ -52,9 +52,9 @@ except ImportError:  # pragma: no cover - exercised only where crcmod is not ins
     _update_fast = None
 
 
-def update(crc, data, pure=False):
+def update(crc, data):
     """The CRC of everything hashed so far (``crc``, 0 to start) followed by ``data``."""
-    if _update_fast is not None and not pure:
+    if _update_fast is not None:
         return _update_fast(bytes(data), crc)
     return _update_pure(crc, data)
 
@@ -62,23 +62,3 @@ def update(crc, data, pure=False):
 def to_int64(crc):
     """The unsigned CRC as the signed int64 the archive's EOF header stores."""
     return crc - (1 << 64) if crc & (1 << 63) else crc
-
-
-def from_int64(value):
-    """The signed int64 from an EOF header as the unsigned CRC."""
-    return value & _MASK
-
-
-class Crc64(object):
-    """A running CRC-64 (ECMA, as Go's hash/crc64) over a namespace's documents."""
-
-    __slots__ = ('value',)
-
-    def __init__(self):
-        self.value = 0
-
-    def update(self, data):
-        self.value = update(self.value, data)
-
-    def int64(self):
-        return to_int64(self.value)

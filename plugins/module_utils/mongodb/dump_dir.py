@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, HaloBuzz DevOps Team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reader for mongodump directory dumps, with the same interface as the archive reader.
+"""Reader for mongodump directory dumps, with the same interface as the archive reader (archive.py).
 
 Layout (as mongodump writes it and mongorestore reads it)::
 
@@ -20,10 +20,10 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (
-    CollectionEntry, MongoArchiveError, open_maybe_gzip, parse_metadata, unescape_collection_name)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.bson_reader import (
     BsonError, check_document, read_document)
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
+    CollectionEntry, MongoArchiveError, open_maybe_gzip, parse_metadata, unescape_collection_name)
 
 OPLOG_NAMES = ('oplog.bson', 'oplog.bson.gz')
 PRELUDE_NAMES = ('prelude.json', 'prelude.json.gz')
@@ -68,7 +68,6 @@ class DumpDirectory(object):
         self.header = None
         self.collections = []
         self.skipped_files = []
-        self.oplog_path = None
         self._listed = False
 
     def _skip(self, path, reason):
@@ -90,7 +89,6 @@ class DumpDirectory(object):
             if os.path.isdir(full):
                 self._read_database(name, full)
             elif name in OPLOG_NAMES:
-                self.oplog_path = full
                 self._skip(full, 'oplog: replayed only with mongorestore --oplogReplay, which this restore does not do')
             elif name in PRELUDE_NAMES:
                 self.header = {'prelude': _read_text(full, 'prelude file %s' % full)}
@@ -164,7 +162,6 @@ class DumpDirectory(object):
                 if raw is None:
                     return
                 entry.count += 1
-                entry.data_bytes += len(raw)
                 yield raw
         finally:
             stream.close()

@@ -3,230 +3,31 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Restore of a mongodump archive or dump directory: validate everything, then write.
 
-1. :func:`validate` reads the whole source once: structure, every namespace's CRC-64,
-   every document's BSON structure, every metadata document; it applies the namespace
-   filters and renames and computes each collection's count and content checksum
-   (:class:`ContentChecksum`). Nothing is written; a problem raises MongoArchiveError.
+1. :func:`validate` (validate.py) reads the whole source once and returns the plan; nothing
+   is written and a problem raises MongoArchiveError.
 2. :func:`compare` reads the same collections from the database with the same checksum:
    when they already hold exactly the source's content, there is nothing to do.
 3. :func:`restore` drops and recreates each collection, streams the raw documents in
    batches, recreates the indexes from the metadata, then :func:`verify` re-reads the
    database and compares counts and checksums with the plan.
+
+:func:`run_restore` is what the mongodb_restore module runs: the three steps above, and a
+failure message that says whether anything was written.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
-
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (
-    ContentChecksum, MongoArchiveError, open_source)
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import PyMongoError
-
-try:
-    from bson.codec_options import CodecOptions
-    from bson.raw_bson import RawBSONDocument
-    from bson.son import SON
-
-    RAW_OPTIONS = CodecOptions(document_class=RawBSONDocument)
-except ImportError:  # pragma: no cover - the modules report missing_required_lib('pymongo')
-    RAW_OPTIONS = None
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
+    RAW_OPTIONS, SON, MongoClientError, PyMongoError, RawBSONDocument, connect)
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import ContentChecksum, MongoArchiveError
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.namespaces import NamespaceFilter
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.source import open_source
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.validate import index_fields, validate
 
 # Buffered bytes per collection before a batch is sent whatever its document count.
 MAX_BATCH_BYTES = 16 * 1024 * 1024
-INTERNAL_DATABASES = ('local', 'config')
-
-
-def skip_reason(db, collection):
-    """Why a namespace is not restored (as mongorestore without --oplogReplay), or None."""
-    if not db:
-        if collection == 'oplog':
-            return 'oplog: mongorestore replays it only with --oplogReplay, which this restore does not do'
-        return 'namespace without a database'
-    if db in INTERNAL_DATABASES:
-        return 'internal database %r (replication and cluster state) is never restored' % db
-    if not collection.startswith('system.'):
-        return None
-    if collection == 'system.js':
-        return None
-    if collection in ('system.users', 'system.roles') or (db == 'admin' and collection == 'system.version'):
-        return ('users, roles and the auth schema version: mongorestore restores them only with '
-                '--restoreDbUsersAndRoles or a full admin restore; manage them separately')
-    if collection == 'system.views':
-        return 'view definitions: each view is recreated from its own metadata entry'
-    if collection.startswith('system.buckets.'):
-        return 'time-series buckets: not supported by this restore'
-    return 'server-managed system collection'
-
-
-def index_fields(index):
-    """An index compared by its key fields ("a,b"): servers may rename indexes or normalise key values."""
-    return ','.join(index['key'].keys())
-
-
-INDEX_TYPES = ('2d', '2dsphere', 'geoHaystack', 'hashed', 'text', 'wildcard')
-
-
-def convert_legacy_index_key(key):
-    """An index key old servers accepted and current ones refuse, made valid as mongorestore's
-    --convertLegacyIndexes does: zero, non-numbers and unknown strings become 1; others are kept."""
-    converted = SON()
-    for field, value in key.items():
-        if isinstance(value, bool) or value is None:
-            value = 1
-        elif isinstance(value, (int, float)):
-            value = value if value != 0 else 1
-        elif isinstance(value, str):
-            value = value if value in INDEX_TYPES else 1
-        elif hasattr(value, 'to_decimal'):  # Decimal128
-            number = value.to_decimal()
-            value = 1 if number.is_nan() or number == 0 else value
-        else:
-            value = 1
-        converted[field] = value
-    return converted
-
-
-def _glob_regex(pattern):
-    """mongorestore's --nsInclude/--nsExclude syntax: ``*`` matches any run of characters."""
-    return re.compile('^' + '.*'.join(re.escape(part) for part in pattern.split('*')) + '$', re.S)
-
-
-_VARIABLE = re.compile(r'\$([A-Za-z0-9_]+)\$')
-
-
-class NamespaceFilter(object):
-    """ns_include / ns_exclude / ns_from / ns_to, applied as mongorestore applies them."""
-
-    def __init__(self, ns_include=None, ns_exclude=None, ns_from=None, ns_to=None):
-        self.include = [_glob_regex(p) for p in ns_include or []]
-        self.exclude = [_glob_regex(p) for p in ns_exclude or []]
-        ns_from, ns_to = list(ns_from or []), list(ns_to or [])
-        if len(ns_from) != len(ns_to):
-            raise MongoArchiveError('ns_from has %d entries and ns_to %d: give one ns_to per ns_from'
-                                    % (len(ns_from), len(ns_to)))
-        self.renames = []
-        for source, target in zip(ns_from, ns_to):
-            names = _VARIABLE.findall(source)
-            missing = set(_VARIABLE.findall(target)) - set(names)
-            if missing or len(set(names)) != len(names):
-                raise MongoArchiveError('ns_to %r uses $%s$ that ns_from %r does not define once' % (
-                    target, '$, $'.join(sorted(missing)) or names[0], source))
-            parts = _VARIABLE.split(source)
-            regex = ''.join(re.escape(part) if i % 2 == 0 else '(?P<%s>.*?)' % part
-                            for i, part in enumerate(parts))
-            self.renames.append((re.compile('^' + regex + '$', re.S), target))
-
-    def selects(self, ns):
-        if self.include and not any(r.match(ns) for r in self.include):
-            return False
-        return not any(r.match(ns) for r in self.exclude)
-
-    def target(self, ns):
-        for regex, target in self.renames:
-            match = regex.match(ns)
-            if match:
-                renamed = _VARIABLE.sub(lambda m: match.group(m.group(1)), target)
-                if '.' not in renamed.strip('.'):
-                    raise MongoArchiveError('ns_to turns %s into %r, which is not "<db>.<collection>"' % (ns, renamed))
-                return renamed
-        return ns
-
-
-class PlanItem(object):
-    """One collection to restore: where from, where to, and what it must hold afterwards."""
-
-    def __init__(self, entry, target):
-        self.entry = entry
-        self.db, self.collection = target.split('.', 1)
-        self.checksum = ContentChecksum()
-
-    @property
-    def ns(self):
-        return '%s.%s' % (self.db, self.collection)
-
-    @property
-    def is_view(self):
-        return self.entry.kind == 'view'
-
-    @property
-    def metadata(self):
-        return self.entry.metadata or {}
-
-    def index_specs(self, convert_legacy=False):
-        """Secondary index definitions, as createIndexes wants them (no ns, no _id index)."""
-        specs = []
-        for index in self.metadata.get('indexes', []):
-            if index.get('name') == '_id_':
-                continue
-            spec = SON((k, v) for k, v in index.items() if k != 'ns')
-            if convert_legacy:
-                spec['key'] = convert_legacy_index_key(spec['key'])
-            specs.append(spec)
-        return specs
-
-    def expected(self):
-        if self.is_view:
-            return {'type': 'view', 'view_on': self.metadata.get('options', {}).get('viewOn')}
-        return {'type': 'collection', 'documents': self.entry.count, 'checksum': self.checksum.hexdigest(),
-                'indexes': sorted(['_id'] + [index_fields(s) for s in self.index_specs()])}
-
-    def summary(self):
-        result = dict(namespace=self.ns, source_namespace=self.entry.ns)
-        result.update(self.expected())
-        return result
-
-
-class Plan(object):
-    def __init__(self, source):
-        self.source = source
-        self.items = []
-        self.skipped_namespaces = []
-        self.excluded_namespaces = []
-
-    @property
-    def databases(self):
-        return sorted(set(item.db for item in self.items))
-
-    def by_source(self):
-        return dict(((i.entry.db, i.entry.collection), i) for i in self.items)
-
-    def summary(self):
-        return [item.summary() for item in self.items]
-
-
-def validate(path, ns_filter=None):
-    """Read and check the whole archive or dump; return the :class:`Plan`. Writes nothing."""
-    ns_filter = ns_filter or NamespaceFilter()
-    source = open_source(path)
-    plan = Plan(source)
-    try:
-        source.read_prelude()
-        targets = {}
-        for entry in source.collections:
-            reason = skip_reason(entry.db, entry.collection)
-            if reason:
-                plan.skipped_namespaces.append({'namespace': entry.ns, 'reason': reason})
-                continue
-            if not ns_filter.selects(entry.ns):
-                plan.excluded_namespaces.append(entry.ns)
-                continue
-            target = ns_filter.target(entry.ns)
-            if target in targets:
-                raise MongoArchiveError('%s and %s would both be restored into %s; adjust ns_from/ns_to'
-                                        % (targets[target], entry.ns, target))
-            targets[target] = entry.ns
-            plan.items.append(PlanItem(entry, target))
-        items = plan.by_source()
-        for entry, raw in source.documents(verify_documents=True):
-            if raw is not None:
-                item = items.get((entry.db, entry.collection))
-                if item is not None:
-                    item.checksum.add(raw)
-    finally:
-        source.close()
-    return plan
 
 
 def _command(action, ns, func, *args, **kwargs):
@@ -370,3 +171,36 @@ def _brief(state):
         return 'a %s' % (state.get('type') or 'missing collection')
     return '%s documents (checksum %s…, indexes %s)' % (
         state['documents'], state['checksum'][:12], ','.join(state.get('indexes', [])))
+
+
+def run_restore(params, check_mode, diff):
+    """mongodb_restore: validate ``params['src']``, compare it with the database, restore unless identical.
+
+    A failure before the first write says "nothing was written"; one after says the target
+    collections may be partly restored.
+    """
+    if params['batch_size'] < 1:
+        raise MongoArchiveError('batch_size must be at least 1, got %d' % params['batch_size'])
+    try:
+        plan = validate(params['src'], NamespaceFilter(params['ns_include'], params['ns_exclude'],
+                                                       params['ns_from'], params['ns_to']))
+        client = connect(params)
+        identical, before, after = compare(client, plan, params['drop_extra_collections'])
+    except (MongoArchiveError, MongoClientError) as exc:
+        raise MongoArchiveError('%s; nothing was written' % exc)
+    result = dict(changed=not (identical and params['skip_if_identical']), identical=identical,
+                  collections=plan.summary(), documents=sum(i.entry.count for i in plan.items),
+                  skipped_namespaces=plan.skipped_namespaces, excluded_namespaces=plan.excluded_namespaces,
+                  skipped_files=plan.source.skipped_files, source_kind=plan.source.kind)
+    if diff:
+        result['diff'] = dict(before=before, after=after)
+    if result['changed'] and not check_mode:
+        try:
+            result['verified'] = restore(
+                client, plan, params['src'], drop=params['drop'], batch_size=params['batch_size'],
+                restore_indexes=params['restore_indexes'], drop_extra_collections=params['drop_extra_collections'],
+                convert_legacy_indexes=params['convert_legacy_indexes'])
+        except (MongoArchiveError, MongoClientError) as exc:
+            raise MongoArchiveError('restore of %s failed after writing began: %s; the target collections may be '
+                                    'partly restored: restore them again (or put back a backup)' % (params['src'], exc))
+    return result

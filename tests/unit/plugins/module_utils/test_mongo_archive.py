@@ -6,10 +6,11 @@ import pytest
 from bson import json_util
 from bson.son import SON
 
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (
-    ArchiveReader, ArchiveWriter, CollectionEntry, ContentChecksum, MongoArchiveError, dump_metadata,
-    escape_collection_name, open_source, parse_metadata, unescape_collection_name)
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import ArchiveReader, ArchiveWriter
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.bson_reader import read_document
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
+    CollectionEntry, ContentChecksum, MongoArchiveError, dump_metadata, parse_metadata, unescape_collection_name)
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.source import open_source
 
 from mongodump_fixtures import fixture
 
@@ -141,6 +142,13 @@ def test_content_checksum_is_order_independent_and_content_sensitive():
         fewer.add(raw)
     assert forward.hexdigest() == backward.hexdigest() != fewer.hexdigest()
     assert forward.count == 4
+
+
+def escape_collection_name(name):
+    """Collection name as mongodump writes it to disk (Go's url.PathEscape)."""
+    safe = set(b'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~'
+               b"!$&'()*+,;=:@")
+    return ''.join(chr(b) if b in safe else '%%%02X' % b for b in bytearray(name.encode('utf-8')))
 
 
 @pytest.mark.parametrize('name, escaped', [

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import MongoArchiveError
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import MongoArchiveError
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.dump_dir import DumpDirectory
 
 from mongodump_fixtures import fixture

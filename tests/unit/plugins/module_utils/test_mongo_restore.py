@@ -1,11 +1,11 @@
 import pytest
 
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import MongoArchiveError
 from bson.decimal128 import Decimal128
 from bson.son import SON
 
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import (
-    NamespaceFilter, convert_legacy_index_key, skip_reason, validate)
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import MongoArchiveError
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.namespaces import NamespaceFilter, skip_reason
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.validate import convert_legacy_index_key, validate
 
 from mongodump_fixtures import fixture
 

@@ -5,7 +5,8 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import MongoArchiveError
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import restore as restore_utils
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import MongoArchiveError
 from ansible_collections.halobuzz.ops.plugins.modules import mongodb_restore
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'fixtures', 'mongodump')
@@ -34,10 +35,10 @@ def module_calls(monkeypatch):
         raise Fail(result)
     monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
     monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
-    monkeypatch.setattr(mongodb_restore, 'connect', lambda params: calls.append('connect') or object())
-    monkeypatch.setattr(mongodb_restore, 'compare', lambda client, plan, extra: (
+    monkeypatch.setattr(restore_utils, 'connect', lambda params: calls.append('connect') or object())
+    monkeypatch.setattr(restore_utils, 'compare', lambda client, plan, extra: (
         calls.append('compare') or (False, {}, {})))
-    monkeypatch.setattr(mongodb_restore, 'restore', lambda *a, **k: calls.append('restore'))
+    monkeypatch.setattr(restore_utils, 'restore', lambda *a, **k: calls.append('restore'))
     return calls
 
 
@@ -74,7 +75,7 @@ def test_check_mode_never_restores(module_calls, check_mode, expected_calls):
 def test_failure_during_the_restore_says_writing_began(module_calls, monkeypatch):
     def broken(*args, **kwargs):
         raise MongoArchiveError('inserting into test.bar failed: connection reset')
-    monkeypatch.setattr(mongodb_restore, 'restore', broken)
+    monkeypatch.setattr(restore_utils, 'restore', broken)
     with pytest.raises(Fail) as failed:
         run({'mongodb_uri': 'mongodb://db/', 'src': fixture('archives', 'test.bar.archive')})
     assert 'failed after writing began' in failed.value.args[0]['msg']
