@@ -1,4 +1,5 @@
 """The files AWX and Galaxy read agree with each other and with what the modules need."""
+import importlib
 import os
 import re
 
@@ -69,3 +70,19 @@ def test_galaxy_metadata():
     assert (galaxy['namespace'], galaxy['name'], galaxy['version']) == ('halobuzz', 'ops', '0.1.0')
     assert 'kubernetes.core' in galaxy['dependencies']
     assert os.path.exists(os.path.join(REPO, 'LICENSE'))
+
+
+def test_every_module_declares_its_group_and_the_shared_attributes():
+    # the attributes block is written once (doc_fragments/attributes.py), never pasted into a module
+    groups = load_yaml('meta/runtime.yml')['action_groups']
+    for group, members in groups.items():
+        if group == 'all':
+            continue
+        for module in members:
+            doc = yaml.safe_load(importlib.import_module(
+                'ansible_collections.halobuzz.ops.plugins.modules.' + module).DOCUMENTATION)
+            fragments = doc['extends_documentation_fragment']
+            assert 'halobuzz.ops.attributes' in fragments, module
+            assert 'halobuzz.ops.attributes.action_group_%s' % group in fragments, module
+            assert 'ansible.builtin.action_common_attributes' not in fragments, module
+            assert 'action_group' not in (doc.get('attributes') or {}), module
