@@ -8,6 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
+    # The argument spec of these options: REDIS_CONNECTION in plugins/module_utils/redis/client.py.
 
     DOCUMENTATION = r'''
 options:
@@ -65,18 +66,4 @@ requirements:
 notes:
   - Connection failures, wrong passwords, TLS mismatches and timeouts fail the task with a message that
     names C(host:port) and what to check, never with a traceback.
-'''
-
-    ATTRIBUTES = r'''
-options: {}
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying the target.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-  action_group:
-    description: Use C(group/halobuzz.ops.redis) in C(module_defaults) to set the connection once.
-    support: full
-    membership:
-      - halobuzz.ops.redis
 '''

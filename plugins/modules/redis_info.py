@@ -25,13 +25,9 @@ author:
   - HaloBuzz DevOps Team (@halobuzz)
 extends_documentation_fragment:
   - halobuzz.ops.redis
-  - halobuzz.ops.redis.ATTRIBUTES
-attributes:
-  check_mode:
-    support: full
-    details: Read-only; runs unchanged in check mode.
-  diff_mode:
-    support: none
+  - halobuzz.ops.attributes
+  - halobuzz.ops.attributes.action_group_redis
+  - halobuzz.ops.attributes.read_only
 options:
   max_memory_percent:
     description:
@@ -107,41 +103,22 @@ problems:
   elements: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import REDIS_CONNECTION
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.service import redis_info
 
-from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import (
-    REDIS_MUTUALLY_EXCLUSIVE, RedisCheckError, connect, redis_argument_spec)
-from ansible_collections.halobuzz.ops.plugins.module_utils.redis.info import (
-    THRESHOLDS, aggregate, check_thresholds, read_node, validate_limits)
+OPTIONS = dict(
+    max_memory_percent=dict(type='float'),
+    max_ping_ms=dict(type='float'),
+    max_connected_clients=dict(type='int'),
+    max_evicted_keys=dict(type='int', no_log=False),
+    min_hit_ratio_percent=dict(type='float'),
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=redis_argument_spec(
-            max_memory_percent=dict(type='float'), max_ping_ms=dict(type='float'),
-            max_connected_clients=dict(type='int'), max_evicted_keys=dict(type='int', no_log=False),
-            min_hit_ratio_percent=dict(type='float')),
-        mutually_exclusive=REDIS_MUTUALLY_EXCLUSIVE,
-        supports_check_mode=True,
-    )
-    limits = dict((option, module.params[option]) for option, _fact, _kind, _meaning in THRESHOLDS)
-    target = None
-    try:
-        validate_limits(limits)
-        target = connect(module.params)
-        nodes = [read_node(label, conn) for label, conn in target.primaries()]
-    except RedisCheckError as exc:
-        module.fail_json(msg=str(exc), problems=[])
-    finally:
-        if target is not None:
-            target.close()
-    problems = []
-    for node in nodes:
-        problems.extend(check_thresholds(node['node'], node['summary'], limits))
-    result = dict(changed=False, cluster=target.cluster, summary=aggregate(nodes), nodes=nodes, problems=problems)
-    if problems:
-        module.fail_json(msg='Redis thresholds exceeded: ' + '; '.join(problems), **result)
-    module.exit_json(**result)
+    module = HaloBuzzModule(REDIS_CONNECTION, argument_spec=OPTIONS, supports_check_mode=True)
+    module.run(lambda: redis_info(module.params))
 
 
 if __name__ == '__main__':

@@ -25,13 +25,9 @@ author:
   - HaloBuzz DevOps Team (@halobuzz)
 extends_documentation_fragment:
   - halobuzz.ops.redis
-  - halobuzz.ops.redis.ATTRIBUTES
-attributes:
-  check_mode:
-    support: full
-    details: Read-only; runs unchanged in check mode.
-  diff_mode:
-    support: none
+  - halobuzz.ops.attributes
+  - halobuzz.ops.attributes.action_group_redis
+  - halobuzz.ops.attributes.read_only
 options:
   pattern:
     description:
@@ -158,42 +154,24 @@ elapsed_seconds:
   type: float
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import REDIS_CONNECTION
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.service import redis_key_audit
 
-from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import (
-    REDIS_MUTUALLY_EXCLUSIVE, RedisCheckError, connect, redis_argument_spec)
-from ansible_collections.halobuzz.ops.plugins.module_utils.redis.keys import audit_keys, validate_patterns
+OPTIONS = dict(
+    pattern=dict(type='str', default='*'),
+    scan_count=dict(type='int', default=1000),
+    max_keys=dict(type='int', default=1000000, no_log=False),
+    max_seconds=dict(type='float', default=60),
+    sample_size=dict(type='int', default=10),
+    memory_samples=dict(type='int', default=100),
+    expiry_digest=dict(type='bool', default=False),
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=redis_argument_spec(
-            pattern=dict(type='str', default='*'), scan_count=dict(type='int', default=1000),
-            max_keys=dict(type='int', default=1000000, no_log=False), max_seconds=dict(type='float', default=60),
-            sample_size=dict(type='int', default=10), memory_samples=dict(type='int', default=100),
-            expiry_digest=dict(type='bool', default=False)),
-        mutually_exclusive=REDIS_MUTUALLY_EXCLUSIVE,
-        supports_check_mode=True,
-    )
-    p = module.params
-    for option in ('scan_count', 'max_keys', 'max_seconds'):
-        if p[option] <= 0:
-            module.fail_json(msg='%s is %s: give a number above 0' % (option, p[option]))
-    for option in ('sample_size', 'memory_samples'):
-        if p[option] < 0:
-            module.fail_json(msg='%s is %s: give 0 or more' % (option, p[option]))
-    target = None
-    try:
-        validate_patterns([p['pattern']], 'pattern')
-        target = connect(p)
-        result = audit_keys(target.primaries(), p['pattern'], p['scan_count'], p['max_keys'], p['max_seconds'],
-                            p['sample_size'], p['memory_samples'], p['expiry_digest'])
-    except RedisCheckError as exc:
-        module.fail_json(msg=str(exc))
-    finally:
-        if target is not None:
-            target.close()
-    module.exit_json(changed=False, cluster=target.cluster, **result)
+    module = HaloBuzzModule(REDIS_CONNECTION, argument_spec=OPTIONS, supports_check_mode=True)
+    module.run(lambda: redis_key_audit(module.params))
 
 
 if __name__ == '__main__':

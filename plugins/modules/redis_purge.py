@@ -26,7 +26,8 @@ author:
   - HaloBuzz DevOps Team (@halobuzz)
 extends_documentation_fragment:
   - halobuzz.ops.redis
-  - halobuzz.ops.redis.ATTRIBUTES
+  - halobuzz.ops.attributes
+  - halobuzz.ops.attributes.action_group_redis
 attributes:
   check_mode:
     support: full
@@ -117,52 +118,25 @@ cluster:
   type: bool
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import REDIS_CONNECTION
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.service import redis_purge
 
-from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import (
-    REDIS_MUTUALLY_EXCLUSIVE, RedisCheckError, connect, redis_argument_spec)
-from ansible_collections.halobuzz.ops.plugins.module_utils.redis.keys import (
-    check_purge_patterns, purge, validate_patterns)
+OPTIONS = dict(
+    patterns=dict(type='list', elements='str'),
+    protected_patterns=dict(type='list', elements='str', default=['payment:idempotency:*']),
+    flush=dict(type='str', choices=['db', 'all']),
+    allow_flush=dict(type='bool', default=False),
+    batch_size=dict(type='int', default=500),
+    scan_count=dict(type='int', default=1000),
+    rate_limit=dict(type='float', default=0),
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=redis_argument_spec(
-            patterns=dict(type='list', elements='str'),
-            protected_patterns=dict(type='list', elements='str', default=['payment:idempotency:*']),
-            flush=dict(type='str', choices=['db', 'all']), allow_flush=dict(type='bool', default=False),
-            batch_size=dict(type='int', default=500), scan_count=dict(type='int', default=1000),
-            rate_limit=dict(type='float', default=0)),
-        mutually_exclusive=REDIS_MUTUALLY_EXCLUSIVE + [['patterns', 'flush']],
-        required_one_of=[['patterns', 'flush']],
-        supports_check_mode=True,
-    )
-    p = module.params
-    if p['batch_size'] <= 0 or p['scan_count'] <= 0 or p['rate_limit'] < 0:
-        module.fail_json(msg='batch_size and scan_count must be above 0 and rate_limit 0 or more (got %s, %s, %s)'
-                         % (p['batch_size'], p['scan_count'], p['rate_limit']))
-    if p['flush'] and not p['allow_flush']:
-        module.fail_json(msg='refusing flush: %s without allow_flush: true, nothing was deleted. Purge by pattern '
-                         'instead, or set allow_flush: true to empty the database(s)' % p['flush'])
-    if p['patterns'] is not None and not p['patterns']:
-        module.fail_json(msg='patterns is empty: list the key patterns to delete, e.g. ["stream:cache:*"]')
-    target = None
-    try:
-        validate_patterns(p['protected_patterns'], 'protected_patterns')
-        if p['patterns']:
-            check_purge_patterns(p['patterns'], p['protected_patterns'])
-        target = connect(p)
-        result = purge(target, p['patterns'] or [], p['protected_patterns'], module.check_mode, p['flush'],
-                       p['allow_flush'], p['batch_size'], p['scan_count'], p['rate_limit'])
-    except RedisCheckError as exc:
-        module.fail_json(msg=str(exc))
-    finally:
-        if target is not None:
-            target.close()
-    diff = result.pop('diff', None)
-    if module._diff and diff is not None:
-        result['diff'] = diff
-    module.exit_json(cluster=target.cluster, **result)
+    module = HaloBuzzModule(REDIS_CONNECTION, argument_spec=OPTIONS, mutually_exclusive=[['patterns', 'flush']],
+                            required_one_of=[['patterns', 'flush']], supports_check_mode=True)
+    module.run(lambda: redis_purge(module.params, module.check_mode, module._diff))
 
 
 if __name__ == '__main__':

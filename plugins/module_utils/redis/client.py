@@ -2,7 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Redis connections for halobuzz.ops: options -> client, every redis error -> RedisCheckError.
 
-Private to the collection. The options are documented once in doc_fragments/redis.py.
+The lowest layer of the Redis package: the connection options (``REDIS_CONNECTION``, documented once in
+doc_fragments/redis.py), the client built from them, the translation of redis-py errors, and the raw
+command/reply pipeline the topic files (info.py, keys.py) send their commands through.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -11,12 +13,11 @@ __metaclass__ = type
 
 import contextlib
 import ssl
+import traceback
+from urllib.parse import unquote, urlsplit
 
-try:
-    from urllib.parse import unquote, urlsplit
-except ImportError:  # pragma: no cover - Python 2 is not a target
-    from urlparse import urlsplit  # noqa: F401
-    from urllib import unquote  # noqa: F401
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import Connection
 
 try:
     import redis
@@ -24,40 +25,33 @@ try:
     import redis.exceptions
     from redis.backoff import NoBackoff
     from redis.retry import Retry
-    HAS_REDIS = True
     REDIS_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - exercised only without the library
-    HAS_REDIS = False
-    REDIS_IMPORT_ERROR = exc
+except ImportError:  # pragma: no cover - reported by HaloBuzzModule with missing_required_lib
+    REDIS_IMPORT_ERROR = traceback.format_exc()
 
 
-class RedisCheckError(Exception):
+class RedisCheckError(HaloBuzzError):
     """Anything that went wrong talking to Redis or validating input, with a message for a human."""
 
 
-REDIS_CONNECTION_ARGSPEC = dict(
-    redis_url=dict(type='str'),
-    host=dict(type='str'),
-    port=dict(type='int'),
-    db=dict(type='int'),
-    username=dict(type='str'),
-    password=dict(type='str', no_log=True),
-    tls=dict(type='bool'),
-    tls_ca_cert=dict(type='path'),
-    tls_verify=dict(type='bool', default=True),
-    cluster=dict(type='str', default='auto', choices=['auto', 'enabled', 'disabled']),
-    socket_timeout=dict(type='float', default=5.0),
-    socket_connect_timeout=dict(type='float', default=5.0),
+REDIS_CONNECTION = Connection(
+    argument_spec=dict(
+        redis_url=dict(type='str'),
+        host=dict(type='str'),
+        port=dict(type='int'),
+        db=dict(type='int'),
+        username=dict(type='str'),
+        password=dict(type='str', no_log=True),
+        tls=dict(type='bool'),
+        tls_ca_cert=dict(type='path'),
+        tls_verify=dict(type='bool', default=True),
+        cluster=dict(type='str', default='auto', choices=['auto', 'enabled', 'disabled']),
+        socket_timeout=dict(type='float', default=5.0),
+        socket_connect_timeout=dict(type='float', default=5.0),
+    ),
+    libraries=[('redis', REDIS_IMPORT_ERROR)],
+    mutually_exclusive=[['redis_url', 'host'], ['redis_url', 'port'], ['redis_url', 'db']],
 )
-
-REDIS_MUTUALLY_EXCLUSIVE = [['redis_url', 'host'], ['redis_url', 'port'], ['redis_url', 'db']]
-
-
-def redis_argument_spec(**module_options):
-    """The shared connection options plus the module's own."""
-    spec = dict((k, dict(v)) for k, v in REDIS_CONNECTION_ARGSPEC.items())
-    spec.update(module_options)
-    return spec
 
 
 def resolve_target(params):
@@ -136,30 +130,30 @@ def describe_error(exc, target, doing):
     text = str(exc) or exc.__class__.__name__
     lowered = text.lower()
     tls_hint = 'ssl' in lowered or 'tls' in lowered or 'handshake' in lowered or isinstance(exc, ssl.SSLError)
-    if HAS_REDIS and isinstance(exc, redis.exceptions.AuthenticationError) or (
+    if isinstance(exc, redis.exceptions.AuthenticationError) or (
             'wrongpass' in lowered or 'noauth' in lowered or 'invalid password' in lowered):
         return ("Redis at %s refused authentication while %s (%s): check password/username (or the credentials in "
                 "redis_url) against the server's requirepass / ACL users" % (where, doing, text))
-    if HAS_REDIS and isinstance(exc, redis.exceptions.NoPermissionError):
+    if isinstance(exc, redis.exceptions.NoPermissionError):
         return ("Redis at %s: the ACL user lacks a permission needed while %s (%s): grant it or use another user"
                 % (where, doing, text))
-    if target['tls'] and (tls_hint or (HAS_REDIS and isinstance(exc, redis.exceptions.TimeoutError))):
+    if target['tls'] and (tls_hint or isinstance(exc, redis.exceptions.TimeoutError)):
         return ("TLS handshake with Redis at %s failed while %s (%s): the server may not speak TLS on this port "
                 "(use redis:// or tls: false), its certificate may not verify (check tls_ca_cert / tls_verify), "
                 "or the host/port is wrong or unreachable" % (where, doing, text))
-    if HAS_REDIS and isinstance(exc, redis.exceptions.TimeoutError):
+    if isinstance(exc, redis.exceptions.TimeoutError):
         return ("Redis at %s did not answer within %ss while %s (%s): check that the host and port are right and "
                 "reachable, or raise socket_timeout / socket_connect_timeout"
                 % (where, target['socket_timeout'], doing, text))
-    if HAS_REDIS and isinstance(exc, redis.exceptions.ConnectionError):
+    if isinstance(exc, redis.exceptions.ConnectionError):
         hint = "check that redis-server runs there and the host/port (or redis_url) are right"
         if not target['tls'] and ('closed' in lowered or 'reset' in lowered):
             hint += "; if the server requires TLS, use rediss:// or tls: true"
         return "cannot reach Redis at %s while %s (%s): %s" % (where, doing, text, hint)
-    if HAS_REDIS and isinstance(exc, redis.exceptions.RedisClusterException):
+    if isinstance(exc, redis.exceptions.RedisClusterException):
         return ("Redis Cluster behind %s is not usable while %s (%s): check CLUSTER INFO (cluster_state:ok) and "
                 "that every primary is reachable" % (where, doing, text))
-    if HAS_REDIS and isinstance(exc, redis.exceptions.ResponseError):
+    if isinstance(exc, redis.exceptions.ResponseError):
         return "Redis at %s rejected a command while %s: %s" % (where, doing, text)
     return "Redis at %s failed while %s: %s: %s" % (where, doing, exc.__class__.__name__, text)
 
@@ -172,7 +166,7 @@ def translated_errors(target, doing):
     except RedisCheckError:
         raise
     except Exception as exc:  # redis-py raises many types; each becomes one clear message
-        if HAS_REDIS and isinstance(exc, redis.exceptions.RedisError) or isinstance(exc, (OSError, ssl.SSLError)):
+        if isinstance(exc, (redis.exceptions.RedisError, OSError, ssl.SSLError)):
             raise RedisCheckError(describe_error(exc, target, doing))
         raise
 
@@ -216,9 +210,6 @@ class RedisTarget(object):
 
 def connect(params):
     """Resolve options, connect, PING, detect Cluster. Returns a RedisTarget or raises RedisCheckError."""
-    if not HAS_REDIS:
-        raise RedisCheckError("the Python library 'redis' (redis-py) is required: pip install redis (%s)"
-                              % REDIS_IMPORT_ERROR)
     target = resolve_target(params)
     kwargs = client_kwargs(target)
     cluster = target['cluster'] == 'enabled'
@@ -241,6 +232,16 @@ def connect(params):
         client = redis.cluster.RedisCluster(**kwargs)
         client.ping(target_nodes=redis.cluster.RedisCluster.PRIMARIES)
     return RedisTarget(target, client, True)
+
+
+@contextlib.contextmanager
+def connected(params):
+    """``connect(params)`` for the ``with`` body; the connection is closed however the body ends."""
+    target = connect(params)
+    try:
+        yield target
+    finally:
+        target.close()
 
 
 def _bulk(arg):

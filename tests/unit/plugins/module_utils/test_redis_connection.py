@@ -1,4 +1,4 @@
-"""Option resolution and error messages (plugins/module_utils/_redis_connection.py)."""
+"""Option resolution and error messages (plugins/module_utils/redis/client.py)."""
 import pytest
 import redis
 

@@ -1,9 +1,10 @@
-"""INFO parsing, derived figures and thresholds (plugins/module_utils/_redis_info.py)."""
+"""INFO parsing, derived figures and thresholds (plugins/module_utils/redis/replies.py, info.py)."""
 import pytest
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import RedisCheckError
 from ansible_collections.halobuzz.ops.plugins.module_utils.redis.info import (
-    aggregate, check_thresholds, parse_info, summarize, typed, validate_limits)
+    aggregate, check_thresholds, summarize, validate_limits)
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.replies import parse_info, typed
 
 INFO = b"""# Server\r
 redis_version:7.0.15\r

@@ -1,11 +1,46 @@
-"""Redis glob parsing, matching and the overlap guard (plugins/module_utils/_redis_keys.py)."""
+"""Redis glob parsing, matching and the overlap guard (plugins/module_utils/redis/patterns.py, keys.py)."""
 import pytest
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import RedisCheckError
-from ansible_collections.halobuzz.ops.plugins.module_utils.redis.keys import (
-    KeyAudit, check_purge_patterns, glob_match, parse_pattern, patterns_overlap, ttl_stats)
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.keys import KeyAudit, ttl_stats
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.patterns import (
+    STAR, check_purge_patterns, parse_pattern, patterns_overlap)
 
 PROTECTED = 'payment:idempotency:*'
+
+
+def glob_match(pattern, key):
+    """True when key (bytes or str) matches the Redis glob pattern (same result as SCAN MATCH).
+
+    The reference matcher these tests hold the overlap guard and the fake server's SCAN against.
+    """
+    tokens = parse_pattern(pattern) if isinstance(pattern, str) else pattern
+    if isinstance(key, str):
+        key = key.encode('utf-8')
+    states = _closure(tokens, {0})
+    for b in key:
+        bit = 1 << b
+        nxt = set()
+        for s in states:
+            if s < len(tokens):
+                kind, mask = tokens[s]
+                if kind == STAR:
+                    nxt.add(s)
+                elif mask & bit:
+                    nxt.add(s + 1)
+        states = _closure(tokens, nxt)
+        if not states:
+            return False
+    return len(tokens) in states
+
+
+def _closure(tokens, states):
+    out = set(states)
+    for s in sorted(states):
+        while s < len(tokens) and tokens[s][0] == STAR:
+            s += 1
+            out.add(s)
+    return out
 
 
 @pytest.mark.parametrize('pattern, key, expected', [
