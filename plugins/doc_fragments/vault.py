@@ -8,6 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
+    # The argument spec of these options: VAULT_CONNECTION in plugins/module_utils/vault/client.py.
 
     DOCUMENTATION = r"""
 options:

@@ -34,7 +34,8 @@ author:
   - HaloBuzz DevOps Team (@halobuzz)
 extends_documentation_fragment:
   - halobuzz.ops.vault
-  - ansible.builtin.action_common_attributes
+  - halobuzz.ops.attributes
+  - halobuzz.ops.attributes.action_group_vault
 attributes:
   check_mode:
     support: full
@@ -46,13 +47,6 @@ attributes:
     details:
       - O(state=present) shows the access record as the after state; O(state=revoked) the token going from
         C(active) to C(revoked).
-  platform:
-    platforms: posix
-  action_group:
-    description: Use C(group/halobuzz.ops.vault) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - halobuzz.ops.vault
 options:
   state:
     description:
@@ -224,84 +218,32 @@ secret_output_file:
   sample: /run/user/1000/mongodb-uri
 """
 
-import traceback
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault.break_glass import vault_break_glass
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault.client import VAULT_CONNECTION
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.halobuzz.ops.plugins.module_utils.vault import break_glass as bg
-from ansible_collections.halobuzz.ops.plugins.module_utils.vault.auth import auth_method
-from ansible_collections.halobuzz.ops.plugins.module_utils.vault.client import (
-    HVAC_IMPORT_ERROR,
-    VaultAccessError,
-    make_client,
-    vault_argument_spec,
+OPTIONS = dict(
+    state=dict(type='str', default='present', choices=['present', 'revoked']),
+    incident_id=dict(type='str'),
+    reason=dict(type='str'),
+    approved_by=dict(type='str'),
+    requester=dict(type='str'),
+    secret_path=dict(type='str', default='production/mongodb', no_log=False),
+    engine_mount_point=dict(type='str', default='secret'),
+    version=dict(type='int'),
+    ttl=dict(type='str', default='15m'),
+    token_policies=dict(type='list', elements='str', no_log=False),
+    secret_key=dict(type='str', no_log=False),
+    secret_output_file=dict(type='path'),
+    token_accessor=dict(type='str', no_log=False),
+    login_token_accessor=dict(type='str', no_log=False),
 )
 
 
-def argument_spec():
-    return vault_argument_spec(
-        state=dict(type='str', default='present', choices=['present', 'revoked']),
-        incident_id=dict(type='str'), reason=dict(type='str'), approved_by=dict(type='str'),
-        requester=dict(type='str'),
-        secret_path=dict(type='str', default='production/mongodb', no_log=False),
-        engine_mount_point=dict(type='str', default='secret'),
-        version=dict(type='int'), ttl=dict(type='str', default='15m'),
-        token_policies=dict(type='list', elements='str', no_log=False),
-        secret_key=dict(type='str', no_log=False), secret_output_file=dict(type='path'),
-        token_accessor=dict(type='str', no_log=False), login_token_accessor=dict(type='str', no_log=False),
-    )
-
-
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), required_if=[('state', 'revoked', ('token_accessor',))],
-                           supports_check_mode=True)
-    params = module.params
-    if HVAC_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib('hvac'), exception=traceback.format_exception_only(
-            type(HVAC_IMPORT_ERROR), HVAC_IMPORT_ERROR)[-1])
-
-    def client_factory(token):
-        return make_client(params, token=token)
-
-    record = None
-    try:
-        method = auth_method(params)
-        if params['state'] == 'revoked':
-            changed, before = bg.revoke_access(params, method, client_factory, module.no_log_values.add,
-                                               check_only=module.check_mode)
-            result = dict(changed=changed, token_accessor=params['token_accessor'],
-                          diff=dict(before=dict(token=before), after=dict(token='revoked')))
-            if not module.check_mode:
-                result['halobuzz_record'] = bg.revocation_record(params, changed)
-            module.exit_json(**result)
-        # check mode returns no secret, so it needs no no_log
-        request = bg.check_present_params(params, method.requester(), module.no_log or module.check_mode)
-        if module.check_mode:
-            client = client_factory(None)
-            login = method.login(client)
-            module.no_log_values.add(login.token)
-            try:
-                bg.check_approver_identity(request, login)
-            finally:
-                bg.end_login(client, login)
-            module.exit_json(changed=True, msg='Would open break-glass access to %s/%s as %s for %s.' % (
-                params['engine_mount_point'], params['secret_path'], login.display_name, request['incident_id']))
-        record, where, data = bg.open_access(params, request, method, client_factory, module.no_log_values.add)
-        result = dict(changed=True, access_record=record, halobuzz_record=record, record_path=where,
-                      token_accessor=record['token_accessor'], diff=dict(before={}, after=record))
-        secret = bg.select_secret(data, params.get('secret_key'), params['engine_mount_point'], params['secret_path'])
-        if params.get('secret_output_file'):
-            bg.write_secret_file(params['secret_output_file'], secret)
-            # not returned, so it may be masked: nothing of it can reach the output by accident
-            module.no_log_values.update(v for v in data.values() if isinstance(v, str) and len(v) >= 6)
-            result['secret_output_file'] = params['secret_output_file']
-        else:
-            result['secret'] = secret
-    except VaultAccessError as exc:
-        # Once the access is open, its accessors go back with the failure so that the role revokes the tokens.
-        opened = {} if record is None else dict(access_record=record, token_accessor=record['token_accessor'])
-        module.fail_json(msg=str(exc), **opened)
-    module.exit_json(**result)
+    module = HaloBuzzModule(VAULT_CONNECTION, argument_spec=OPTIONS, supports_check_mode=True,
+                            required_if=[('state', 'revoked', ('token_accessor',))])
+    module.run(lambda: vault_break_glass(module.params, module.check_mode, module.no_log, module.no_log_values.add))
 
 
 if __name__ == '__main__':

@@ -6,7 +6,10 @@
 approved by the requester) before anything talks to Vault. ``open_access`` logs in, creates a
 short-lived child token holding only the policies needed, reads the secret with it, writes
 the access record (never the secret) to KV and returns both. ``revoke_access`` revokes the
-child token by accessor, idempotently.
+child token by accessor, idempotently. ``vault_break_glass`` is what the module of that name
+runs: the whole flow from its parameters to its result.
+
+Layers: client.py (connection, errors) -> auth.py (login methods) -> this file.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,8 +22,10 @@ import os
 import re
 import tempfile
 
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault.auth import auth_method
 from ansible_collections.halobuzz.ops.plugins.module_utils.vault.client import (
     VaultAccessError,
+    make_client,
     vault_request,
 )
 
@@ -365,3 +370,55 @@ def revocation_record(params, changed):
     return {'event': 'vault_break_glass_revoked', 'token_accessor': params['token_accessor'],
             'login_token_accessor': params.get('login_token_accessor'),
             'revoked': changed, 'already_revoked': not changed, 'at': _iso(utc_now())}
+
+
+def vault_break_glass(params, check_mode, task_no_log, mask):
+    """The vault_break_glass module: open (state=present) or end (state=revoked) a break-glass access.
+
+    ``task_no_log`` says whether the task has no_log (only then is the secret returned); ``mask(value)``
+    is told every token, and the secret's string values when the secret goes to a file, so that none
+    of them can reach the output. Returns the module result. A failure after the access was opened
+    carries ``access_record`` and ``token_accessor``, so that the role can revoke the tokens.
+    """
+    method = auth_method(params)
+
+    def client_factory(token):
+        return make_client(params, token=token)
+
+    if params['state'] == 'revoked':
+        changed, before = revoke_access(params, method, client_factory, mask, check_only=check_mode)
+        result = dict(changed=changed, token_accessor=params['token_accessor'],
+                      diff=dict(before=dict(token=before), after=dict(token='revoked')))
+        if not check_mode:
+            result['halobuzz_record'] = revocation_record(params, changed)
+        return result
+    # check mode returns no secret, so it needs no no_log
+    request = check_present_params(params, method.requester(), task_no_log or check_mode)
+    if check_mode:
+        client = client_factory(None)
+        login = method.login(client)
+        mask(login.token)
+        try:
+            check_approver_identity(request, login)
+        finally:
+            end_login(client, login)
+        return dict(changed=True, msg='Would open break-glass access to %s/%s as %s for %s.' % (
+            params['engine_mount_point'], params['secret_path'], login.display_name, request['incident_id']))
+    record, where, data = open_access(params, request, method, client_factory, mask)
+    result = dict(changed=True, access_record=record, halobuzz_record=record, record_path=where,
+                  token_accessor=record['token_accessor'], diff=dict(before={}, after=record))
+    try:
+        secret = select_secret(data, params.get('secret_key'), params['engine_mount_point'], params['secret_path'])
+        if params.get('secret_output_file'):
+            write_secret_file(params['secret_output_file'], secret)
+            # not returned, so it may be masked: nothing of it can reach the output by accident
+            for value in data.values():
+                if isinstance(value, str) and len(value) >= 6:
+                    mask(value)
+            result['secret_output_file'] = params['secret_output_file']
+        else:
+            result['secret'] = secret
+    except VaultAccessError as error:
+        # The access is open: its accessors go back with the failure so that the role revokes the tokens.
+        raise VaultAccessError(str(error), access_record=record, token_accessor=record['token_accessor'])
+    return result

@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Vault client plumbing shared by the halobuzz.ops Vault modules.
 
-One argument spec for the options in the ``halobuzz.ops.vault`` doc fragment, one hvac client
-factory, and one error type: every hvac or transport failure becomes a ``VaultAccessError``
-whose message says what was being done, to which path, what Vault answered and what to do.
+One connection (``VAULT_CONNECTION``: the options of the ``halobuzz.ops.vault`` doc fragment and the
+hvac library), one hvac client factory, and one error type: every hvac or transport failure becomes a
+``VaultAccessError`` whose message says what was being done, to which path, what Vault answered and
+what to do.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -13,35 +14,33 @@ __metaclass__ = type
 
 import contextlib
 import re
+import traceback
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import Connection
 
 try:
     import hvac
     from hvac import exceptions as hvac_exceptions
     import requests
-except ImportError as exc:  # pragma: no cover - reported by the module through missing_required_lib
-    hvac = None
-    hvac_exceptions = None
-    requests = None
-    HVAC_IMPORT_ERROR = exc
+except ImportError:  # pragma: no cover - reported by HaloBuzzModule with missing_required_lib
+    HVAC_IMPORT_ERROR = traceback.format_exc()
 else:
     HVAC_IMPORT_ERROR = None
 
 
-class VaultAccessError(Exception):
-    """A Vault request failed; the message is ready for fail_json."""
-
-    def __init__(self, message, status=None):
-        super(VaultAccessError, self).__init__(message)
-        self.status = status
+class VaultAccessError(HaloBuzzError):
+    """A Vault request failed, or a request was refused before it; the message is ready for the user."""
 
 
-def vault_argument_spec(**module_options):
-    """The argspec of the ``halobuzz.ops.vault`` doc fragment, merged with a module's own options."""
-    spec = dict(
-        vault_addr=dict(type='str', required=True, fallback=(_env_fallback, ['VAULT_ADDR'])),
+VAULT_CONNECTION = Connection(
+    argument_spec=dict(
+        vault_addr=dict(type='str', required=True, fallback=(env_fallback, ['VAULT_ADDR'])),
         auth_method=dict(type='str', default='ldap', choices=['token', 'ldap', 'approle']),
         mount_point=dict(type='str'),
-        token=dict(type='str', no_log=True, fallback=(_env_fallback, ['VAULT_TOKEN'])),
+        token=dict(type='str', no_log=True, fallback=(env_fallback, ['VAULT_TOKEN'])),
         username=dict(type='str'),
         password=dict(type='str', no_log=True),
         role_id=dict(type='str', no_log=False),
@@ -49,16 +48,9 @@ def vault_argument_spec(**module_options):
         ca_cert=dict(type='path'),
         validate_certs=dict(type='bool', default=True),
         timeout=dict(type='int', default=30),
-    )
-    spec.update(module_options)
-    return spec
-
-
-def _env_fallback(*names):
-    # ansible.module_utils.basic.env_fallback, imported lazily so this file stays importable
-    # (and unit-testable) without the AnsibleModule machinery.
-    from ansible.module_utils.basic import env_fallback
-    return env_fallback(*names)
+    ),
+    libraries=[('hvac', HVAC_IMPORT_ERROR)],
+)
 
 
 def make_client(params, token=None):
@@ -102,11 +94,11 @@ def describe_error(exc, doing, target, vault_addr, policies=None, capability=Non
     ``capability`` the policy capability the request needed, ``hint`` what to check next (a string,
     or a dict of strings by HTTP status).
     """
-    if requests is not None and isinstance(exc, requests.exceptions.SSLError):
+    if isinstance(exc, requests.exceptions.SSLError):
         return VaultAccessError(
             'TLS verification failed %s %s at %s: %s. Give the CA bundle in ca_cert (validate_certs=false '
             'only against a test server).' % (doing, target, vault_addr, exc))
-    if requests is not None and isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
+    if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
         return VaultAccessError(
             'Cannot reach Vault at %s while %s %s: %s. Check vault_addr (or VAULT_ADDR) and the network.'
             % (vault_addr, doing, target, type(exc).__name__))
@@ -129,7 +121,7 @@ def describe_error(exc, doing, target, vault_addr, policies=None, capability=Non
             vault_addr, doing, target, answered)
     else:
         msg = 'Vault refused %s %s (%s). %s' % (doing, target, answered, hint or 'Check the request.')
-    return VaultAccessError(msg.strip(), status=status)
+    return VaultAccessError(msg.strip())
 
 
 @contextlib.contextmanager
@@ -137,15 +129,5 @@ def vault_request(doing, target, vault_addr, policies=None, capability=None, hin
     """Run the hvac call in the ``with`` body; any Vault or transport failure becomes VaultAccessError."""
     try:
         yield
-    except VaultAccessError:
-        raise
-    except Exception as exc:  # hvac.exceptions.VaultError and requests.exceptions.RequestException
-        if not _is_vault_exception(exc):
-            raise
+    except (hvac_exceptions.VaultError, requests.exceptions.RequestException) as exc:
         raise describe_error(exc, doing, target, vault_addr, policies=policies, capability=capability, hint=hint)
-
-
-def _is_vault_exception(exc):
-    if hvac_exceptions is not None and isinstance(exc, hvac_exceptions.VaultError):
-        return True
-    return requests is not None and isinstance(exc, requests.exceptions.RequestException)

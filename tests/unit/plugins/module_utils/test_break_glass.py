@@ -1,4 +1,4 @@
-"""Break-glass rules and flow (module_utils/_break_glass.py, _vault_auth.py, _vault_client.py) against a fake hvac."""
+"""Break-glass rules and flow (module_utils/vault/break_glass.py, auth.py, client.py) against a fake hvac."""
 import datetime
 import json
 import os

@@ -8,7 +8,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.halobuzz.ops.plugins.doc_fragments.vault import ModuleDocFragment
 from ansible_collections.halobuzz.ops.plugins.module_utils.vault import break_glass as bg
 from ansible_collections.halobuzz.ops.plugins.module_utils.vault.auth import VaultLogin
-from ansible_collections.halobuzz.ops.plugins.module_utils.vault.client import vault_argument_spec
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault.client import VAULT_CONNECTION
 from ansible_collections.halobuzz.ops.plugins.modules import vault_break_glass as module
 
 BASE = dict(vault_addr='http://127.0.0.1:1', username='oncall', password='pw-value-123', incident_id='INC-1',
@@ -30,7 +30,7 @@ def run_main(monkeypatch, args, opened=None, revoked=None):
 
     monkeypatch.setattr(bg, 'open_access', fake_open)
     monkeypatch.setattr(bg, 'revoke_access', fake_revoke)
-    monkeypatch.setattr(module, 'make_client', lambda params, token=None: calls.append('client'))
+    monkeypatch.setattr(bg, 'make_client', lambda params, token=None: calls.append('client'))
     with patch_module_args(args):
         with pytest.raises(SystemExit):
             module.main()
@@ -44,9 +44,9 @@ def output(capsys):
 def test_documentation_matches_the_argspec():
     fragment = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
     documented = dict(yaml.safe_load(module.DOCUMENTATION)['options'], **fragment)
-    spec = module.argument_spec()
+    spec = dict(VAULT_CONNECTION.argument_spec, **module.OPTIONS)
     assert set(spec) == set(documented)
-    assert set(vault_argument_spec()) == set(fragment)
+    assert set(VAULT_CONNECTION.argument_spec) == set(fragment)
     for name, option in spec.items():
         assert option.get('default') == documented[name].get('default'), name
         assert option.get('choices') == documented[name].get('choices'), name
