@@ -277,4 +277,3 @@ def file_sha256(path):
         for block in iter(lambda: handle.read(READ_BUFFER), b''):
             digest.update(block)
     return digest.hexdigest()
-

@@ -18,15 +18,16 @@ import traceback
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import Connection
 
+# bson, json_util, Int64 and SON are imported for the package's other files (archive, formats, validate, ...).
 try:
     import pymongo
     from pymongo.errors import PyMongoError
-    import bson
-    from bson import json_util
+    import bson  # noqa: F401  pylint: disable=unused-import
+    from bson import json_util  # noqa: F401  pylint: disable=unused-import
     from bson.codec_options import CodecOptions
-    from bson.int64 import Int64
+    from bson.int64 import Int64  # noqa: F401  pylint: disable=unused-import
     from bson.raw_bson import RawBSONDocument
-    from bson.son import SON
+    from bson.son import SON  # noqa: F401  pylint: disable=unused-import
 
     # Documents travel as the raw bytes the server returned or the dump holds, never decoded.
     RAW_OPTIONS = CodecOptions(document_class=RawBSONDocument)
