@@ -8,7 +8,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # AWS connection and credential options of halobuzz.ops modules (argument spec:
-    # plugins/module_utils/_aws.py AWS_ARG_SPEC). Options left out fall back to boto3's own
+    # AWS_CONNECTION in plugins/module_utils/aws/client.py). Options left out fall back to boto3's own
     # chain: environment, shared config and credentials files, instance/IRSA roles.
     DOCUMENTATION = r"""
 options:

@@ -28,7 +28,8 @@ author:
   - HaloBuzz DevOps Team (@halobuzz)
 extends_documentation_fragment:
   - halobuzz.ops.aws
-  - ansible.builtin.action_common_attributes
+  - halobuzz.ops.attributes
+  - halobuzz.ops.attributes.action_group_aws
 attributes:
   check_mode:
     support: full
@@ -36,13 +37,6 @@ attributes:
   diff_mode:
     support: full
     details: Before and after are the scalingConfig (minSize, maxSize, desiredSize).
-  platform:
-    platforms: posix
-  action_group:
-    description: Use C(group/halobuzz.ops.aws) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - halobuzz.ops.aws
 options:
   cluster_name:
     description: Name of the EKS cluster.
@@ -120,56 +114,23 @@ nodegroup:
     taints: []
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.halobuzz.ops.plugins.module_utils.aws.client import (
-    AWS_ARG_SPEC,
-    AWS_MUTUALLY_EXCLUSIVE,
-    AWS_REQUIRED_TOGETHER,
-    AwsConnectionError,
-    aws_client,
-)
-from ansible_collections.halobuzz.ops.plugins.module_utils.aws.eks_nodegroup import (
-    EksNodegroupError,
-    scale_nodegroup,
-)
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
+from ansible_collections.halobuzz.ops.plugins.module_utils.aws.client import AWS_CONNECTION
+from ansible_collections.halobuzz.ops.plugins.module_utils.aws.eks_nodegroup import eks_nodegroup_scale
 
-try:
-    import botocore.exceptions
-    HAS_BOTO3 = True
-except ImportError:
-    HAS_BOTO3 = False
+OPTIONS = dict(
+    cluster_name=dict(type="str", required=True),
+    nodegroup_name=dict(type="str", required=True),
+    desired_size=dict(type="int", required=True),
+    raise_max=dict(type="bool", default=False),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=900),
+)
 
 
 def main():
-    argument_spec = dict(AWS_ARG_SPEC)
-    argument_spec.update(
-        cluster_name=dict(type="str", required=True),
-        nodegroup_name=dict(type="str", required=True),
-        desired_size=dict(type="int", required=True),
-        raise_max=dict(type="bool", default=False),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=900),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=AWS_MUTUALLY_EXCLUSIVE,
-                           required_together=AWS_REQUIRED_TOGETHER)
-    if not HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"))
-    p = module.params
-    aws_errors = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
-    try:
-        result = scale_nodegroup(
-            aws_client("eks", p), p["cluster_name"], p["nodegroup_name"], p["desired_size"],
-            raise_max=p["raise_max"], check_mode=module.check_mode, wait=p["wait"],
-            wait_timeout=p["wait_timeout"], aws_errors=aws_errors,
-            waiter_errors=(botocore.exceptions.WaiterError,))
-    except (AwsConnectionError, EksNodegroupError) as exc:
-        module.fail_json(msg=str(exc))
-    for warning in result.pop("warnings"):
-        module.warn(warning)
-    if module._diff:
-        result["diff"] = dict(before=result["before"], after=result["after"])
-    module.exit_json(**result)
+    module = HaloBuzzModule(AWS_CONNECTION, argument_spec=OPTIONS, supports_check_mode=True)
+    module.run(lambda: eks_nodegroup_scale(module.params, module.check_mode))
 
 
 if __name__ == "__main__":

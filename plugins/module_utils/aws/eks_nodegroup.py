@@ -9,18 +9,24 @@ maxSize is raised only when the desired size is above it *and* the caller said
 decision that deserves a second look). ``scale_nodegroup`` reads the nodegroup, compares,
 calls ``UpdateNodegroupConfig`` with ``scalingConfig`` only (labels, taints, instance
 types, launch template and update config are left exactly as they are) and waits for the
-``nodegroup_active`` waiter within a timeout.
+``nodegroup_active`` waiter within a timeout. ``eks_nodegroup_scale`` is what the module of that
+name runs: the client from the connection options, then ``scale_nodegroup``.
+
+Layers: client.py (connection, botocore errors -> AwsApiError) -> this file.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
+from ansible_collections.halobuzz.ops.plugins.module_utils.aws.client import AwsApiError, aws_client, aws_errors
+
 AUTOSCALER_ENABLED_TAG = "k8s.io/cluster-autoscaler/enabled"
 BUSY_STATUSES = frozenset(["CREATING", "UPDATING", "DELETING"])
 
 
-class EksNodegroupError(Exception):
+class EksNodegroupError(HaloBuzzError):
     """A refusal or AWS failure, worded for the operator."""
 
 
@@ -73,38 +79,29 @@ def summary(nodegroup):
     )
 
 
-def _aws_error_text(exc):
-    err = getattr(exc, "response", {}).get("Error", {})
-    if err:
-        return "%s: %s" % (err.get("Code"), err.get("Message"))
-    return str(exc)
-
-
-def _error_code(exc):
-    return getattr(exc, "response", {}).get("Error", {}).get("Code")
-
-
-def describe(client, cluster_name, nodegroup_name, aws_errors):
+def describe(client, cluster_name, nodegroup_name):
     """DescribeNodegroup; unknown cluster / nodegroup become clear errors."""
     try:
-        return client.describe_nodegroup(clusterName=cluster_name,
-                                         nodegroupName=nodegroup_name)["nodegroup"]
-    except aws_errors as exc:
-        if _error_code(exc) != "ResourceNotFoundException":
+        with aws_errors():
+            return client.describe_nodegroup(clusterName=cluster_name,
+                                             nodegroupName=nodegroup_name)["nodegroup"]
+    except AwsApiError as exc:
+        if exc.code != "ResourceNotFoundException":
             raise EksNodegroupError("reading nodegroup %s of EKS cluster %s failed: %s; check aws_region, "
                                     "aws_endpoint_url (AWS_ENDPOINT_URL) and the AWS credentials"
-                                    % (nodegroup_name, cluster_name, _aws_error_text(exc)))
+                                    % (nodegroup_name, cluster_name, exc))
     try:
-        client.describe_cluster(name=cluster_name)
-    except aws_errors as exc:
-        if _error_code(exc) == "ResourceNotFoundException":
+        with aws_errors():
+            client.describe_cluster(name=cluster_name)
+    except AwsApiError as exc:
+        if exc.code == "ResourceNotFoundException":
             raise EksNodegroupError("EKS cluster %s not found in this account and region: check "
                                     "eks_cluster_name and the AWS region" % cluster_name)
-        raise EksNodegroupError("reading EKS cluster %s failed: %s"
-                                % (cluster_name, _aws_error_text(exc)))
+        raise EksNodegroupError("reading EKS cluster %s failed: %s" % (cluster_name, exc))
     try:
-        names = client.list_nodegroups(clusterName=cluster_name).get("nodegroups", [])
-    except aws_errors:
+        with aws_errors():
+            names = client.list_nodegroups(clusterName=cluster_name).get("nodegroups", [])
+    except AwsApiError:
         names = []
     raise EksNodegroupError("nodegroup %s not found in EKS cluster %s (it has: %s): check "
                             "nodegroup_name" % (nodegroup_name, cluster_name,
@@ -112,11 +109,10 @@ def describe(client, cluster_name, nodegroup_name, aws_errors):
 
 
 def scale_nodegroup(client, cluster_name, nodegroup_name, desired_size, raise_max=False,
-                    check_mode=False, wait=True, wait_timeout=900, aws_errors=(Exception,),
-                    waiter_errors=(Exception,)):
-    """Ensure the nodegroup's desired size; returns a result dict for exit_json."""
+                    check_mode=False, wait=True, wait_timeout=900):
+    """Ensure the nodegroup's desired size; returns the module result (``warnings`` become warnings)."""
     where = "nodegroup %s of EKS cluster %s" % (nodegroup_name, cluster_name)
-    ng = describe(client, cluster_name, nodegroup_name, aws_errors)
+    ng = describe(client, cluster_name, nodegroup_name)
     before = scaling_of(ng)
     after, notes = plan_scaling(before, desired_size, raise_max, where)
     warnings = []
@@ -134,25 +130,34 @@ def scale_nodegroup(client, cluster_name, nodegroup_name, desired_size, raise_ma
         raise EksNodegroupError("%s is %s; nothing was changed. Wait until it is ACTIVE and "
                                 "run again" % (where, ng.get("status")))
     try:
-        update = client.update_nodegroup_config(clusterName=cluster_name,
-                                                nodegroupName=nodegroup_name,
-                                                scalingConfig=after)
-    except aws_errors as exc:
+        with aws_errors():
+            update = client.update_nodegroup_config(clusterName=cluster_name,
+                                                    nodegroupName=nodegroup_name,
+                                                    scalingConfig=after)
+    except AwsApiError as exc:
         raise EksNodegroupError("updating the scaling of %s to %s failed: %s; nothing was changed"
-                                % (where, after, _aws_error_text(exc)))
+                                % (where, after, exc))
     result["update_id"] = (update.get("update") or {}).get("id")
     if wait:
         delay = max(1, min(15, wait_timeout))
         try:
-            client.get_waiter("nodegroup_active").wait(
-                clusterName=cluster_name, nodegroupName=nodegroup_name,
-                WaiterConfig=dict(Delay=delay, MaxAttempts=max(1, wait_timeout // delay)))
-        except waiter_errors as exc:
+            with aws_errors():
+                client.get_waiter("nodegroup_active").wait(
+                    clusterName=cluster_name, nodegroupName=nodegroup_name,
+                    WaiterConfig=dict(Delay=delay, MaxAttempts=max(1, wait_timeout // delay)))
+        except AwsApiError as exc:
             raise EksNodegroupError(
                 "%s did not become ACTIVE within %ds after update %s (%s): the scaling request "
                 "was accepted; check `aws eks describe-update` and the nodegroup's health"
                 % (where, wait_timeout, result["update_id"], exc))
-    ng = describe(client, cluster_name, nodegroup_name, aws_errors)
+    ng = describe(client, cluster_name, nodegroup_name)
     result["nodegroup"] = summary(ng)
     result["after"] = scaling_of(ng)
     return result
+
+
+def eks_nodegroup_scale(params, check_mode):
+    """The eks_nodegroup_scale module: the EKS client from the connection options, then scale_nodegroup."""
+    return scale_nodegroup(aws_client("eks", params), params["cluster_name"], params["nodegroup_name"],
+                           params["desired_size"], raise_max=params["raise_max"], check_mode=check_mode,
+                           wait=params["wait"], wait_timeout=params["wait_timeout"])

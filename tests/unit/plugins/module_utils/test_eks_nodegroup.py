@@ -4,7 +4,7 @@
 import socket
 
 import boto3
-import botocore.exceptions
+import botocore.config
 import pytest
 from moto import mock_aws
 
@@ -48,7 +48,6 @@ def test_autoscaler_tags(tags, found):
 
 LABELS = {"role": "workers", "tier": "app"}
 TAINTS = [{"key": "dedicated", "value": "app", "effect": "NO_SCHEDULE"}]
-ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
 
 
 @pytest.fixture
@@ -66,8 +65,7 @@ def eks():
 
 
 def scale(client, desired, **kw):
-    return e.scale_nodegroup(client, "halobuzz", "workers", desired, aws_errors=ERRORS,
-                             waiter_errors=(botocore.exceptions.WaiterError,), wait_timeout=5, **kw)
+    return e.scale_nodegroup(client, "halobuzz", "workers", desired, wait_timeout=5, **kw)
 
 
 def test_scale_changes_only_scaling_and_is_idempotent(eks):
@@ -102,7 +100,7 @@ def test_above_max_refused_then_raised(eks):
 ])
 def test_unknown_names(eks, cluster, nodegroup, message):
     with pytest.raises(e.EksNodegroupError) as err:
-        e.scale_nodegroup(eks, cluster, nodegroup, 5, aws_errors=ERRORS)
+        e.scale_nodegroup(eks, cluster, nodegroup, 5)
     assert message in str(err.value)
 
 
@@ -115,4 +113,4 @@ def test_aws_error_is_worded():
                           config=botocore.config.Config(retries={"max_attempts": 1},
                                                         connect_timeout=1))
     with pytest.raises(e.EksNodegroupError, match="reading nodegroup workers of EKS cluster halobuzz failed"):
-        e.scale_nodegroup(client, "halobuzz", "workers", 5, aws_errors=ERRORS)
+        e.scale_nodegroup(client, "halobuzz", "workers", 5)

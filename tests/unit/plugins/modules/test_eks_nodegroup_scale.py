@@ -9,7 +9,7 @@ from ansible.module_utils.testing import patch_module_args
 from moto import mock_aws
 
 from ansible_collections.halobuzz.ops.plugins.doc_fragments.aws import ModuleDocFragment
-from ansible_collections.halobuzz.ops.plugins.module_utils.aws.client import AWS_ARG_SPEC
+from ansible_collections.halobuzz.ops.plugins.module_utils.aws.client import AWS_CONNECTION
 from ansible_collections.halobuzz.ops.plugins.modules import eks_nodegroup_scale as module
 from ansible_collections.halobuzz.ops.plugins.modules import k8s_node_drain
 
@@ -20,7 +20,7 @@ BASE = dict(cluster_name="halobuzz", nodegroup_name="workers", desired_size=10, 
 
 def test_documentation_matches_the_argspec():
     fragment = set(yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"])
-    assert fragment == set(AWS_ARG_SPEC)
+    assert fragment == set(AWS_CONNECTION.argument_spec)
     own = set(yaml.safe_load(module.DOCUMENTATION)["options"])
     assert own == {"cluster_name", "nodegroup_name", "desired_size", "raise_max", "wait", "wait_timeout"}
     drain = set(yaml.safe_load(k8s_node_drain.DOCUMENTATION)["options"])
