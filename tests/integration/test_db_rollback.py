@@ -18,10 +18,11 @@ from bson.int64 import Int64
 from kubernetes import client as k8s_client, config as k8s_config
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import backup as mongodb_backup
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (
-    ArchiveWriter, CollectionEntry, dump_metadata)
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import (
-    RAW_OPTIONS, collection_state, compare, validate)
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import ArchiveWriter
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import RAW_OPTIONS
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import CollectionEntry, dump_metadata
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import collection_state, compare
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.validate import validate
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = 'halobuzz'

@@ -23,7 +23,9 @@ from bson.regex import Regex
 from bson.timestamp import Timestamp
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import restore as restore_utils
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import MongoArchiveError
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import MongoArchiveError
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.namespaces import NamespaceFilter
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.validate import validate
 
 from mongo_helpers import FIXTURES, MongoEcoServer, read_bson, run_module, write_bson
 
@@ -58,7 +60,7 @@ REAL_SOURCES = [
 @pytest.mark.parametrize('source, renames, expected', REAL_SOURCES, ids=[s[0] for s in REAL_SOURCES])
 def test_every_real_source_restores_with_the_right_counts(mongo, source, renames, expected):
     path = str(FIXTURES / source)
-    plan = restore_utils.validate(path, restore_utils.NamespaceFilter(**renames))
+    plan = validate(path, NamespaceFilter(**renames))
     identical, before, after = restore_utils.compare(mongo, plan)  # what diff mode returns
     assert not identical and all(state == {'type': None} for state in before.values())
     assert dict((ns, state['documents']) for ns, state in after.items()) == dict(
@@ -106,7 +108,7 @@ def test_corrupt_bson_in_a_dump_writes_nothing(mongo, tmp_path, name):
     shutil.copy(str(FIXTURES / 'bson' / 'sample.bson'), str(tmp_path / 'shop' / 'aaa_good.bson'))
     shutil.copy(str(FIXTURES / 'bson' / (name + '.bson')), str(tmp_path / 'shop' / 'zzz_bad.bson'))
     with pytest.raises(MongoArchiveError) as err:
-        restore_utils.validate(str(tmp_path), restore_utils.NamespaceFilter(**TO_H5IT))
+        validate(str(tmp_path), NamespaceFilter(**TO_H5IT))
     assert 'zzz_bad.bson' in str(err.value) and 'namespace shop.zzz_bad' in str(err.value)
     assert 'byte offset' in str(err.value)
     assert mongo[DB].list_collection_names() == []
@@ -139,7 +141,7 @@ def sandbox_kept_types():
 def test_backup_then_restore_round_trip_in_the_sandbox(mongo, sandbox_env, tmp_path):
     docs = sandbox_kept_types()
     write_bson(tmp_path / 'dump' / 'src' / 'rt.bson', docs)
-    restore_utils.restore(mongo, restore_utils.validate(str(tmp_path / 'dump'), restore_utils.NamespaceFilter(
+    restore_utils.restore(mongo, validate(str(tmp_path / 'dump'), NamespaceFilter(
         ns_from=['src.rt'], ns_to=[DB + '.rt'])), str(tmp_path / 'dump'))
     mongo[DB].rt.create_index([('name', 1), ('level', -1)], name='name_level')
     assert raw_docs(mongo, DB, 'rt') == sorted(docs)
