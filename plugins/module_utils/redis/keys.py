@@ -280,7 +280,9 @@ def purge(target, patterns, protected_patterns, check_mode, flush_mode=None, bat
           rate_limit=0):
     """The whole redis_purge decision. target: a connected RedisTarget. Returns the module result.
 
-    Every refusal happens before the first deletion.
+    Every refusal happens before the first deletion: the caller (service.redis_purge) has refused a
+    flush without allow_flush and any pattern that could match a protected key; a flush is refused
+    here while a database to be flushed holds a protected key.
     """
     result = dict(changed=False, deleted=0, would_delete=0, flushed=None, patterns={},
                   protected_patterns=list(protected_patterns))
