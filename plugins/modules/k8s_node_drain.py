@@ -163,11 +163,21 @@ class KubeDrainApi:
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import K8S_CONNECTION
-from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain_service import DRAIN_OPTIONS, drain
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain_service import drain
+
+OPTIONS = dict(
+    name=dict(type="str", required=True),
+    delete_emptydir_data=dict(type="bool", default=False),
+    force=dict(type="bool", default=False),
+    timeout=dict(type="int", default=300),
+    retry_delay=dict(type="int", default=5),
+    poll_interval=dict(type="int", default=2),
+    grace_period=dict(type="int"),
+)
 
 
 def main():
-    module = HaloBuzzModule(K8S_CONNECTION, argument_spec=DRAIN_OPTIONS, supports_check_mode=True)
+    module = HaloBuzzModule(K8S_CONNECTION, argument_spec=OPTIONS, supports_check_mode=True)
     module.run(lambda: drain(module.params, module.check_mode))
 
 

@@ -170,16 +170,20 @@ rollout:
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import K8S_CONNECTION
-from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import (
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import DEPLOYMENT_OPTIONS, rollout
+
+OPTIONS = dict(
     DEPLOYMENT_OPTIONS,
-    ROLLOUT_OPTIONS,
-    rollout,
+    action=dict(type="str", choices=["undo", "restart"], default="undo"),
+    to_revision=dict(type="int"),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=300),
+    wait_sleep=dict(type="int", default=1),
 )
 
 
 def main():
-    module = HaloBuzzModule(K8S_CONNECTION, argument_spec=dict(DEPLOYMENT_OPTIONS, **ROLLOUT_OPTIONS),
-                            supports_check_mode=True)
+    module = HaloBuzzModule(K8S_CONNECTION, argument_spec=OPTIONS, supports_check_mode=True)
     module.run(lambda: rollout(module.params, module.check_mode))
 
 

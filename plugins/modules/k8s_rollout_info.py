@@ -139,14 +139,13 @@ rollback_record:
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import K8S_CONNECTION
-from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import (
-    DEPLOYMENT_OPTIONS,
-    rollout_info,
-)
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import DEPLOYMENT_OPTIONS, rollout_info
+
+OPTIONS = DEPLOYMENT_OPTIONS
 
 
 def main():
-    module = HaloBuzzModule(K8S_CONNECTION, argument_spec=DEPLOYMENT_OPTIONS, supports_check_mode=True)
+    module = HaloBuzzModule(K8S_CONNECTION, argument_spec=OPTIONS, supports_check_mode=True)
     module.run(lambda: rollout_info(module.params))
 
 

@@ -116,16 +116,18 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.backup import run_backup
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import MONGODB_CONNECTION
 
-LISTS = dict(type='list', elements='str', default=[])
+OPTIONS = dict(
+    dest=dict(type='path', required=True),
+    databases=dict(type='list', elements='str', default=[]),
+    ns_include=dict(type='list', elements='str', default=[]),
+    ns_exclude=dict(type='list', elements='str', default=[]),
+    gzip=dict(type='bool', default=False),
+    force=dict(type='bool', default=False),
+)
 
 
 def main():
-    module = HaloBuzzModule(
-        MONGODB_CONNECTION,
-        argument_spec=dict(
-            dest=dict(type='path', required=True), databases=LISTS, ns_include=LISTS, ns_exclude=LISTS,
-            gzip=dict(type='bool', default=False), force=dict(type='bool', default=False)),
-        supports_check_mode=True)
+    module = HaloBuzzModule(MONGODB_CONNECTION, argument_spec=OPTIONS, supports_check_mode=True)
     module.run(lambda: run_backup(module.params, module.check_mode))
 
 

@@ -62,12 +62,13 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import MONGODB_CONNECTION
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.info import run_info
 
+OPTIONS = dict(
+    databases=dict(type='list', elements='str', default=[]),
+)
+
 
 def main():
-    module = HaloBuzzModule(
-        MONGODB_CONNECTION,
-        argument_spec=dict(databases=dict(type='list', elements='str', default=[])),
-        supports_check_mode=True)
+    module = HaloBuzzModule(MONGODB_CONNECTION, argument_spec=OPTIONS, supports_check_mode=True)
     module.run(lambda: run_info(module.params))
 
 

@@ -181,19 +181,23 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import MONGODB_CONNECTION
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import run_restore
 
-LISTS = dict(type='list', elements='str', default=[])
+OPTIONS = dict(
+    src=dict(type='path', required=True),
+    drop=dict(type='bool', default=True),
+    drop_extra_collections=dict(type='bool', default=False),
+    ns_include=dict(type='list', elements='str', default=[]),
+    ns_exclude=dict(type='list', elements='str', default=[]),
+    ns_from=dict(type='list', elements='str', default=[]),
+    ns_to=dict(type='list', elements='str', default=[]),
+    batch_size=dict(type='int', default=1000),
+    restore_indexes=dict(type='bool', default=True),
+    convert_legacy_indexes=dict(type='bool', default=True),
+    skip_if_identical=dict(type='bool', default=True),
+)
 
 
 def main():
-    module = HaloBuzzModule(
-        MONGODB_CONNECTION,
-        argument_spec=dict(
-            src=dict(type='path', required=True), drop=dict(type='bool', default=True),
-            drop_extra_collections=dict(type='bool', default=False), ns_include=LISTS, ns_exclude=LISTS,
-            ns_from=LISTS, ns_to=LISTS, batch_size=dict(type='int', default=1000),
-            restore_indexes=dict(type='bool', default=True), convert_legacy_indexes=dict(type='bool', default=True),
-            skip_if_identical=dict(type='bool', default=True)),
-        supports_check_mode=True)
+    module = HaloBuzzModule(MONGODB_CONNECTION, argument_spec=OPTIONS, supports_check_mode=True)
     module.run(lambda: run_restore(module.params, module.check_mode, module._diff))
 
 

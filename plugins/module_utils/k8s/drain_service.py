@@ -17,17 +17,6 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import (
 )
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain import drain_node
 
-DRAIN_OPTIONS = dict(
-    name=dict(type="str", required=True),
-    delete_emptydir_data=dict(type="bool", default=False),
-    force=dict(type="bool", default=False),
-    timeout=dict(type="int", default=300),
-    retry_delay=dict(type="int", default=5),
-    poll_interval=dict(type="int", default=2),
-    grace_period=dict(type="int"),
-)
-
-
 class DrainApi:
     """The few calls a drain needs, answering plain API dictionaries (errors: KubeApiError)."""
 

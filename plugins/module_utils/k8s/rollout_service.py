@@ -44,15 +44,6 @@ DEPLOYMENT_OPTIONS = dict(
     namespace=dict(type="str", required=True),
 )
 
-ROLLOUT_OPTIONS = dict(
-    action=dict(type="str", choices=["undo", "restart"], default="undo"),
-    to_revision=dict(type="int"),
-    wait=dict(type="bool", default=True),
-    wait_timeout=dict(type="int", default=300),
-    wait_sleep=dict(type="int", default=1),
-)
-
-
 def rollout(params, check_mode):
     """k8s_rollout: undo to a revision or restart, then (optionally) wait; the result dict."""
     if params["action"] == "restart" and params["to_revision"] is not None:

@@ -8,7 +8,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.halobuzz.ops.plugins.doc_fragments.k8s_deployment import ModuleDocFragment
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import K8S_CONNECTION
-from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import DEPLOYMENT_OPTIONS, ROLLOUT_OPTIONS
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import DEPLOYMENT_OPTIONS
 from ansible_collections.halobuzz.ops.plugins.modules import k8s_rollout, k8s_rollout_info
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 
@@ -54,6 +54,6 @@ def test_argspec_is_the_fragments_plus_kubernetes_core_auth():
     fragment = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
     spec = dict(K8S_CONNECTION.argument_spec, **DEPLOYMENT_OPTIONS)
     assert set(spec) == set(AUTH_ARG_SPEC) | set(fragment)
-    assert not set(ROLLOUT_OPTIONS) & set(spec)
+    assert set(k8s_rollout.OPTIONS) == set(DEPLOYMENT_OPTIONS) | OWN[k8s_rollout]
     for option, doc in fragment.items():
         assert spec[option].get("aliases") == doc.get("aliases") and spec[option]["required"] is doc["required"]
