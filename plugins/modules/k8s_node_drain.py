@@ -138,29 +138,6 @@ after:
   sample: {unschedulable: true, evictable_pods: []}
 """
 
-import json
-
-from ansible_collections.kubernetes.core.plugins.module_utils.ansiblemodule import AnsibleModule
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
-from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain import (
-    DrainError,
-    KubeApiError,
-    drain_node,
-)
-
-try:
-    from kubernetes.client.api import core_v1_api, policy_v1_api
-    from kubernetes.client.exceptions import ApiException
-except ImportError:
-    pass  # AnsibleK8SModule reports the missing library
-
-
-class KubeDrainApi:
-    """The few calls a drain needs, answering plain API dictionaries."""
-
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import K8S_CONNECTION
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain_service import drain

@@ -17,6 +17,7 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import (
 )
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain import drain_node
 
+
 class DrainApi:
     """The few calls a drain needs, answering plain API dictionaries (errors: KubeApiError)."""
 

@@ -44,6 +44,7 @@ DEPLOYMENT_OPTIONS = dict(
     namespace=dict(type="str", required=True),
 )
 
+
 def rollout(params, check_mode):
     """k8s_rollout: undo to a revision or restart, then (optionally) wait; the result dict."""
     if params["action"] == "restart" and params["to_revision"] is not None:
