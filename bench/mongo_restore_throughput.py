@@ -16,25 +16,21 @@ MONGODB_URI selects the server; without it a private nx-27017 (the sandbox's Mon
 import datetime
 import argparse
 import os
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / '.collections'), str(REPO / 'tests' / 'integration')]
+import bson
+import pymongo
+from bson.int64 import Int64
+from bson.objectid import ObjectId
+from bson.raw_bson import RawBSONDocument
 
-import bson  # noqa: E402
-import pymongo  # noqa: E402
-from bson.int64 import Int64  # noqa: E402
-from bson.objectid import ObjectId  # noqa: E402
-from bson.raw_bson import RawBSONDocument  # noqa: E402
-
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import (  # noqa: E402
+# .collections and tests/integration are on PYTHONPATH (the Makefile's bench target sets it).
+from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_archive import (
     ArchiveWriter, CollectionEntry, dump_metadata)
-from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_restore import (  # noqa: E402
+from ansible_collections.halobuzz.ops.plugins.module_utils._mongo_restore import (
     NamespaceFilter, RAW_OPTIONS, restore, validate, verify)
-from mongo_helpers import NxServer  # noqa: E402
+from mongo_helpers import NxServer
 
 DB = 'h5bench'
 # Int64 values above 2**31: nx-27017 narrows small Int64s to int32 (a real mongod keeps them), which the

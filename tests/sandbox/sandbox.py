@@ -31,8 +31,8 @@ from pathlib import Path
 import requests
 import yaml
 
-# sandboxlib sits beside this file: run as a script, this directory is sys.path[0]; imported by a
-# test (`import sandbox`), tests/sandbox is on pytest.ini's pythonpath.
+# sandboxlib sits beside this file: run as a script, Python puts this file's directory first on the
+# import path; imported by a test (`import sandbox`), tests/sandbox is on pytest.ini's pythonpath.
 from sandboxlib import seed, world
 from sandboxlib.procs import Proc, SandboxError, free_port, is_zombie, proc_start_time
 
