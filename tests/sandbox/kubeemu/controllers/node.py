@@ -1,6 +1,6 @@
 """The node lifecycle controller's taint for a cordoned node: `spec.unschedulable` adds (and removing it
 takes away) the `node.kubernetes.io/unschedulable:NoSchedule` taint (kubernetes
-`pkg/controller/nodelifecycle/node_lifecycle_controller.go`, TaintNodesByCondition)."""
+`pkg/controller/nodelifecycle/node_lifecycle_controller.go`, doNoScheduleTaintingPass)."""
 
 import copy
 
