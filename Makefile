@@ -60,14 +60,18 @@ build: venv
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path build/
 
 # The issue-sized runs (800k documents, a 1 GB archive) take hours against nx-27017; `make bench`
-# uses sizes that finish in minutes. Run a script by hand with its full sizes for the real figures.
+# uses sizes that finish in minutes. Run a script by hand with its full sizes for the real figures:
+#   PYTHONPATH=$PWD/.collections:$PWD/tests/integration:$PWD/tests/sandbox .venv/bin/python bench/<script>.py ...
+# Scripts that import the collection or the test helpers do so by module name, from the
+# directories pytest.ini's pythonpath gives the tests; they do not edit sys.path themselves.
+BENCH_PY := PYTHONPATH=$(CURDIR)/.collections:$(CURDIR)/tests/integration:$(CURDIR)/tests/sandbox $(PY)
 bench: venv
-	$(PY) bench/kubeemu_startup.py
+	$(BENCH_PY) bench/kubeemu_startup.py
 	$(PY) bench/sandbox_startup.py
 	$(PY) bench/rollback_vs_kubectl.py
-	$(PY) bench/redis_audit.py
-	$(PY) bench/mongo_restore_throughput.py 2500 10000 40000
-	$(PY) bench/mongo_restore_rss.py --restore-size 256
+	$(BENCH_PY) bench/redis_audit.py
+	$(BENCH_PY) bench/mongo_restore_throughput.py 2500 10000 40000
+	$(BENCH_PY) bench/mongo_restore_rss.py --restore-size 256
 
 clean:
 	rm -rf build tests/output .pytest_cache

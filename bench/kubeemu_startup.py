@@ -14,9 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX = ROOT / "tests" / "sandbox"
-sys.path.insert(0, str(SANDBOX))
 
-from kubeemu import KubeEmulator  # noqa: E402
+# kubeemu: tests/sandbox is on PYTHONPATH (the Makefile's bench target sets it).
+from kubeemu import KubeEmulator
 
 BROKEN = "registry.halobuzz.com/backend:v1.5.1"
 

@@ -18,22 +18,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / '.collections'), str(REPO / 'tests' / 'integration')]
+import bson
+from bson.int64 import Int64
 
-import bson  # noqa: E402
-from bson.int64 import Int64  # noqa: E402
-
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (  # noqa: E402
-    ArchiveWriter, CollectionEntry, dump_metadata)
-from mongo_helpers import NxServer  # noqa: E402
+# .collections and tests/integration are on PYTHONPATH (the Makefile's bench target sets it; the
+# restore child inherits it).
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import ArchiveWriter
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import CollectionEntry, dump_metadata
+from mongo_helpers import NxServer
 
 CHILD = '''
-import sys
-sys.path[:0] = [{collections!r}]
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import NamespaceFilter, restore, validate
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.namespaces import NamespaceFilter
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import restore
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.validate import validate
 plan = validate({archive!r}, NamespaceFilter(ns_from=['src.$c$'], ns_to=['h5rss.$c$']))
 if {uri!r}:
     import pymongo
@@ -66,7 +64,7 @@ def write_archive(path, mib):
 def child_peak(archive, uri):
     """(peak RSS MiB, seconds, documents) of one restore child; it reports its own ru_maxrss (KiB)."""
     start = time.perf_counter()
-    code = CHILD.format(collections=str(REPO / '.collections'), archive=archive, uri=uri or '')
+    code = CHILD.format(archive=archive, uri=uri or '')
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit('restore child failed:\n%s' % proc.stderr[-3000:])

@@ -18,19 +18,13 @@ import os
 import resource
 import statistics
 import subprocess
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(REPO, 'tests', 'integration'))
-sys.path.insert(0, os.path.join(REPO, 'tests'))
+import redis
 
-import conftest  # noqa: E402,F401  (puts this checkout on the ansible_collections path)
-import redis  # noqa: E402
-from redis_servers import REDIS_CLI, RedisServer  # noqa: E402
-
-from ansible_collections.halobuzz.ops.plugins.module_utils.redis.keys import audit_keys  # noqa: E402
+# .collections and tests/integration are on PYTHONPATH (the Makefile's bench target sets it).
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.keys import audit_keys
+from redis_servers import REDIS_CLI, RedisServer
 
 PATTERN = 'payment:idempotency:*'
 

@@ -1,17 +1,14 @@
-"""Makes `ansible_collections.halobuzz.ops` importable from this checkout for every test tier."""
-import os
-import sys
+"""Fixtures for every test directory, registered once for the whole tree.
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COLLECTIONS_ROOT = os.path.join(REPO_ROOT, '.collections')
-
-if COLLECTIONS_ROOT not in sys.path:
-    sys.path.insert(0, COLLECTIONS_ROOT)
-
-# ansible_collections may already be a namespace package from site-packages (the ansible bundle);
-# extend its search path so halobuzz.ops resolves to this checkout beside the bundled collections.
-import ansible_collections  # noqa: E402
-
-_ours = os.path.join(COLLECTIONS_ROOT, 'ansible_collections')
-if _ours not in list(ansible_collections.__path__):
-    ansible_collections.__path__.insert(0, _ours)
+The sandbox fixtures (`sandbox_env`, `scenario`, `sandbox_secrets`, `run_playbook`; code and
+documentation in tests/integration/sandbox_support.py) are registered here, at the common root of
+tests/integration and tests/sandbox, and nowhere else: pytest keeps one definition per conftest.py
+that registers a fixture, so a session fixture registered by two of them would run twice in one
+session (two sandboxes per xdist worker). Import paths come from pytest.ini (`pythonpath`).
+"""
+from sandbox_support import (  # noqa: F401  pylint: disable=unused-import
+    run_playbook_fixture,
+    sandbox_env,
+    sandbox_secrets,
+    scenario,
+)

@@ -135,7 +135,7 @@ CASES = [
     ("high-error-rate-prometheus-url-empty", "high_error_rate", (), {"PROMETHEUS_URL": ""},
      ("prometheus_url must be the http(s) base URL", "PROMETHEUS_URL", "Nothing was changed")),
     ("ai-moderation-action-unknown", "ai_moderation_fallback", ("-e", "ai_moderation_action=pause"), {},
-     ("value of incident_response_ai_action must be one of: fallback, restore, got: pause",)),
+     ("value of ai_moderation_action must be one of: fallback, restore, got: pause",)),
     ("ai-moderation-engine-unknown", "ai_moderation_fallback", ("-e", "incident_response_ai_engine_deployment=nope"),
      {}, ("Deployment 'nope' not found in namespace 'halobuzz'",)),
     ("memory-leak-threshold-not-a-number", "memory_leak", ("-e", "incident_response_memory_limit_percent=abc"), {},

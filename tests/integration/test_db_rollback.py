@@ -6,7 +6,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -137,8 +136,7 @@ def test_flipped_byte_fails_before_the_writers_stop(world, sandbox_env, run_play
 
 
 def _mongodb_proc(sandbox_env):
-    sys.path.insert(0, str(REPO / 'tests' / 'sandbox'))
-    from sandboxlib.procs import Proc
+    from sandboxlib.procs import Proc  # tests/sandbox (pytest.ini's pythonpath); not in the tarball
     return Proc(Path(sandbox_env['HALOBUZZ_SANDBOX_DIR']), 'mongodb')
 
 

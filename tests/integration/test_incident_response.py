@@ -93,7 +93,7 @@ def test_ai_moderation_restore_refuses_while_the_engine_is_down(scenario, run_pl
 def test_ai_moderation_action_is_validated(scenario, run_playbook):
     result = run_playbook('ai_moderation_fallback.yml', '-e', 'ai_moderation_action=sideways', check=False)
     assert result.rc != 0
-    assert 'incident_response_ai_action' in result.stdout and 'fallback, restore' in result.stdout
+    assert 'ai_moderation_action' in result.stdout and 'fallback, restore' in result.stdout
 
 
 def test_high_error_rate_scales_up_once(scenario, run_playbook, apps):

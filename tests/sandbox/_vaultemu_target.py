@@ -9,16 +9,13 @@ same shape of world, and stopped afterwards.
 
 import os
 import secrets
-import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from vaultemu import VaultEmulator  # noqa: E402
+from vaultemu import VaultEmulator
 
 USE_ENV = os.environ.get("HALOBUZZ_USE_ENV") == "1"
 emulator_only = pytest.mark.skipif(USE_ENV, reason="emulator-only: inspects the emulator's audit log or admin API")

@@ -28,14 +28,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
+import requests
+import yaml
 
-import requests  # noqa: E402
-import yaml  # noqa: E402
-from sandboxlib import seed, world  # noqa: E402
-from sandboxlib.procs import Proc, SandboxError, free_port, is_zombie, proc_start_time  # noqa: E402
+# sandboxlib sits beside this file: run as a script, Python puts this file's directory first on the
+# import path; imported by a test (`import sandbox`), tests/sandbox is on pytest.ini's pythonpath.
+from sandboxlib import seed, world
+from sandboxlib.procs import Proc, SandboxError, free_port, is_zombie, proc_start_time
+
+HERE = Path(__file__).resolve().parent
 
 SERVICES = ("redis", "mongodb", "aws", "kube", "vault", "web")
 OPTIONAL_EMULATORS = {"kube": "kubeemu", "vault": "vaultemu"}

@@ -1,15 +1,9 @@
 """The integration fixtures' own behaviour: run_playbook and its PLAY RECAP parser."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-_spec = importlib.util.spec_from_file_location(
-    "halobuzz_sandbox_support_under_test", Path(__file__).resolve().parent.parent / "integration" / "sandbox_support.py")
-fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixtures)
+import sandbox_support as fixtures
 
 RECAP = """
 PLAY [x] ***

@@ -8,21 +8,15 @@ of a seeded document round-trips on it unchanged.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import os
-from pathlib import Path
 
 import pymongo
 import pytest
 from bson import Decimal128, Int64, MaxKey, MinKey, Regex, Timestamp
 from bson.codec_options import CodecOptions
 
+import mongo_helpers
 from sandboxlib import seed, world
-
-_spec = importlib.util.spec_from_file_location(
-    "halobuzz_mongo_helpers", Path(__file__).resolve().parent.parent / "integration" / "mongo_helpers.py")
-mongo_helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mongo_helpers)
 
 OPTIONS = CodecOptions(tz_aware=True, tzinfo=dt.timezone.utc)
 

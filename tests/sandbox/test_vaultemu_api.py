@@ -16,10 +16,8 @@ import pytest
 import requests
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _vaultemu_target import MONGODB_SECRET, emulator_only, require_ldap, start_target  # noqa: E402
-from vaultemu import VaultEmulator  # noqa: E402
+from _vaultemu_target import MONGODB_SECRET, emulator_only, require_ldap, start_target
+from vaultemu import VaultEmulator
 
 PERMISSION_DENIED = "1 error occurred:\n\t* permission denied\n\n"
 

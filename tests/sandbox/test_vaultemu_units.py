@@ -3,18 +3,13 @@
 Emulator-internal (no server): these run the same with or without HALOBUZZ_USE_ENV.
 """
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from vaultemu.acl import ACL  # noqa: E402
-from vaultemu.config import ConfigError, parse_config, parse_duration, parse_policy_document  # noqa: E402
-from vaultemu.errors import VaultError, multierror  # noqa: E402
-from vaultemu.kv import KVv2  # noqa: E402
-from vaultemu.tokens import TokenStore  # noqa: E402
+from vaultemu.acl import ACL
+from vaultemu.config import ConfigError, parse_config, parse_duration, parse_policy_document
+from vaultemu.errors import VaultError, multierror
+from vaultemu.kv import KVv2
+from vaultemu.tokens import TokenStore
 
 POLICIES = {
     "breakglass": {

@@ -2,7 +2,6 @@
 
 import collections
 import copy
-import datetime
 import json
 import random
 import threading
@@ -14,10 +13,13 @@ import yaml
 from . import errors
 from .defaults import apply_defaults, check_shapes, random_suffix, validate, validate_name
 from .errors import ApiError
+from .hpa_conversion import from_v1, to_v1
 from .patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch, strip_nulls
+from .quantity import CPU, MEMORY, parse_quantity
 from .resources import BY_KEY, RESOURCES
 from .selectors import (SelectorError, fields_match, labels_match, parse_field_selector,
                         parse_label_selector)
+from .timefmt import now_iso
 
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 # field selectors the real server accepts, per kind (metadata.name/namespace always)
@@ -36,17 +38,12 @@ FIELD_LABELS = {
 DEFAULT_CONFIG = {"kubelet": {"ready_delay_seconds": 1.0, "broken_images": []}, "pod_logs": [], "metrics": []}
 
 
-def now_iso(t=None):
-    return datetime.datetime.fromtimestamp(t if t is not None else time.time(), datetime.timezone.utc) \
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(text):
+def _check_quantities(entry):
     try:
-        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=datetime.timezone.utc).timestamp()
-    except (TypeError, ValueError):
-        return None
+        parse_quantity(entry.get("cpu", "0"), CPU)
+        parse_quantity(entry.get("memory", "0"), MEMORY)
+    except ValueError as exc:
+        raise errors.bad_request("sandbox config metrics: %s (cpu like 250m, memory like 512Mi)" % exc)
 
 
 def _body_sans_status_and_meta(obj):
@@ -110,8 +107,7 @@ class Cluster:
                                          % (key, ", ".join(sorted(fields))))
             new[key] = copy.deepcopy(entries)
         for entry in new.get("metrics", []):
-            from .subresources import check_quantities
-            check_quantities(entry)
+            _check_quantities(entry)
         with self.lock:
             self.config.update(new)
             self.config_version += 1
@@ -204,13 +200,11 @@ class Cluster:
         obj["apiVersion"] = r.group_version
         obj["kind"] = r.kind
         if r.key == "autoscaling/horizontalpodautoscalers" and r.version == "v1":
-            from .hpa import to_v1
             obj = to_v1(obj)
         return obj
 
     def _intake(self, r, obj):
         if r.key == "autoscaling/horizontalpodautoscalers" and r.version == "v1":
-            from .hpa import from_v1
             obj = from_v1(obj)
         return obj
 

@@ -2,14 +2,14 @@
 
 import copy
 import json
-import re
 import time
 
 from . import errors
-from .cluster import now_iso, parse_iso
 from .patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
+from .quantity import CPU, MEMORY, parse_quantity
 from .resources import BY_KEY
 from .selectors import labels_match, selector_matches, selector_string
+from .timefmt import now_iso, parse_iso
 
 PODS, NODES = BY_KEY["pods"], BY_KEY["nodes"]
 
@@ -143,25 +143,6 @@ def pod_log(cluster, ns, name, query):
 
 
 # ---- metrics.k8s.io ------------------------------------------------------------------------------
-_CPU = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1.0}
-_MEM = {"Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "k": 1e3, "M": 1e6, "G": 1e9, "": 1}
-
-
-def parse_quantity(text, table):
-    m = re.match(r"^([0-9.]+)([A-Za-z]*)$", str(text).strip())
-    if not m or m.group(2) not in table:
-        raise ValueError("invalid quantity %r" % text)
-    return float(m.group(1)) * table[m.group(2)]
-
-
-def check_quantities(entry):
-    try:
-        parse_quantity(entry.get("cpu", "0"), _CPU)
-        parse_quantity(entry.get("memory", "0"), _MEM)
-    except ValueError as exc:
-        raise errors.bad_request("sandbox config metrics: %s (cpu like 250m, memory like 512Mi)" % exc)
-
-
 def pod_usage(cluster, pod):
     """[(container, cpu cores, memory bytes)] for a running pod the config gives metrics for, else None."""
     if (pod.get("status") or {}).get("phase") != "Running":
@@ -171,8 +152,8 @@ def pod_usage(cluster, pod):
             continue
         if not selector_matches({"matchLabels": entry.get("selector") or {}}, pod["metadata"].get("labels")):
             continue
-        cpu = parse_quantity(entry.get("cpu", "0"), _CPU)
-        mem = parse_quantity(entry.get("memory", "0"), _MEM)
+        cpu = parse_quantity(entry.get("cpu", "0"), CPU)
+        mem = parse_quantity(entry.get("memory", "0"), MEMORY)
         return [(c["name"], cpu, mem) for c in pod["spec"].get("containers") or []]
     return None
 

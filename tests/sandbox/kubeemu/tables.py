@@ -2,7 +2,8 @@
 
 import time
 
-from .cluster import parse_iso
+from .selectors import selector_string
+from .timefmt import parse_iso
 
 
 def human_age(ts):
@@ -49,7 +50,6 @@ def _images(o):
 
 
 def _selector(o):
-    from .selectors import selector_string
     return selector_string(o["spec"].get("selector"))
 
 

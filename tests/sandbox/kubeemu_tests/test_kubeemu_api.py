@@ -80,11 +80,15 @@ def test_generation_and_status_subresource(kube, ns):
     assert kube.get(path)["metadata"]["generation"] == 1
     kube.api.update(path, lambda o: o["spec"].update(replicas=2))
     assert kube.get(path)["metadata"]["generation"] == 2
-    # a spec change through /status is ignored; a status change through the main resource too
-    obj = kube.get(path)
-    obj["spec"]["replicas"] = 7
-    obj["status"]["replicas"] = 99
-    after = kube.api.must("PUT", path + "/status", json=obj)
+    # a spec change through /status is ignored; a status change through the main resource too.
+    # The controllers write the status meanwhile (as on a real cluster), so the GET+PUT is retried on a
+    # 409 Conflict, as client-go's retry.RetryOnConflict does.
+
+    def spec_and_status(obj):
+        obj["spec"]["replicas"] = 7
+        obj["status"]["replicas"] = 99
+
+    after = kube.api.update(path + "/status", spec_and_status)
     assert after["spec"]["replicas"] == 2
     assert kube.get(path + "/status")["spec"]["replicas"] == 2
 
@@ -294,9 +298,8 @@ def test_scale_subresource(kube, ns):
                   headers={"Content-Type": "application/merge-patch+json"})
     kube.wait_rolled_out(ns, "sc")
     assert len(kube.pods(ns, "app=sc")) == 3
-    scale = kube.get(path)
-    scale["spec"]["replicas"] = 1
-    assert kube.api.must("PUT", path, json=scale)["spec"]["replicas"] == 1
+    # GET+PUT of the Scale, retried on 409 Conflict: the controller may write the Deployment in between
+    assert kube.api.update(path, lambda s: s["spec"].update(replicas=1))["spec"]["replicas"] == 1
     wait_for(lambda: len(kube.pods(ns, "app=sc")) == 1, what="scale down to 1")
     wait_for(lambda: kube.get(path)["status"] == {"replicas": 1, "selector": "app=sc"},
              what="the Scale status to follow")
