@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Prints kubeemu figures: process start to ready file, in-process start/stop, and how long a
 3-replica Deployment takes to roll out (ready_delay_seconds 0.5) and to roll back after a broken
-release. Figures only; nothing here asserts on time."""
+release. Figures only; nothing here asserts on time.
+
+    PYTHONPATH=tests/sandbox .venv/bin/python bench/kubeemu_startup.py   (or: make bench)"""
 
 import json
 import os

@@ -8,7 +8,7 @@ at a time), then runs in a fresh child process, so that its peak RSS is the rest
      1000, verify by re-reading), MONGODB_URI or a private nx-27017 started for the run.
 Prints the archive size and each child's peak RSS (ru_maxrss).
 
-    .venv/bin/python bench/mongo_restore_rss.py [--size 1024] [--restore-size MIB] [--validate-only]
+    PYTHONPATH=.collections:tests/integration:tests/sandbox .venv/bin/python bench/mongo_restore_rss.py [--size 1024] [--restore-size MIB] [--validate-only]
 --restore-size restores a smaller archive than --size (nx-27017 inserts a few thousand documents per
 second; a 1 GiB restore into it takes hours): the validation pass still reads the full --size archive.
 """

@@ -10,7 +10,7 @@ mongodump archive, then time
 It prints the times, the throughput ratio (pymongo time / restore time; goal >= 0.9) and how time
 grows with size (goal: 4x the data in <= 4.4x the time).
 
-    .venv/bin/python bench/mongo_restore_throughput.py [N1 N2 N3]     (default 50000 200000 800000)
+    PYTHONPATH=.collections:tests/integration:tests/sandbox .venv/bin/python bench/mongo_restore_throughput.py [N1 N2 N3]     (default 50000 200000 800000)
 MONGODB_URI selects the server; without it a private nx-27017 (the sandbox's MongoDB) is started.
 """
 import datetime

@@ -10,7 +10,7 @@ audit and during `KEYS payment:idempotency:*`. The server's own view comes from 
 slower than 1 ms). CPU seconds (server + client) are printed beside wall time: on a shared, loaded machine
 wall time is mostly scheduler waits. Prints figures; asserts nothing about time (goal: audit <= 0.5x redis-cli, PING max <= 5 ms).
 
-  .venv/bin/python bench/redis_audit.py [--total 1000000] [--matching 200000] [--rounds 3]
+  PYTHONPATH=.collections:tests/integration:tests/sandbox .venv/bin/python bench/redis_audit.py [--total 1000000] [--matching 200000] [--rounds 3]
 """
 import argparse
 import multiprocessing

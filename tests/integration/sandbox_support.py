@@ -49,7 +49,6 @@ ENV_NAMES = (
     "SANDBOX_ONCALL_USER", "SANDBOX_ONCALL_PASSWORD", "HALOBUZZ_SANDBOX_DIR",
 )
 _RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$")
-_CACHE_KEY = "_halobuzz_sandbox"  # one sandbox per session even when two conftests import these
 
 
 def use_real_env() -> bool:
@@ -79,30 +78,26 @@ def _terminate_as_interrupt(signum, frame):
 def sandbox_env(request) -> dict:
     if use_real_env():
         return {name: os.environ[name] for name in ENV_NAMES if os.environ.get(name)}
-    cached = getattr(request.config, _CACHE_KEY, None)
-    if cached is None:
-        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-            # `timeout pytest ...` sends SIGTERM: unwind like Ctrl-C so `down` still runs.
-            signal.signal(signal.SIGTERM, _terminate_as_interrupt)
-        # Not under pytest's basetemp: pytest deletes all but the newest three of those,
-        # also while another session still runs, and a deleted pid dir cannot be brought down.
-        sandbox_dir = Path(tempfile.mkdtemp(prefix="halobuzz-sandbox-"))
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        # `timeout pytest ...` sends SIGTERM: unwind like Ctrl-C so `down` still runs.
+        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    # Not under pytest's basetemp: pytest deletes all but the newest three of those,
+    # also while another session still runs, and a deleted pid dir cannot be brought down.
+    sandbox_dir = Path(tempfile.mkdtemp(prefix="halobuzz-sandbox-"))
 
-        def down() -> None:
-            sandbox_cli("down", "--dir", str(sandbox_dir))
-            shutil.rmtree(sandbox_dir, ignore_errors=True)
+    def down() -> None:
+        sandbox_cli("down", "--dir", str(sandbox_dir))
+        shutil.rmtree(sandbox_dir, ignore_errors=True)
 
-        try:
-            # --owner-pid: should this session die without cleanup (SIGKILL), the sandbox
-            # brings itself down.
-            sandbox_cli("up", "--dir", str(sandbox_dir), "--scenario", "healthy", "--owner-pid", str(os.getpid()))
-        except BaseException:
-            down()
-            raise
-        request.config.add_cleanup(down)
-        cached = json.loads((sandbox_dir / "env.json").read_text())
-        setattr(request.config, _CACHE_KEY, cached)
-    return dict(cached)
+    try:
+        # --owner-pid: should this session die without cleanup (SIGKILL), the sandbox
+        # brings itself down.
+        sandbox_cli("up", "--dir", str(sandbox_dir), "--scenario", "healthy", "--owner-pid", str(os.getpid()))
+    except BaseException:
+        down()
+        raise
+    request.config.add_cleanup(down)
+    return json.loads((sandbox_dir / "env.json").read_text())
 
 
 @pytest.fixture(scope="session")
