@@ -108,19 +108,17 @@ class RolloutService:
             "Deployment %r not found in namespace %r; Deployments there: %s. Check the "
             "deployment/name option." % (self.name, self.namespace, ", ".join(names) or "none"))
 
-    def list_replicasets(self, deployment):
+    def _list_selected(self, kind, path, deployment):
         listing = self._request(
-            "listing the ReplicaSets of Deployment %s/%s" % (self.namespace, self.name), "get",
-            "/apis/apps/v1/namespaces/%s/replicasets" % self.namespace,
-            label_selector=label_selector(deployment))
+            "listing the %s of Deployment %s/%s" % (kind, self.namespace, self.name), "get",
+            path % self.namespace, label_selector=label_selector(deployment))
         return listing.get("items") or []
 
+    def list_replicasets(self, deployment):
+        return self._list_selected("ReplicaSets", "/apis/apps/v1/namespaces/%s/replicasets", deployment)
+
     def list_pods(self, deployment):
-        listing = self._request(
-            "listing the pods of Deployment %s/%s" % (self.namespace, self.name), "get",
-            "/api/v1/namespaces/%s/pods" % self.namespace,
-            label_selector=label_selector(deployment))
-        return listing.get("items") or []
+        return self._list_selected("pods", "/api/v1/namespaces/%s/pods", deployment)
 
     def patch(self, what, body, content_type):
         return self._request(what, "patch", self._deployment_path, body=body, content_type=content_type)
