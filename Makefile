@@ -36,7 +36,7 @@ test: venv
 	$(MAKE) integration
 
 lint: venv
-	$(VENV)/bin/ansible-lint --profile production playbooks roles
+	$(VENV)/bin/ansible-lint --profile production
 
 sanity: venv
 	@scripts/sanity
