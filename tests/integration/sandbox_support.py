@@ -158,6 +158,9 @@ def run_playbook(playbook: str, *args: str, env: dict, check: bool = True, timeo
             "-i", str(REPO / "inventories" / "sandbox"), _playbook_path(playbook), *args]
     proc = subprocess.run(argv, capture_output=True, text=True, env=full_env, cwd=REPO, timeout=timeout, check=False)
     result = PlaybookResult(proc.returncode, proc.stdout, proc.stderr, parse_recap(proc.stdout))
+    # Every run, passing or failing: no variable may use a name ansible-core reserves (issue 12:
+    # `namespace` printed this warning on every run until it became `k8s_namespace`).
+    assert "Found variable using reserved name" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
     if check and proc.returncode != 0:
         pytest.fail(f"{' '.join(argv[1:])} failed (rc={proc.returncode})\n--- stdout\n{proc.stdout[-6000:]}"
                     f"\n--- stderr\n{proc.stderr[-3000:]}", pytrace=False)
