@@ -9,7 +9,8 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-# One implementation of "which pods are not Ready, and why", shared with the k8s modules.
+# One implementation of "which pods are not Ready, and why" and of label selectors, shared with the k8s modules.
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.labels import selector_string
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.pods import pod_problems
 
 _MEMORY_UNITS = {'Ki': 2 ** 10, 'Mi': 2 ** 20, 'Gi': 2 ** 30, 'Ti': 2 ** 40, 'k': 10 ** 3, 'M': 10 ** 6,
@@ -23,6 +24,13 @@ def memory_bytes(quantity):
     if not match or match.group(2) not in _MEMORY_UNITS:
         raise AnsibleFilterError('memory_bytes: %r is not a Kubernetes memory quantity (e.g. 512Mi)' % (quantity,))
     return int(float(match.group(1)) * _MEMORY_UNITS[match.group(2)])
+
+
+def label_selector(selector):
+    """A LabelSelector (matchLabels, matchExpressions) as a label selector string."""
+    if not isinstance(selector, dict):
+        raise AnsibleFilterError('label_selector: expected a LabelSelector dictionary, got %r' % (selector,))
+    return selector_string(selector)
 
 
 def prometheus_scalar(response, default=None):
@@ -60,6 +68,7 @@ def matching_lines(text_or_lines, pattern, limit=20):
 class FilterModule:
     def filters(self):
         return {
+            'label_selector': label_selector,
             'memory_bytes': memory_bytes,
             'pod_problems': pod_problems,
             'prometheus_scalar': prometheus_scalar,

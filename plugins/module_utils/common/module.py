@@ -8,7 +8,7 @@ A module file is documentation, its own options and a ``main()`` of a few lines:
                             supports_check_mode=True)
     module.run(lambda: backup(module.params, module.check_mode))
 
-``HaloBuzzModule`` merges the system's connection options (``Connection``, declared once per system in
+``HaloBuzzModule`` merges the system's connection options (``common.connection.Connection``, declared once per system in
 ``module_utils/<system>/client.py`` and documented once in ``doc_fragments/<system>.py``), reports a
 missing client library with ``missing_required_lib``, and in ``run()`` turns a ``HaloBuzzError`` into
 ``fail_json`` with the error's message. Success results go through ``exit()``: ``warnings`` become
@@ -27,22 +27,6 @@ import copy
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
-
-
-class Connection:
-    """What one system brings to each of its modules: options, libraries and option rules.
-
-    ``libraries`` is a list of ``(pip name, import error or None)``; ``on_start(module)``, if
-    given, runs once the parameters are validated (e.g. to mask secrets inside a kubeconfig).
-    """
-
-    def __init__(self, argument_spec, libraries=(), mutually_exclusive=(), required_together=(),
-                 on_start=None):
-        self.argument_spec = argument_spec
-        self.libraries = list(libraries)
-        self.mutually_exclusive = [list(group) for group in mutually_exclusive]
-        self.required_together = [list(group) for group in required_together]
-        self.on_start = on_start
 
 
 class HaloBuzzModule(AnsibleModule):

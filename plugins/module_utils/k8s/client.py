@@ -18,7 +18,7 @@ import json
 import traceback
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
-from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import Connection
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.connection import Connection
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import (
     AUTH_ARG_SPEC,
     extract_sensitive_values_from_kubeconfig,
@@ -66,20 +66,20 @@ class KubeApiError(HaloBuzzError):
 
 
 def api_error(error):
-    """A KubeApiError for whatever the client raised: the Status message of an API error body, else its
-    code and reason, else (urllib3 and socket errors: no answer) the error's text."""
+    """A KubeApiError for whatever the client raised: the Status message of an API error body (else the body
+    itself), else its code and reason; urllib3 and socket errors (no answer) keep their own text."""
     status = getattr(error, "status", None)
     if status is None:
         return KubeApiError(None, None, str(error))
-    message = None
     body = getattr(error, "body", None)
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    message = body or None
     if body:
-        if isinstance(body, bytes):
-            body = body.decode("utf-8", "replace")
         try:
-            message = json.loads(body).get("message")
+            message = json.loads(body).get("message") or body
         except (ValueError, AttributeError):
-            message = None
+            pass
     return KubeApiError(status, getattr(error, "reason", ""), message)
 
 

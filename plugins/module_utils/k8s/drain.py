@@ -227,10 +227,10 @@ def evict_with_retry(api, pod, deadline, retry_delay, clock, grace_period=None, 
             if clock.now() + retry_delay > deadline:
                 raise DrainError(
                     "evicting pod %s was still refused after %d attempts when the timeout ran "
-                    "out (429 TooManyRequests: %s)" % (pod_ref(pod), attempts, exc.message))
+                    "out (429 TooManyRequests: %s)" % (pod_ref(pod), attempts, exc.message or exc.reason))
             if log is not None:
                 log.append("eviction of %s refused (%s); retrying in %ss"
-                           % (pod_ref(pod), exc.message, retry_delay))
+                           % (pod_ref(pod), exc.message or exc.reason, retry_delay))
             clock.sleep(retry_delay)
 
 

@@ -38,6 +38,7 @@ import copy
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.labels import selector_string
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.pods import controller_of
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
@@ -142,12 +143,7 @@ def images_of(template):
 def is_controlled_by(obj, owner):
     """True when obj's controller ownerReference points at owner's uid."""
     uid = _meta(owner).get("uid")
-    if not uid:
-        return False
-    for ref in _meta(obj).get("ownerReferences") or []:
-        if ref.get("controller") and ref.get("uid") == uid:
-            return True
-    return False
+    return bool(uid) and (controller_of(obj) or {}).get("uid") == uid
 
 
 def _created_key(replicaset):

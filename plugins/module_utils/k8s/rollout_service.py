@@ -99,7 +99,7 @@ class RolloutService:
         except _NotFound:
             raise RolloutError(
                 "namespace %r does not exist, so Deployment %r cannot be found; check the "
-                "namespace variable/option and the kubeconfig context"
+                "k8s_namespace variable (namespace option) and the kubeconfig context"
                 % (self.namespace, self.name))
         listing = self._request("listing Deployments in namespace %s" % self.namespace, "get",
                                 "/apis/apps/v1/namespaces/%s/deployments" % self.namespace)

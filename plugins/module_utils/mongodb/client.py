@@ -16,7 +16,7 @@ __metaclass__ = type
 import traceback
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
-from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import Connection
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.connection import Connection
 
 # bson, json_util, Int64 and SON are imported for the package's other files (archive, formats, validate, ...).
 try:

@@ -264,7 +264,7 @@ def open_access(params, request, login_method, client_factory, secret_sink, now=
         accessed_at = now or utc_now()
         record = build_access_record(request, login, child, mount, path, version, list(data), accessed_at)
         where = record_path(request['incident_id'], accessed_at, child['accessor'])
-        write_record(client, params.get('record_mount_point') or mount, where, record, login.policies, vault_addr)
+        write_record(client, mount, where, record, login.policies, vault_addr)
     except VaultAccessError:
         try:
             revoke_by_accessor(client, child['accessor'], login.policies, vault_addr)

@@ -19,7 +19,7 @@ import traceback
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
-from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import Connection
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.connection import Connection
 
 try:
     import hvac

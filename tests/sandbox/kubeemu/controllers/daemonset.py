@@ -8,7 +8,7 @@ import copy
 
 from ..defaults import pod_template_hash
 from .base import DS, NODES, Controller, omit_zero, pod_ready
-from .scheduler import feasible
+from .placement import feasible
 
 DS_TOLERATIONS = [{"key": k, "operator": "Exists", "effect": e} for k, e in (
     ("node.kubernetes.io/not-ready", "NoExecute"), ("node.kubernetes.io/unreachable", "NoExecute"),

@@ -2,6 +2,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.halobuzz.ops.plugins.filter.incident import (
+    label_selector,
     matching_lines,
     memory_bytes,
     pod_problems,
@@ -93,3 +94,18 @@ def test_matching_lines(text, pattern, limit, expected):
 def test_matching_lines_rejects_bad_regex():
     with pytest.raises(AnsibleFilterError, match='not a valid regular expression'):
         matching_lines('x', '(unclosed')
+
+
+@pytest.mark.parametrize('selector, expected', [
+    ({'matchLabels': {'app': 'backend', 'tier': 'api'}}, 'app=backend,tier=api'),
+    ({'matchLabels': {'app': 'backend'}, 'matchExpressions': [{'key': 'track', 'operator': 'NotIn', 'values': ['canary']}]},
+     'app=backend,track notin (canary)'),
+    ({}, ''),
+])
+def test_label_selector(selector, expected):
+    assert label_selector(selector) == expected
+
+
+def test_label_selector_refuses_garbage():
+    with pytest.raises(AnsibleFilterError, match='expected a LabelSelector'):
+        label_selector('app=backend')
