@@ -13,11 +13,18 @@ version_added: 0.1.0
 description:
   - Deletes the keys matching O(patterns) with C(SCAN MATCH) and pipelined C(UNLINK) batches on the server or on
     every primary of a Redis Cluster, optionally at most O(rate_limit) keys per second.
-  - Before anything is deleted, each pattern is checked against O(protected_patterns) (default
-    C(payment:idempotency:*)) by an exact analysis of the two globs; a pattern that could match any protected key
+  - C(payment:idempotency:*) (the payment idempotency keys) is always protected. It is built into the module,
+    not a default of O(protected_patterns); no option or variable can remove it, and O(protected_patterns) only
+    adds patterns to it.
+  - Before anything is deleted, each pattern is checked against the protected patterns (the built-in one and
+    O(protected_patterns)) by an exact analysis of the two globs; a pattern that could match any protected key
     (for example C(*), C(payment:*) or C(p?yment:*)) is refused with an example key, and nothing is deleted.
+  - Then, before each C(UNLINK) batch, every key of the batch is matched again against the protected patterns
+    (Redis glob semantics, as C(SCAN MATCH)); a protected key stops the purge with an error before that batch is
+    sent, so nothing of it is deleted (earlier batches, each checked, may have been). Check mode re-checks every
+    key it counts.
   - C(FLUSHDB) / C(FLUSHALL) (O(flush)) run only with O(allow_flush=true) and only when no key of any
-    database to be flushed matches O(protected_patterns).
+    database to be flushed matches a protected pattern (the built-in one included).
   - Why not M(community.general.redis)? Its C(flush) command empties the server with C(FLUSHALL) by default,
     which is how the runbook's C(redis-cli FLUSHDB) lost the payment idempotency keys (so webhook retries can
     charge twice), and no community module deletes by pattern.
@@ -43,11 +50,13 @@ options:
     elements: str
   protected_patterns:
     description:
-      - Keys that must never be deleted. A purge pattern that could match one of them is refused.
-      - An empty list switches the guard off; do that only for a keyspace without such keys.
+      - More keys that must never be deleted, in addition to the built-in C(payment:idempotency:*). A purge pattern
+        that could match one of them is refused, and a key matching one of them stops the purge.
+      - This list only adds. A list without C(payment:idempotency:*), or an empty list, still protects it; there
+        is no way to switch the guard off.
     type: list
     elements: str
-    default: ['payment:idempotency:*']
+    default: []
   flush:
     description:
       - V(db) runs C(FLUSHDB ASYNC), V(all) runs C(FLUSHALL ASYNC) (every database), on every primary.
@@ -81,6 +90,12 @@ EXAMPLES = r'''
     patterns: ["stream:cache:*"]
     rate_limit: 20000
 
+- name: Clear the stream cache and the sessions; keep feature flags too (payment:idempotency:* is always kept)
+  halobuzz.ops.redis_purge:
+    redis_url: "{{ redis_url }}"
+    patterns: ["stream:cache:*", "session:*"]
+    protected_patterns: ["feature:*"]
+
 - name: Empty a scratch database, only when it holds no protected key
   halobuzz.ops.redis_purge:
     redis_url: "redis://cache.internal:6379/3"
@@ -108,10 +123,11 @@ flushed:
   returned: success
   type: str
 protected_patterns:
-  description: The patterns that were guarded.
+  description: The patterns that were guarded, the built-in C(payment:idempotency:*) first.
   returned: success
   type: list
   elements: str
+  sample: ["payment:idempotency:*", "session:*"]
 cluster:
   description: Whether the server is a Redis Cluster (every primary was purged).
   returned: success
@@ -124,7 +140,7 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.redis.service import 
 
 OPTIONS = dict(
     patterns=dict(type='list', elements='str'),
-    protected_patterns=dict(type='list', elements='str', default=['payment:idempotency:*']),
+    protected_patterns=dict(type='list', elements='str', default=[]),
     flush=dict(type='str', choices=['db', 'all']),
     allow_flush=dict(type='bool', default=False),
     batch_size=dict(type='int', default=500),

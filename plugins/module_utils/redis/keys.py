@@ -2,7 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Redis keys by pattern, on the server: SCAN-based audits, purges with pipelined UNLINK, flushes.
 
-Patterns are checked first by patterns.py (grammar, protected-key guard); this file sends the commands.
+Patterns are checked first by patterns.py (grammar, protected-key guard); this file sends the commands,
+and re-checks every key SCAN returned against the protected patterns (the built-in payment:idempotency:*
+always among them) before each UNLINK batch: a purge stops before the batch that holds a protected key.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,7 +18,8 @@ import time
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import (
     ReplyStream, RedisCheckError, node_target, pack_commands, pack_key_commands, run_pipelined, translated_errors)
-from ansible_collections.halobuzz.ops.plugins.module_utils.redis.patterns import parse_pattern
+from ansible_collections.halobuzz.ops.plugins.module_utils.redis.patterns import (
+    ProtectedMatcher, parse_pattern, with_builtin)
 from ansible_collections.halobuzz.ops.plugins.module_utils.redis.replies import parse_info
 
 
@@ -200,25 +203,46 @@ def count_keys(nodes, patterns, scan_count=1000, stop_at_first=False):
     return counts
 
 
+def _protected_key_error(hit, matcher, pattern, label, batch, deleted, check_mode):
+    key, protected = hit
+    done = ('deleted nothing (check mode)' if check_mode else
+            'nothing of this batch of %d keys was deleted; %d keys were deleted before it, each checked and none '
+            'protected' % (len(batch), deleted))
+    return RedisCheckError(
+        "stopped the purge: SCAN MATCH %r on %s returned %r, which %s guards; %s. The pattern check said %r "
+        "cannot match a protected key, so SCAN and the check disagree: stop, report it, and purge with a "
+        "narrower pattern" % (pattern, label, key.decode('utf-8', 'backslashreplace'), matcher.describe(protected),
+                              done, pattern))
+
+
 def purge_keys(nodes, patterns, check_mode, batch_size=500, scan_count=1000, rate_limit=0,
-               clock=time.monotonic, sleep=time.sleep):
+               clock=time.monotonic, sleep=time.sleep, protected_patterns=()):
     """SCAN MATCH + pipelined UNLINK per primary. Returns {pattern: {matched, deleted}}.
 
-    The caller has already proved (check_purge_patterns) that no pattern can match a protected key.
+    The caller has already proved (check_purge_patterns) that no pattern can match a protected key; still,
+    before each UNLINK batch every key of the batch is re-checked against the protected patterns (the
+    built-in ones are always added, whatever protected_patterns says), and the first protected key stops
+    the purge with RedisCheckError before that batch is sent. Check mode re-checks every key SCAN returns.
     Check mode counts distinct keys (a key matching two patterns counts once, for the first); a real
     run counts what UNLINK removed, so it keeps no set of keys in memory however many it deletes.
     rate_limit: at most this many keys per second (0 = as fast as the server answers).
     """
+    matcher = ProtectedMatcher(protected_patterns)
     result = dict((p, dict(matched=0, deleted=0)) for p in patterns)
     started = clock()
     sent = [0]
+    deleted = [0]
 
-    def unlink(conn, pattern, keys):
+    def unlink(conn, label, pattern, keys):
         if not keys:
             return
+        hit = matcher.first_protected(keys)
+        if hit is not None:
+            raise _protected_key_error(hit, matcher, pattern, label, keys, deleted[0], False)
         removed = sum(run_pipelined(conn, keys, pack_key_commands('UNLINK', keys)))
         result[pattern]['deleted'] += removed
         result[pattern]['matched'] += removed
+        deleted[0] += removed
         sent[0] += len(keys)
         if rate_limit:
             ahead = sent[0] / float(rate_limit) - (clock() - started)
@@ -234,15 +258,18 @@ def purge_keys(nodes, patterns, check_mode, batch_size=500, scan_count=1000, rat
                 batch = []
                 for keys in scan_keys(conn, pattern, scan_count):
                     if check_mode:
+                        hit = matcher.first_protected(keys)
+                        if hit is not None:
+                            raise _protected_key_error(hit, matcher, pattern, label, keys, 0, True)
                         new = [k for k in keys if k not in seen]
                         seen.update(new)
                         result[pattern]['matched'] += len(new)
                         continue
                     batch.extend(keys)
                     while len(batch) >= batch_size:
-                        unlink(conn, pattern, batch[:batch_size])
+                        unlink(conn, label, pattern, batch[:batch_size])
                         batch = batch[batch_size:]
-                unlink(conn, pattern, batch)
+                unlink(conn, label, pattern, batch)
     return result
 
 
@@ -282,8 +309,10 @@ def purge(target, patterns, protected_patterns, check_mode, flush_mode=None, bat
 
     Every refusal happens before the first deletion: the caller (service.redis_purge) has refused a
     flush without allow_flush and any pattern that could match a protected key; a flush is refused
-    here while a database to be flushed holds a protected key.
+    here while a database to be flushed holds a protected key. The built-in protected patterns are
+    added to protected_patterns here too, so no caller can leave them out.
     """
+    protected_patterns = with_builtin(protected_patterns)
     result = dict(changed=False, deleted=0, would_delete=0, flushed=None, patterns={},
                   protected_patterns=list(protected_patterns))
     nodes = target.primaries()
@@ -303,7 +332,8 @@ def purge(target, patterns, protected_patterns, check_mode, flush_mode=None, bat
             flush(nodes, all_dbs)
             result.update(deleted=size, flushed=flush_mode)
         return result
-    counts = purge_keys(nodes, patterns, check_mode, batch_size, scan_count, rate_limit)
+    counts = purge_keys(nodes, patterns, check_mode, batch_size, scan_count, rate_limit,
+                        protected_patterns=protected_patterns)
     matched = sum(c['matched'] for c in counts.values())
     deleted = sum(c['deleted'] for c in counts.values())
     result.update(

@@ -12,6 +12,11 @@ range ends) are rejected.
 two pattern automata, breadth-first), and returns such a key as the witness. It is therefore a
 sound guard: a purge pattern is refused whenever any key it could delete is protected.
 
+`payment:idempotency:*` (BUILTIN_PROTECTED_PATTERNS) is always protected: `with_builtin()` adds it to
+whatever protected_patterns a caller gives (an empty list included), and every function here and in
+keys.py that guards keys goes through it, so no option or variable can remove it. `ProtectedMatcher`
+re-checks each key SCAN returned before it is deleted (keys.py), with the same glob semantics.
+
 Pure functions, no connection: checked before anything is sent to Redis.
 """
 
@@ -19,11 +24,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
 from collections import deque
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import RedisCheckError
 
 ALL_BYTES = (1 << 256) - 1
+# Keys no purge or flush may ever delete (issue 15): the payment idempotency keys, without which a webhook
+# retry can charge twice. Not an option default: with_builtin() adds them to every protected list.
+BUILTIN_PROTECTED_PATTERNS = ('payment:idempotency:*',)
 STAR = 'star'
 ONE = 'one'
 
@@ -153,16 +162,75 @@ def patterns_overlap(pattern_a, pattern_b):
     return None
 
 
+def with_builtin(protected_patterns):
+    """BUILTIN_PROTECTED_PATTERNS followed by the caller's extra patterns, without repeats.
+
+    protected_patterns only adds: a list without the built-in pattern (or an empty one) still protects it.
+    """
+    out = list(BUILTIN_PROTECTED_PATTERNS)
+    for pattern in protected_patterns or []:
+        if pattern not in out:
+            out.append(pattern)
+    return out
+
+
+def _guard_name(protected):
+    if protected in BUILTIN_PROTECTED_PATTERNS:
+        return "the built-in protected pattern %r (always protected; protected_patterns cannot remove it)" % protected
+    return "protected_patterns %r" % protected
+
+
+def _byte_class(mask):
+    """A regex character class (bytes) for a bitmask of allowed bytes."""
+    if mask == ALL_BYTES:
+        return b'[\\x00-\\xff]'
+    return b'[' + b''.join(b'\\x%02x' % b for b in range(256) if mask >> b & 1) + b']'
+
+
+def compile_pattern(pattern):
+    """A compiled bytes regex whose fullmatch() accepts exactly the keys the Redis glob matches.
+
+    Built from parse_pattern's tokens, i.e. Redis' stringmatchlen (redis/redis src/util.c) with nocase=0, the
+    matcher behind SCAN MATCH: `*` any run of bytes (newlines included), `?` one byte, a class one byte.
+    """
+    parts = [b'[\\x00-\\xff]*' if kind == STAR else _byte_class(mask) for kind, mask in parse_pattern(pattern)]
+    return re.compile(b''.join(parts))
+
+
+class ProtectedMatcher(object):
+    """The protected patterns (built-in included) as compiled matchers, to re-check keys before deletion."""
+
+    def __init__(self, protected_patterns):
+        self.patterns = with_builtin(protected_patterns)
+        validate_patterns(self.patterns, 'protected_patterns')
+        self._compiled = [(p, compile_pattern(p).fullmatch) for p in self.patterns]
+        self._any = re.compile(b'|'.join(b'(?:%s)' % compile_pattern(p).pattern for p in self.patterns)).fullmatch
+
+    def first_protected(self, keys):
+        """(key, protected pattern) for the first key (bytes) that a protected pattern matches, or None."""
+        hit = self._any
+        for key in keys:
+            if hit(key):
+                return key, next(p for p, match in self._compiled if match(key))
+        return None
+
+    def describe(self, protected):
+        return _guard_name(protected)
+
+
 def check_purge_patterns(purge_patterns, protected_patterns):
-    """Raise RedisCheckError listing every purge pattern that could match a protected key."""
+    """Raise RedisCheckError listing every purge pattern that could match a protected key.
+
+    The built-in protected patterns are always checked, whatever protected_patterns says.
+    """
     validate_patterns(purge_patterns, 'patterns')
     validate_patterns(protected_patterns, 'protected_patterns')
     conflicts = []
     for pattern in purge_patterns:
-        for protected in protected_patterns:
+        for protected in with_builtin(protected_patterns):
             witness = patterns_overlap(pattern, protected)
             if witness is not None:
-                conflicts.append("%r could delete %r, which protected_patterns %r guards" % (pattern, witness, protected))
+                conflicts.append("%r could delete %r, which %s guards" % (pattern, witness, _guard_name(protected)))
     if conflicts:
         raise RedisCheckError(
             "refusing to purge, nothing was deleted: %s. Narrow the purge pattern so that it cannot match a "

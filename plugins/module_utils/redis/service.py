@@ -16,7 +16,7 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.redis.info import (
     THRESHOLDS, aggregate, check_thresholds, read_node, validate_limits)
 from ansible_collections.halobuzz.ops.plugins.module_utils.redis.keys import audit_keys, purge
 from ansible_collections.halobuzz.ops.plugins.module_utils.redis.patterns import (
-    check_purge_patterns, validate_patterns)
+    check_purge_patterns, validate_patterns, with_builtin)
 
 
 def redis_info(params):
@@ -55,7 +55,10 @@ def redis_key_audit(params):
 
 def redis_purge(params, check_mode, diff_mode=False):
     """redis_purge: every refusal (bad input, flush without allow_flush, a pattern that could reach a
-    protected key) happens before connecting; the key counts go in ``diff`` only in diff mode."""
+    protected key) happens before connecting; the key counts go in ``diff`` only in diff mode.
+
+    protected_patterns only adds to the built-in payment:idempotency:* (patterns.with_builtin): an empty
+    list, or one without it, still protects it; the result's protected_patterns is the full list guarded."""
     if params['batch_size'] <= 0 or params['scan_count'] <= 0 or params['rate_limit'] < 0:
         raise RedisCheckError('batch_size and scan_count must be above 0 and rate_limit 0 or more (got %s, %s, %s)'
                               % (params['batch_size'], params['scan_count'], params['rate_limit']))
@@ -65,10 +68,11 @@ def redis_purge(params, check_mode, diff_mode=False):
     if params['patterns'] is not None and not params['patterns']:
         raise RedisCheckError('patterns is empty: list the key patterns to delete, e.g. ["stream:cache:*"]')
     validate_patterns(params['protected_patterns'], 'protected_patterns')
+    protected = with_builtin(params['protected_patterns'])
     if params['patterns']:
-        check_purge_patterns(params['patterns'], params['protected_patterns'])
+        check_purge_patterns(params['patterns'], protected)
     with connected(params) as target:
-        result = purge(target, params['patterns'] or [], params['protected_patterns'], check_mode, params['flush'],
+        result = purge(target, params['patterns'] or [], protected, check_mode, params['flush'],
                        params['batch_size'], params['scan_count'], params['rate_limit'])
     diff = result.pop('diff', None)
     if diff_mode and diff is not None:

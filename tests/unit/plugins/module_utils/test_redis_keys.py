@@ -4,7 +4,8 @@ import pytest
 from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import RedisCheckError
 from ansible_collections.halobuzz.ops.plugins.module_utils.redis.keys import KeyAudit, ttl_stats
 from ansible_collections.halobuzz.ops.plugins.module_utils.redis.patterns import (
-    STAR, check_purge_patterns, parse_pattern, patterns_overlap)
+    BUILTIN_PROTECTED_PATTERNS, STAR, ProtectedMatcher, check_purge_patterns, compile_pattern, parse_pattern,
+    patterns_overlap, with_builtin)
 
 PROTECTED = 'payment:idempotency:*'
 
@@ -174,10 +175,12 @@ def test_expiry_digest_depends_on_keys_and_expiries_not_order():
 class FakeRedis(object):
     """Just enough of a server for purge_keys: SCAN pages over a dict, UNLINK, replies as run_pipelined sees them."""
 
-    def __init__(self, keys, page=3, duplicate_first=False):
+    def __init__(self, keys, page=3, duplicate_first=False, leak=None):
         self.keys = dict((k, 1) for k in keys)
         self.page = page
         self.duplicate_first = duplicate_first
+        self.leak = leak or {}  # {SCAN call number: keys returned whatever MATCH says} (a SCAN that misbehaves)
+        self.scans = 0
         self.unlink_batches = []
 
 
@@ -197,6 +200,8 @@ def fake_pipeline(monkeypatch):
         page = [k for k in order[start:start + conn.page] if k in conn.keys]
         if conn.duplicate_first and start and order:
             page = page + [order[0]]  # SCAN may return a key twice
+        conn.scans += 1
+        page = page + [k for k in conn.leak.get(conn.scans, []) if k in conn.keys]
         nxt = start + conn.page
         return [(b'0' if nxt >= len(order) else str(nxt).encode(), page)]
     monkeypatch.setattr(mod, 'run_pipelined', run_pipelined)
@@ -238,3 +243,133 @@ def test_overlap_agrees_with_brute_force_on_random_patterns():
             assert common is None, (p, q, common)
         else:
             assert glob_match(p, witness) and glob_match(q, witness), (p, q, witness)
+
+
+# --- issue 15: payment:idempotency:* is built in, and every UNLINK batch is re-checked -----------------------
+
+def test_the_builtin_pattern_is_the_payment_idempotency_keys():
+    assert BUILTIN_PROTECTED_PATTERNS == (PROTECTED,)
+
+
+@pytest.mark.parametrize('given, expected', [
+    (None, [PROTECTED]),
+    ([], [PROTECTED]),
+    (['session:*'], [PROTECTED, 'session:*']),
+    (['session:*', PROTECTED, 'session:*'], [PROTECTED, 'session:*']),
+    (['payment:idempotency:x*'], [PROTECTED, 'payment:idempotency:x*']),
+])
+def test_protected_patterns_only_add_to_the_builtin(given, expected):
+    assert with_builtin(given) == expected
+    assert ProtectedMatcher(given).patterns == expected
+
+
+@pytest.mark.parametrize('protected', [[], ['session:*'], ['stream:*']])
+def test_no_protected_list_lets_a_pattern_reach_the_idempotency_keys(protected):
+    with pytest.raises(RedisCheckError) as err:
+        check_purge_patterns(['*'], protected)
+    message = str(err.value)
+    assert message.startswith('refusing to purge, nothing was deleted')
+    assert "the built-in protected pattern 'payment:idempotency:*' (always protected; protected_patterns cannot " \
+           "remove it)" in message
+
+
+def _random_key(rng):
+    alphabet = b'ab:*?[]^\\-\n\x00\xff' + b'payment:idempotency'
+    return bytes(rng.choice(alphabet) for _byte in range(rng.randint(0, 8)))
+
+
+def test_compiled_matcher_agrees_with_the_reference_glob_on_random_patterns_and_keys():
+    """compile_pattern (the per-batch re-check) == glob_match (the reference the overlap guard is held to)."""
+    import random
+    rng = random.Random(15)
+    atoms = ['a', 'b', ':', '*', '?', '[ab]', '[^a]', '[a-c]', '[c-a]', '\\*', '\\[', '[\\]]', '[^]', 'p']
+    keys = [_random_key(rng) for _key in range(300)] + [b'', b'\n', b'a\nb', b'payment:idempotency:1']
+    for _round in range(300):
+        pattern = ''.join(rng.choice(atoms) for _atom in range(rng.randint(1, 5)))
+        match = compile_pattern(pattern).fullmatch
+        for key in keys:
+            assert bool(match(key)) is glob_match(pattern, key), (pattern, key)
+
+
+def test_matcher_names_the_first_protected_key_and_its_pattern():
+    matcher = ProtectedMatcher(['session:*'])
+    assert matcher.first_protected([b'stream:cache:1', b'stream:cache:2']) is None
+    assert matcher.first_protected([b'stream:cache:1', b'session:9', b'payment:idempotency:7']) == \
+        (b'session:9', 'session:*')
+    assert matcher.first_protected([b'payment:idempotency:\n\xff']) == (b'payment:idempotency:\n\xff', PROTECTED)
+    assert matcher.first_protected([b'payment:idempotency', b'Payment:idempotency:1']) is None
+
+
+@pytest.mark.parametrize('protected_patterns, leaked', [
+    ((), b'payment:idempotency:0b5c'),          # nothing given: the built-in pattern is still re-checked
+    ([], b'payment:idempotency:0b5c'),
+    (['session:*'], b'payment:idempotency:0b5c'),
+    (['session:*'], b'session:42'),
+])
+def test_a_protected_key_from_scan_stops_the_purge_before_its_batch(fake_pipeline, protected_patterns, leaked):
+    """A (fake) SCAN MATCH that returns a protected key among others: the batch holding it is not sent."""
+    keys = [b'stream:cache:%d' % i for i in range(10)]
+    conn = FakeRedis(keys + [leaked], page=3, leak={2: [leaked]})
+    with pytest.raises(RedisCheckError) as err:
+        fake_pipeline.purge_keys([('n:1', conn)], ['stream:cache:*'], False, batch_size=3, scan_count=3,
+                                 protected_patterns=protected_patterns)
+    message = str(err.value)
+    assert message.startswith("stopped the purge: SCAN MATCH 'stream:cache:*' on n:1 returned %r" % leaked.decode())
+    assert 'nothing of this batch of 3 keys was deleted; 6 keys were deleted before it' in message
+    assert 'narrower pattern' in message
+    # Two clean batches went out; the third (leaked key + two cache keys) did not, nor anything after it.
+    assert conn.unlink_batches == [keys[0:3], keys[3:6]]
+    assert sorted(conn.keys) == sorted(keys[6:] + [leaked])
+
+
+def test_check_mode_re_checks_every_key_it_counts(fake_pipeline):
+    leaked = b'payment:idempotency:1'
+    conn = FakeRedis([b'stream:cache:%d' % i for i in range(5)] + [leaked], page=3, leak={1: [leaked]})
+    with pytest.raises(RedisCheckError, match='deleted nothing \\(check mode\\)'):
+        fake_pipeline.purge_keys([('n:1', conn)], ['stream:cache:*'], True, protected_patterns=[])
+    assert conn.unlink_batches == [] and len(conn.keys) == 6
+
+
+def test_a_clean_scan_purges_as_before(fake_pipeline):
+    keys = [b'stream:cache:%d' % i for i in range(7)]
+    conn = FakeRedis(keys + [b'payment:idempotency:1', b'session:1'], page=3)
+    result = fake_pipeline.purge_keys([('n:1', conn)], ['stream:cache:*'], False, batch_size=2, scan_count=3,
+                                      protected_patterns=['session:*'])
+    assert result == {'stream:cache:*': {'matched': 7, 'deleted': 7}}
+    assert sorted(conn.keys) == [b'payment:idempotency:1', b'session:1']
+
+
+class FlushTarget(object):
+    label = 'n:1'
+    target = dict(db=0)
+
+    def primaries(self, db=None):
+        return [('n:1', object())]
+
+
+@pytest.mark.parametrize('protected_patterns', [[], ['session:*']])
+def test_flush_is_refused_while_a_builtin_protected_key_exists_whatever_the_list(monkeypatch, protected_patterns):
+    from ansible_collections.halobuzz.ops.plugins.module_utils.redis import keys as mod
+    asked, flushed = [], []
+
+    def count_keys(nodes, patterns, scan_count=1000, stop_at_first=False):
+        asked.append(list(patterns))
+        return dict((p, 1 if p == PROTECTED else 0) for p in patterns)
+    monkeypatch.setattr(mod, 'count_keys', count_keys)
+    monkeypatch.setattr(mod, 'flush', lambda nodes, all_dbs: flushed.append(all_dbs))
+    with pytest.raises(RedisCheckError, match='refusing FLUSHDB on n:1, nothing was deleted: db 0 holds keys '
+                                              'matching protected_patterns payment:idempotency:\\*'):
+        mod.purge(FlushTarget(), [], protected_patterns, False, flush_mode='db')
+    assert asked == [with_builtin(protected_patterns)] and flushed == []
+
+
+def test_the_cache_purge_role_audits_the_builtin_pattern():
+    """The role's before/after proof names the same built-in list as module_utils (no variable can drop it)."""
+    import os
+    import yaml
+    root = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..')
+    with open(os.path.join(root, 'roles', 'cache_purge', 'tasks', 'main.yml')) as handle:
+        tasks = yaml.safe_load(handle)
+    audits = [t for block in tasks for t in block.get('block', []) if t['name'].startswith('Audit the protected keys')]
+    assert audits[0]['loop'] == "{{ (%r + cache_purge_protected_patterns) | unique }}" % list(BUILTIN_PROTECTED_PATTERNS)
+    assert 'cache_purge_protected_before' in audits[1]['loop']

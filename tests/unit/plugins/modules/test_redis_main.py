@@ -124,3 +124,29 @@ def test_a_missing_redis_library_is_reported_once_for_all(capsys, connections, m
         result = run(capsys, name, dict(args, redis_url=URL))
         assert result['failed'] and 'Failed to import the required Python library (redis)' in result['msg']
     assert connections == []
+
+
+@pytest.mark.parametrize('protected', [[], ['session:*'], ['payment:idempotency:0*']])
+def test_no_protected_patterns_value_lets_a_purge_reach_the_idempotency_keys(capsys, connections, protected):
+    """Issue 15: protected_patterns only adds to the built-in payment:idempotency:*; '*' is refused whatever it says."""
+    result = run(capsys, 'redis_purge', dict(redis_url=URL, patterns=['*'], protected_patterns=protected))
+    assert result['failed'] and result['msg'].startswith("refusing to purge, nothing was deleted: '*' could delete")
+    assert "the built-in protected pattern 'payment:idempotency:*' (always protected; protected_patterns cannot " \
+           "remove it)" in result['msg']
+    assert connections == []
+
+
+@pytest.mark.parametrize('given, guarded', [
+    ([], ['payment:idempotency:*']),
+    (['session:*'], ['payment:idempotency:*', 'session:*']),
+    (['payment:idempotency:*', 'session:*'], ['payment:idempotency:*', 'session:*']),
+])
+def test_purge_guards_the_builtin_and_the_given_patterns(capsys, connections, monkeypatch, given, guarded):
+    purged = []
+
+    def purge(target, patterns, protected, *args):
+        purged.append(protected)
+        return dict(changed=False, deleted=0, would_delete=0, flushed=None, patterns={}, protected_patterns=protected)
+    monkeypatch.setattr(service, 'purge', purge)
+    result = run(capsys, 'redis_purge', dict(redis_url=URL, patterns=['stream:cache:*'], protected_patterns=given))
+    assert purged == [guarded] and result['protected_patterns'] == guarded
