@@ -117,3 +117,34 @@ def test_cache_purge_on_the_sandbox_world(sandbox_env, scenario, run_playbook):
         assert run_playbook('cache_purge.yml').recap['localhost']['changed'] == 0
     finally:
         scenario('healthy')  # put the world back for the tests that follow
+
+
+@pytest.mark.parametrize('protected', [None, [], ['session:*'], ['payment:idempotency:0*']],
+                         ids=['not-given', 'empty', 'other-pattern', 'narrower-than-builtin'])
+def test_cache_purge_of_everything_is_refused_whatever_protected_patterns_says(world, protected):
+    """Issue 15 item 3: one extra var no longer switches the guard off (payment:idempotency:* is built in)."""
+    env, _extra, client, prefix, _families = world
+    before = snapshot(client, '')  # every key and its absolute expiry, not only the test's
+    extra = {'purge_patterns': ['*']}
+    if protected is not None:
+        extra['protected_patterns'] = protected
+    result = run_playbook('cache_purge.yml', '-e', json.dumps(extra), env=env, check=False)
+    assert result.rc != 0 and result.recap['localhost']['failed'] == 1
+    output = result.stdout + result.stderr
+    assert "refusing to purge, nothing was deleted: '*' could delete" in output
+    assert "the built-in protected pattern 'payment:idempotency:*' (always protected; protected_patterns cannot " \
+           "remove it)" in output
+    assert 'Traceback' not in output
+    assert snapshot(client, '') == before
+
+
+def test_cache_purge_with_an_empty_protected_list_purges_only_the_other_keys(world):
+    env, _extra, client, prefix, families = world
+    before = snapshot(client, prefix)
+    done = run_playbook('cache_purge.yml', '-e', json.dumps({
+        'purge_patterns': [prefix + 'stream:cache:*', prefix + 'session:*'], 'protected_patterns': []}), env=env)
+    assert done.recap['localhost']['failed'] == 0 and 'Deleted 450 keys' in done.stdout
+    if not prefix:  # the private server: the built-in pattern is the one audited before and after
+        assert 'Protected, untouched: payment:idempotency:* 200 keys' in done.stdout
+    after = snapshot(client, prefix)
+    assert after == dict((k, before[k]) for k in families['idempotency'])

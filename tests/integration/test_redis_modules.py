@@ -246,3 +246,77 @@ def test_audit_before_redis_7_uses_pttl(redis_url, keyspace, monkeypatch):
     assert new['expiry_exact'] is True and len(new['expiry_digest']) == 16
     for key in ('min', 'max'):  # same keys, same expiries, read two ways (PTTL has ms resolution + clock drift)
         assert abs(old['expiry_epoch'][key] - new['expiry_epoch'][key]) < 2.0
+
+
+# --- issue 15: payment:idempotency:* built in; every UNLINK batch re-checked against the protected patterns ----
+
+def test_protected_key_matcher_agrees_with_scan_match_of_redis_server(private_server):
+    """compile_pattern (the per-batch re-check) against redis-server's own SCAN MATCH (stringmatchlen, util.c)."""
+    import random
+    from ansible_collections.halobuzz.ops.plugins.module_utils.redis.patterns import compile_pattern
+    rng = random.Random(1515)
+    client = private_server.client()
+    alphabet = b'ab:*?[]^\\-\n\x00\xffp'
+    keys = set([b'', b'\n', b'payment:idempotency:1', b'payment:idempotency:', b'payment:idempotency'])
+    keys.update(bytes(rng.choice(alphabet) for _byte in range(rng.randint(0, 7))) for _key in range(400))
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.set(key, 1)
+    pipe.execute()
+    atoms = ['a', 'b', ':', '*', '?', '[ab]', '[^a]', '[a-c]', '[c-a]', '\\*', '\\[', '[\\]]', '[^]', 'p', '\n']
+    patterns = ['payment:idempotency:*', '*', '?', 'p*', '*:*'] + [
+        ''.join(rng.choice(atoms) for _atom in range(rng.randint(1, 5))) for _round in range(150)]
+    for pattern in patterns:
+        served = set(client.scan_iter(match=pattern.encode(), count=1000))
+        match = compile_pattern(pattern).fullmatch
+        assert served == set(k for k in keys if match(k)), pattern
+
+
+def _disable_the_pattern_check(monkeypatch):
+    """Simulate a pattern check that lets a purge pattern through (a bug, or SCAN and the check disagreeing)."""
+    from ansible_collections.halobuzz.ops.plugins.module_utils.redis import service
+    monkeypatch.setattr(service, 'check_purge_patterns', lambda patterns, protected: None)
+
+
+def test_each_unlink_batch_is_re_checked_against_the_protected_patterns(redis_url, keyspace, monkeypatch):
+    prefix, client, families = keyspace
+    ttls_before = dict((k, client.pexpiretime(k)) for k in families['idempotency'])
+    _disable_the_pattern_check(monkeypatch)
+    result = run_module('redis_purge', dict(redis_url=redis_url, patterns=[prefix + '*'], batch_size=20,
+                                            protected_patterns=[prefix + 'payment:idempotency:*']))
+    assert result['failed'] is True
+    assert result['msg'].startswith("stopped the purge: SCAN MATCH '%s*' on " % prefix)
+    assert 'nothing of this batch of' in result['msg']
+    assert "which protected_patterns '%spayment:idempotency:*' guards" % prefix in result['msg']
+    # Every protected key is there with its expiry; what went before the stop were other keys only.
+    assert dict((k, client.pexpiretime(k)) for k in families['idempotency']) == ttls_before
+    left = keys_under(client, prefix)
+    deleted = (families['stream'] | families['session']) - left
+    assert ('%d keys were deleted before it' % len(deleted)) in result['msg']
+
+
+def test_the_builtin_pattern_is_re_checked_with_an_empty_protected_list(private_server, monkeypatch):
+    client = private_server.client()
+    for i in range(50):
+        client.set('payment:idempotency:%d' % i, 'y', ex=600 + i)
+        client.set('stream:cache:%d' % i, 'x')
+    before = dict((k, client.pexpiretime(k)) for k in client.scan_iter(match='payment:idempotency:*'))
+    _disable_the_pattern_check(monkeypatch)
+    for check in (True, False):
+        result = run_module('redis_purge', dict(redis_url=private_server.url, patterns=['*'], protected_patterns=[]),
+                            check=check)
+        assert result['failed'] is True and result['msg'].startswith("stopped the purge: SCAN MATCH '*'")
+        assert "the built-in protected pattern 'payment:idempotency:*'" in result['msg']
+        assert ('deleted nothing (check mode)' in result['msg']) is check
+        assert dict((k, client.pexpiretime(k)) for k in client.scan_iter(match='payment:idempotency:*')) == before
+
+
+def test_flush_is_refused_with_an_empty_protected_list(private_server):
+    client = private_server.client()
+    client.set('stream:cache:1', 'x')
+    client.set('payment:idempotency:abc', 'y', ex=600)
+    for flush in ('db', 'all'):
+        refused = run_module('redis_purge', dict(redis_url=private_server.url, flush=flush, allow_flush=True,
+                                                 protected_patterns=[]))
+        assert refused['failed'] is True and 'protected_patterns payment:idempotency:*' in refused['msg']
+    assert client.dbsize() == 2 and 595 < client.ttl('payment:idempotency:abc') <= 600
