@@ -29,6 +29,10 @@ options:
     description:
       - Directory the run records are written to; created when missing. A relative path is taken from the
         current working directory.
+      - Records name break-glass accessors, incident reasons and log lines, so the directory is made mode
+        C(0700) (also when it exists already with looser modes; one owned by another user is refused with a
+        warning and no record is written) and every record file C(0600); a symlink in place of a record file
+        is not followed.
     type: path
     default: records
     env:

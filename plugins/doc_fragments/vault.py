@@ -69,4 +69,13 @@ options:
       - Seconds to wait for each Vault request before giving up.
     type: int
     default: 30
+  allow_insecure_http:
+    description:
+      - Allow O(vault_addr) with plain C(http://) to a host that is not a loopback address
+        (C(localhost), C(127.0.0.0/8), C(::1)).
+      - By default such an address is refused before any request, because the login (LDAP password,
+        AppRole secret ID, token) and the secrets read would cross the network unencrypted.
+      - Only set to V(true) on a network path you trust (for example a Vault behind a local TLS-terminating proxy).
+    type: bool
+    default: false
 """

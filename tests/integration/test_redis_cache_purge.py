@@ -39,7 +39,10 @@ def world(tmp_path):
     for key in families['session']:
         pipe.set(key, '{"device": "android"}', ex=3600)
     pipe.execute()
-    env = {'REDIS_URL': url, 'HALOBUZZ_RECORDS_DIR': str(tmp_path / 'records')}
+    # HALOBUZZ_SANDBOX_DIR: the sandbox inventory's marker (issue 15, no accidental production); this private
+    # redis-server is a sandbox of the test's own, in tmp_path.
+    env = {'REDIS_URL': url, 'HALOBUZZ_RECORDS_DIR': str(tmp_path / 'records'),
+           'HALOBUZZ_SANDBOX_DIR': os.environ.get('HALOBUZZ_SANDBOX_DIR', '') if use_real_env() else str(tmp_path)}
     try:
         yield env, extra, client, prefix, families
     finally:

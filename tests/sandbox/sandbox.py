@@ -266,6 +266,8 @@ class Sandbox:
         return facts
 
     def endpoints(self, facts: dict[str, dict], secrets_: dict) -> dict[str, str]:
+        # HALOBUZZ_SANDBOX_DIR (absolute) is also the sandbox's marker: inventories/sandbox (ansible.cfg's default)
+        # refuses every module task unless it names a directory (group_vars/all/sandbox_guard.yml, issue 15).
         env: dict[str, str] = {"HALOBUZZ_SANDBOX_DIR": str(self.dir)}
         if "kube" in facts:
             env["KUBECONFIG"] = str(self.dir / "kubeconfig")

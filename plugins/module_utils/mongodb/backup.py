@@ -4,8 +4,10 @@
 """Backup of chosen databases/collections into a mongodump-compatible archive.
 
 Documents are read with a raw-BSON cursor and written as the bytes the server returned;
-the archive is written to a temporary file beside the destination, flushed to disk and
-renamed into place, so a crash never leaves a half-written archive under the final name.
+the archive is written to a temporary file beside the destination (``<dest>.partial-<pid>-<random>``,
+made by ``tempfile.mkstemp``: created exclusively, so never through a symlink, and mode 0600), flushed
+to disk and renamed into place, so a crash never leaves a half-written archive under the final name.
+The archive keeps mode 0600: it holds production data (users, payments), for its owner only.
 :func:`run_backup` is what the mongodb_backup module runs.
 """
 
@@ -14,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import tempfile
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import ArchiveWriter, file_sha256
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
@@ -78,15 +81,25 @@ def write(client, entries, dest, compress=False):
     directory = os.path.dirname(os.path.abspath(dest))
     if not os.path.isdir(directory):
         raise MongoArchiveError('cannot write backup %s: directory %s does not exist' % (dest, directory))
-    partial = '%s.partial-%d' % (dest, os.getpid())
+    try:
+        # O_CREAT|O_EXCL, mode 0600: a symlink planted at the name is never followed, nothing is readable by others
+        descriptor, partial = tempfile.mkstemp(prefix='%s.partial-%d-' % (os.path.basename(dest), os.getpid()),
+                                               dir=directory)
+    except OSError as exc:
+        raise MongoArchiveError('cannot write backup %s: creating a temporary file in %s failed: %s' % (
+            dest, directory, exc))
     try:
         server_version = client.server_info().get('version') or ''
     except PyMongoError:  # informational only (the archive header); some servers lack buildInfo
         server_version = ''
+    except BaseException:
+        os.close(descriptor)
+        _remove(partial)
+        raise
     collections = []
     entry = None
     try:
-        with open(partial, 'wb') as handle:
+        with os.fdopen(descriptor, 'wb') as handle:
             writer = ArchiveWriter(handle, compress=compress, server_version=server_version,
                                    tool_version=TOOL_VERSION)
             writer.write_prelude(entries)
@@ -110,6 +123,9 @@ def write(client, entries, dest, compress=False):
     except (IOError, OSError) as exc:
         _remove(partial)
         raise MongoArchiveError('writing backup %s failed: %s' % (dest, exc))
+    except BaseException:
+        _remove(partial)
+        raise
     return collections, writer.sha256, writer.size
 
 

@@ -236,16 +236,21 @@ def open_access(params, request, login_method, client_factory, secret_sink, now=
     """Log in, create the child token, read the secret, write the record.
 
     Returns ``(record, record_path, data)``. ``client_factory(token)`` builds an hvac client;
-    ``secret_sink(value)`` is told every token, so the module can mask it. If the read or
-    the record write fails, the child token is revoked before the error is raised.
+    ``secret_sink(value)`` is told every token, so the module can mask it. On every path after
+    the login that does not hand the access back - a refusal, a Vault error, and any other
+    exception (a bug, a KeyboardInterrupt) - the child token and the login token are revoked
+    (in ``finally``) before the error goes on; on success they stay alive for the caller, whose
+    access record names both accessors (the role revokes them in its ``always``).
     """
     vault_addr = params['vault_addr']
     mount = params['engine_mount_point'].strip('/')
     path = normalize_secret_path(params['secret_path'], mount)
     client = client_factory(None)
     login = login_method.login(client)
-    secret_sink(login.token)
+    child = None
+    handed_over = False
     try:
+        secret_sink(login.token)
         check_approver_identity(request, login)
         policies = sorted(set(params.get('token_policies')
                               or [p for p in login.policies if p not in ('default', 'root')]))
@@ -254,25 +259,32 @@ def open_access(params, request, login_method, client_factory, secret_sink, now=
                                     'holds only %s). Set token_policies to the break-glass read policy.'
                                     % (login.policies,))
         child = create_child_token(client, request, login, policies, vault_addr)
-    except VaultAccessError:
-        end_login(client, login)
-        raise
-    secret_sink(child['token'])
-    try:
+        secret_sink(child['token'])
         data, version = read_secret(client_factory(child['token']), mount, path, params.get('version'),
                                     child['policies'], vault_addr)
         accessed_at = now or utc_now()
         record = build_access_record(request, login, child, mount, path, version, list(data), accessed_at)
         where = record_path(request['incident_id'], accessed_at, child['accessor'])
         write_record(client, mount, where, record, login.policies, vault_addr)
-    except VaultAccessError:
+        handed_over = True
+        return record, where, data
+    finally:
+        if not handed_over:
+            end_access(client, login, child and child['accessor'], vault_addr)
+
+
+def end_access(client, login, child_accessor, vault_addr):
+    """Best effort: revoke the child token (by accessor) and the login token; never raises.
+
+    Runs while another error is on its way: that error is the one to report, and a token this
+    cannot revoke still dies with its short TTL.
+    """
+    if child_accessor:
         try:
-            revoke_by_accessor(client, child['accessor'], login.policies, vault_addr)
-        except VaultAccessError:
-            pass  # the original error is the one to report; the child expires with its short TTL anyway
-        end_login(client, login)
-        raise
-    return record, where, data
+            revoke_by_accessor(client, child_accessor, login.policies, vault_addr)
+        except Exception:  # the original error is the one to report
+            pass
+    end_login(client, login)
 
 
 def end_login(client, login):
@@ -407,6 +419,7 @@ def vault_break_glass(params, check_mode, task_no_log, mask):
     record, where, data = open_access(params, request, method, client_factory, mask)
     result = dict(changed=True, access_record=record, halobuzz_record=record, record_path=where,
                   token_accessor=record['token_accessor'], diff=dict(before={}, after=record))
+    handed_over = False
     try:
         secret = select_secret(data, params.get('secret_key'), params['engine_mount_point'], params['secret_path'])
         if params.get('secret_output_file'):
@@ -418,7 +431,22 @@ def vault_break_glass(params, check_mode, task_no_log, mask):
             result['secret_output_file'] = params['secret_output_file']
         else:
             result['secret'] = secret
+        handed_over = True
     except VaultAccessError as error:
-        # The access is open: its accessors go back with the failure so that the role revokes the tokens.
+        # The access is open: its accessors go back with the failure so that the role revokes the tokens
+        # (they are revoked below already; the role's revoke then reports them gone).
         raise VaultAccessError(str(error), access_record=record, token_accessor=record['token_accessor'])
+    finally:
+        if not handed_over:
+            _end_recorded_access(params, method, client_factory, mask, record)
     return result
+
+
+def _end_recorded_access(params, method, client_factory, mask, record):
+    """Revoke both tokens of an opened access whose secret was not handed over; never raises."""
+    try:
+        revoke_access(dict(params, token_accessor=record['token_accessor'],
+                           login_token_accessor=record.get('login_token_accessor')),
+                      method, client_factory, mask)
+    except Exception:  # the error on its way is the one to report; the TTL bounds the tokens
+        pass

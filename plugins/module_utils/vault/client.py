@@ -13,8 +13,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import ipaddress
 import re
 import traceback
+from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import env_fallback
 
@@ -48,13 +50,52 @@ VAULT_CONNECTION = Connection(
         ca_cert=dict(type='path'),
         validate_certs=dict(type='bool', default=True),
         timeout=dict(type='int', default=30),
+        allow_insecure_http=dict(type='bool', default=False),
     ),
     libraries=[('hvac', HVAC_IMPORT_ERROR)],
 )
 
 
+def _is_loopback(host):
+    if host.rstrip('.').lower() == 'localhost':
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(params):
+    """Refuse plain http:// to a host other than loopback unless allow_insecure_http is true.
+
+    Vault assumes TLS ("you must explicitly disable TLS to opt-in to insecure communication",
+    https://developer.hashicorp.com/vault/docs/configuration/listener/tcp, tls_disable): over http://
+    the LDAP password, the AppRole secret_id, every token and every secret read travel in clear.
+    The sandbox's Vault listens on 127.0.0.1 over http://, which stays allowed. A vault_addr that does
+    not parse is left to hvac's own error; the message names scheme and host only, never the input.
+    """
+    if params.get('allow_insecure_http'):
+        return
+    try:
+        parts = urlsplit(str(params.get('vault_addr') or '').strip())
+        host = parts.hostname or ''
+    except ValueError:
+        return
+    if parts.scheme.lower() != 'http' or _is_loopback(host):
+        return
+    raise VaultAccessError(
+        'Refusing to talk to Vault at http://%s over plain http: the login (LDAP password, AppRole secret_id, '
+        'token) and the secrets would cross the network unencrypted. Use https:// in vault_addr, or, only on a '
+        'network path you trust, set allow_insecure_http: true (the roles\' input vault_allow_insecure_http). '
+        'Nothing was sent to Vault.' % (host if ':' not in host else '[%s]' % host,))
+
+
 def make_client(params, token=None):
-    """An hvac client for ``params`` (the connection options), optionally carrying ``token``."""
+    """An hvac client for ``params`` (the connection options), optionally carrying ``token``.
+
+    Refuses (check_transport) plain http:// to a non-loopback host unless allow_insecure_http.
+    """
+    check_transport(params)
     verify = params.get('ca_cert') or params.get('validate_certs', True)
     # token='' keeps hvac from picking up VAULT_TOKEN or ~/.vault-token on its own: which
     # token a request carries is decided here, never by the environment behind our back.
