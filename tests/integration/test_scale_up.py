@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 
 import pytest
 
@@ -132,7 +133,6 @@ INCIDENT_SCALING = dict(minSize=12, maxSize=30, desiredSize=15)
 
 def wait_for(condition, what, timeout=120.0, poll=0.5):
     """Poll a condition (tests wait on conditions, never on time); fail naming what did not happen."""
-    import time
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
