@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 
 import pytest
 
@@ -122,3 +123,94 @@ def test_refusals_change_nothing(world, run_playbook, sandbox_env, extra, env_ov
     assert message in result.stdout, result.stdout[-3000:]
     assert "Traceback" not in result.stdout + result.stderr
     assert snapshot(apps, hpa, eks) == before
+
+
+# Issue 15, item 2: mid-emergency, with the nodegroup at 12/30/15 (min/max/desired) and the HPA at
+# min 12 / max 50 holding the backend at >= 12 replicas, the runbook's defaults (HPA 3/20, 10
+# replicas, 10 nodes) must lower nothing, dry run or real; allow_scale_down: true lowers and says what.
+INCIDENT_SCALING = dict(minSize=12, maxSize=30, desiredSize=15)
+
+
+def wait_for(condition, what, timeout=120.0, poll=0.5):
+    """Poll a condition (tests wait on conditions, never on time); fail naming what did not happen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail("timed out waiting for " + what)
+        time.sleep(poll)
+
+
+@pytest.fixture
+def incident(world):
+    if REAL:
+        pytest.skip("sets the nodegroup and the HPA to an incident's values: sandbox only")
+    apps, hpa, eks = world
+    eks.update_nodegroup_config(clusterName=CLUSTER, nodegroupName=NODEGROUP, scalingConfig=INCIDENT_SCALING)
+    wait_for(lambda: nodegroup(eks)["status"] == "ACTIVE" and nodegroup(eks)["scalingConfig"] == INCIDENT_SCALING,
+             "the nodegroup at 12/30/15")
+    hpa.create_namespaced_horizontal_pod_autoscaler(NS, {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": BACKEND, "namespace": NS},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": BACKEND},
+                 "minReplicas": 12, "maxReplicas": 50,
+                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                     "type": "Utilization", "averageUtilization": 70}}}]}},
+        _preload_content=False)  # the client cannot deserialize an HPA whose status is still empty
+
+    def backend_ready():
+        dep = apps.read_namespaced_deployment(BACKEND, NS)
+        return dep.spec.replicas >= 12 and (dep.status.ready_replicas or 0) == dep.spec.replicas
+    # horizontal.go: "Current number of replicas below Spec.MinReplicas" -> the controller scales to 12
+    wait_for(backend_ready, "the HPA to raise the backend to >= 12 Ready replicas")
+    return world
+
+
+def incident_state(apps, hpa, eks):
+    h = hpa.read_namespaced_horizontal_pod_autoscaler(BACKEND, NS)
+    return dict(scaling=nodegroup(eks)["scalingConfig"], hpa=(h.spec.min_replicas, h.spec.max_replicas),
+                cpu=h.spec.metrics[0].resource.target.average_utilization,
+                replicas=apps.read_namespaced_deployment(BACKEND, NS).spec.replicas)
+
+
+def test_issue_15_no_extra_vars_lowers_nothing_dry_run_and_real(incident, run_playbook):
+    apps, hpa, eks = incident
+    before = incident_state(apps, hpa, eks)
+    assert before["scaling"] == INCIDENT_SCALING and before["hpa"] == (12, 50) and before["replicas"] >= 12
+
+    dry = run_playbook("playbooks/scale_up.yml", "--check", "--diff")
+    assert incident_state(apps, hpa, eks) == before
+    assert "Scale-up lowered nothing" in dry.stdout and "LOWERED" not in dry.stdout, dry.stdout[-4000:]
+    assert "desiredSize kept at 15 (asked 10)" in dry.stdout
+    assert "HPA minReplicas kept at 12 (asked 3)" in dry.stdout
+    assert "HPA maxReplicas kept at 50 (asked 20)" in dry.stdout
+    assert dry.recap["localhost"]["changed"] == 0, dry.stdout[-4000:]
+
+    real = run_playbook("playbooks/scale_up.yml")
+    after = incident_state(apps, hpa, eks)
+    assert after == before, real.stdout[-4000:]
+    assert "Scale-up lowered nothing" in real.stdout
+    assert real.recap["localhost"]["changed"] == 0, real.stdout[-4000:]
+
+
+def test_issue_15_allow_scale_down_says_what_is_lowered(incident, run_playbook):
+    apps, hpa, eks = incident
+    before = incident_state(apps, hpa, eks)
+    lowered = ["nodegroup desiredSize 15 -> 10", "nodegroup minSize 12 -> 10", "HPA minReplicas 12 -> 3",
+               "HPA maxReplicas 50 -> 20", "Deployment replicas %d -> 10" % before["replicas"]]
+
+    dry = run_playbook("playbooks/scale_up.yml", "--check", "--diff", "-e", "allow_scale_down=true")
+    assert incident_state(apps, hpa, eks) == before
+    assert "Scale-up LOWERED (allow_scale_down: true): " + ", ".join(lowered) in dry.stdout, dry.stdout[-4000:]
+    # the nodegroup's own diff says it in its header
+    assert "+++ after: scalingConfig, LOWERED: desiredSize 15 -> 10, minSize 12 -> 10" in dry.stdout
+
+    real = run_playbook("playbooks/scale_up.yml", "-e", "allow_scale_down=true")
+    assert "Scale-up LOWERED (allow_scale_down: true): " in real.stdout
+    assert nodegroup(eks)["scalingConfig"] == dict(minSize=10, maxSize=30, desiredSize=10)
+    h = hpa.read_namespaced_horizontal_pod_autoscaler(BACKEND, NS)
+    assert (h.spec.min_replicas, h.spec.max_replicas) == (3, 20)
+    dep = apps.read_namespaced_deployment(BACKEND, NS)
+    assert dep.spec.replicas == 10 and dep.status.ready_replicas == 10

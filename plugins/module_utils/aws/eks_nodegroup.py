@@ -2,11 +2,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Scale an EKS managed nodegroup: change scalingConfig and nothing else.
 
-``plan_scaling`` decides the new scalingConfig the way ``eksctl scale nodegroup`` does:
-the desired size is set; minSize is lowered only when the desired size is below it;
-maxSize is raised only when the desired size is above it *and* the caller said
+``plan_scaling`` decides the new scalingConfig. It is a scale-*up*: the desired size becomes
+max(current desiredSize, asked) and minSize is never lowered, so a runbook default below what
+an incident already runs (nodegroup at 12/30/15, asked 10) changes nothing. Lowering needs
+``allow_scale_down`` (then, as ``eksctl scale nodegroup`` does, the desired size is set and
+minSize lowered to it when below; the result's ``lowered`` and the diff header name what goes
+down). maxSize is raised only when the desired size is above it *and* the caller said
 ``raise_max`` (otherwise refused: a desired size above the maximum is usually a typo or a
-decision that deserves a second look). ``scale_nodegroup`` reads the nodegroup, compares,
+decision that deserves a second look); it is never lowered. ``scale_nodegroup`` reads the nodegroup, compares,
 calls ``UpdateNodegroupConfig`` with ``scalingConfig`` only (labels, taints, instance
 types, launch template and update config are left exactly as they are) and waits for the
 ``nodegroup_active`` waiter within a timeout. ``eks_nodegroup_scale`` is what the module of that
@@ -30,28 +33,48 @@ class EksNodegroupError(HaloBuzzError):
     """A refusal or AWS failure, worded for the operator."""
 
 
-def plan_scaling(current, desired, raise_max=False, where="nodegroup"):
-    """New scalingConfig {minSize, maxSize, desiredSize} and notes on what moved."""
-    if desired is None or desired < 0:
+def plan_scaling(current, desired, raise_max=False, where="nodegroup", allow_scale_down=False):
+    """New scalingConfig {minSize, maxSize, desiredSize}, notes on what moved, and what is lowered.
+
+    An emergency scale-up never lowers anything: without ``allow_scale_down`` the new desiredSize is
+    max(current desiredSize, ``desired``) and minSize is never lowered (it cannot need to: EKS keeps
+    minSize <= desiredSize). With ``allow_scale_down`` the desired size is set as asked and minSize is
+    lowered to it when it is below; ``lowered`` then names each value that goes down. maxSize is never
+    lowered; it is raised only with ``raise_max``.
+    Returns ``(new, notes, lowered)``.
+    """
+    if desired is None or isinstance(desired, bool) or desired < 0:
         raise EksNodegroupError("desired size %r for %s is invalid: give a number of nodes >= 0"
                                 % (desired, where))
-    new = dict(minSize=current.get("minSize", 0), maxSize=current.get("maxSize", 1),
-               desiredSize=desired)
-    notes = []
-    if desired > new["maxSize"]:
+    cur_min, cur_max = current.get("minSize", 0), current.get("maxSize", 1)
+    cur_desired = current.get("desiredSize")
+    notes, lowered = [], []
+    target = desired
+    if not allow_scale_down:
+        floor = max(v for v in (cur_desired, cur_min, 0) if v is not None)
+        if desired < floor:
+            notes.append("desiredSize kept at %d (asked %d): a scale-up never lowers it; set "
+                         "allow_scale_down: true to lower it" % (floor, desired))
+            target = floor
+    new = dict(minSize=cur_min, maxSize=cur_max, desiredSize=target)
+    if target > new["maxSize"]:
         if not raise_max:
             raise EksNodegroupError(
                 "refusing to scale %s to %d nodes: its maxSize is %d. Nothing was changed. "
                 "Set raise_max: true to raise maxSize to %d as well, or ask for at most %d nodes."
-                % (where, desired, new["maxSize"], desired, new["maxSize"]))
+                % (where, target, new["maxSize"], target, new["maxSize"]))
         notes.append("maxSize raised %d -> %d to contain the desired size"
-                     % (new["maxSize"], desired))
-        new["maxSize"] = desired
-    if desired < new["minSize"]:
-        notes.append("minSize lowered %d -> %d to contain the desired size"
-                     % (new["minSize"], desired))
-        new["minSize"] = desired
-    return new, notes
+                     % (new["maxSize"], target))
+        new["maxSize"] = target
+    if cur_desired is not None and target < cur_desired:
+        lowered.append("desiredSize %d -> %d" % (cur_desired, target))
+    if target < new["minSize"]:
+        # Only reachable with allow_scale_down: without it target >= minSize above.
+        lowered.append("minSize %d -> %d" % (new["minSize"], target))
+        new["minSize"] = target
+    if lowered:
+        notes.append("LOWERED (allow_scale_down: true): " + ", ".join(lowered))
+    return new, notes, lowered
 
 
 def scaling_of(nodegroup):
@@ -108,21 +131,30 @@ def describe(client, cluster_name, nodegroup_name):
                                                 ", ".join(names) or "no nodegroups"))
 
 
+def diff_of(before, after, lowered):
+    """The module's diff: scalingConfig before/after; the after header names what is lowered."""
+    return dict(before=before, after=after, before_header="scalingConfig",
+                after_header="scalingConfig, LOWERED: %s" % ", ".join(lowered) if lowered
+                else "scalingConfig (nothing lowered)")
+
+
 def scale_nodegroup(client, cluster_name, nodegroup_name, desired_size, raise_max=False,
-                    check_mode=False, wait=True, wait_timeout=900):
-    """Ensure the nodegroup's desired size; returns the module result (``warnings`` become warnings)."""
+                    check_mode=False, wait=True, wait_timeout=900, allow_scale_down=False):
+    """Ensure the nodegroup runs at least ``desired_size`` nodes (exactly, with ``allow_scale_down``).
+
+    Returns the module result (``warnings`` become warnings; ``lowered`` lists what goes down)."""
     where = "nodegroup %s of EKS cluster %s" % (nodegroup_name, cluster_name)
     ng = describe(client, cluster_name, nodegroup_name)
     before = scaling_of(ng)
-    after, notes = plan_scaling(before, desired_size, raise_max, where)
+    after, notes, lowered = plan_scaling(before, desired_size, raise_max, where, allow_scale_down)
     warnings = []
     ca_tags = autoscaler_tags(ng.get("tags"), cluster_name)
     if ca_tags:
         warnings.append(
             "cluster-autoscaler manages %s (tags %s): it may move desiredSize away from %d "
             "again; pause it or scale through its own settings if it does"
-            % (where, ", ".join(ca_tags), desired_size))
-    result = dict(changed=after != before, before=before, after=after, notes=notes,
+            % (where, ", ".join(ca_tags), after["desiredSize"]))
+    result = dict(changed=after != before, before=before, after=after, notes=notes, lowered=lowered,
                   warnings=warnings, update_id=None, nodegroup=summary(ng))
     if not result["changed"] or check_mode:
         return result
@@ -156,8 +188,14 @@ def scale_nodegroup(client, cluster_name, nodegroup_name, desired_size, raise_ma
     return result
 
 
-def eks_nodegroup_scale(params, check_mode):
-    """The eks_nodegroup_scale module: the EKS client from the connection options, then scale_nodegroup."""
-    return scale_nodegroup(aws_client("eks", params), params["cluster_name"], params["nodegroup_name"],
-                           params["desired_size"], raise_max=params["raise_max"], check_mode=check_mode,
-                           wait=params["wait"], wait_timeout=params["wait_timeout"])
+def eks_nodegroup_scale(params, check_mode, diff=False):
+    """The eks_nodegroup_scale module: the EKS client from the connection options, then scale_nodegroup.
+
+    In diff mode the diff is ``diff_of`` (its header says what is lowered)."""
+    result = scale_nodegroup(aws_client("eks", params), params["cluster_name"], params["nodegroup_name"],
+                             params["desired_size"], raise_max=params["raise_max"], check_mode=check_mode,
+                             wait=params["wait"], wait_timeout=params["wait_timeout"],
+                             allow_scale_down=params["allow_scale_down"])
+    if diff:
+        result["diff"] = diff_of(result["before"], result["after"], result["lowered"])
+    return result

@@ -22,7 +22,8 @@ def test_documentation_matches_the_argspec():
     fragment = set(yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"])
     assert fragment == set(AWS_CONNECTION.argument_spec)
     own = set(yaml.safe_load(module.DOCUMENTATION)["options"])
-    assert own == {"cluster_name", "nodegroup_name", "desired_size", "raise_max", "wait", "wait_timeout"}
+    assert own == {"cluster_name", "nodegroup_name", "desired_size", "raise_max", "allow_scale_down", "wait",
+                   "wait_timeout"}
     drain = set(yaml.safe_load(k8s_node_drain.DOCUMENTATION)["options"])
     assert drain == {"name", "delete_emptydir_data", "force", "timeout", "retry_delay", "poll_interval",
                      "grace_period"}
@@ -74,3 +75,22 @@ def test_scale(aws, capsys, extra, changed, desired_after):
 def test_errors(aws, capsys, extra, message):
     res = run(capsys, dict(BASE, **extra))
     assert res["failed"] is True and message in res["msg"]
+
+
+@pytest.mark.parametrize("extra, changed, after, header", [
+    (dict(desired_size=2, _ansible_check_mode=True, _ansible_diff=True), False,
+     dict(minSize=3, maxSize=20, desiredSize=3), "scalingConfig (nothing lowered)"),
+    (dict(desired_size=2, allow_scale_down=True, _ansible_check_mode=True, _ansible_diff=True), True,
+     dict(minSize=2, maxSize=20, desiredSize=2), "scalingConfig, LOWERED: desiredSize 3 -> 2, minSize 3 -> 2"),
+])
+def test_scale_down_only_when_allowed_and_the_diff_says_so(aws, capsys, extra, changed, after, header):
+    res = run(capsys, dict(BASE, **extra))
+    assert res["changed"] is changed
+    assert res["diff"]["after"] == after and res["diff"]["after_header"] == header
+    ng = aws.describe_nodegroup(clusterName="halobuzz", nodegroupName="workers")["nodegroup"]
+    assert ng["scalingConfig"] == dict(minSize=3, maxSize=20, desiredSize=3)  # check mode
+
+
+def test_no_diff_key_without_diff_mode(aws, capsys):
+    res = run(capsys, dict(BASE, _ansible_check_mode=True))
+    assert "diff" not in res and res["lowered"] == []
