@@ -153,9 +153,9 @@ def plan_replicas(deployment, replicas, hpa_after=None, allow_scale_down=False):
         wanted = hpa_after["minReplicas"]
     new = _floor("Deployment replicas", current, wanted, allow_scale_down, lowered, kept)
     if hpa_after is not None and new > hpa_after["maxReplicas"]:
+        ceiling = hpa_after["maxReplicas"]
         notes.append("replicas %d are above the HPA's maxReplicas %d: the HPA controller, not this run, "
-                     "brings them down to %d at its next sync" % (new, hpa_after["maxReplicas"],
-                                                                   hpa_after["maxReplicas"]))
+                     "brings them down to %d at its next sync" % (new, ceiling, ceiling))
     return dict(before=current, after=new, changed=new != current, lowered=lowered, kept=kept, notes=notes)
 
 

@@ -8,6 +8,12 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.vault.auth import aut
 from test_vault_break_glass_flow import FakeVault, open_with, params
 
 
+def _raise(error):
+    def fail(*_args, **_kwargs):
+        raise error
+    return fail
+
+
 class Boom(Exception):
     """Not a VaultAccessError: a bug, a library surprise."""
 
@@ -29,7 +35,7 @@ def test_an_unexpected_error_after_login_revokes_child_and_login(monkeypatch, wh
 
 def test_an_unexpected_error_before_the_child_revokes_the_login(monkeypatch):
     vault = FakeVault()
-    monkeypatch.setattr(bg, 'create_child_token', lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr(bg, 'create_child_token', _raise(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
         open_with(vault)
     assert vault.tokens == {}
