@@ -30,6 +30,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+from urllib.parse import urlsplit
 
 _SCHEME = re.compile(r'^([A-Za-z][A-Za-z0-9+.-]*):')
 # Schemes shown by name; any other is '<other scheme>' (the text before the first ':' may be a password).
@@ -141,3 +142,39 @@ def redact_text(text, secrets):
         return text
     except Exception:  # pylint: disable=broad-except
         return '<message withheld: it could not be checked for secrets>'
+
+
+def url_problem(value, schemes=('http', 'https')):
+    """What is wrong with ``value`` as a URL a task will request ('' when nothing is); never raises.
+
+    Refused: not a string or empty; not parseable by urlsplit (an unclosed ``[``, ...); a scheme not in
+    ``schemes``; no host; a port that is not a number up to 65535; credentials (``user:password@``),
+    because a URL that carries them is echoed by the tasks that use it (ansible.builtin.uri returns
+    ``url``, and ``-vvv`` shows the module arguments); a host that only a guess could tell
+    (``<unclear host>``, see ``redact_url``). The sentence never quotes the input.
+    """
+    try:
+        if not isinstance(value, str):
+            return 'is not a string' if value is not None else 'is empty'
+        if not value.strip():
+            return 'is empty'
+        try:
+            parts = urlsplit(value.strip())
+        except ValueError:
+            return 'cannot be parsed (an IPv6 host is written [::1]; special characters must be percent-encoded)'
+        if parts.scheme.lower() not in schemes:
+            return 'must start with %s' % ' or '.join('%s://' % s for s in schemes)
+        if not parts.netloc or not parts.hostname:
+            return 'has no host (write %s://host[:port]/path)' % schemes[0]
+        try:
+            parts.port
+        except ValueError:
+            return 'has a port that is not a number between 0 and 65535'
+        if '@' in parts.netloc:
+            return 'carries credentials (user:password@): they would be echoed in task results; remove them'
+        shown = redact_url(value)
+        if '<' in shown:
+            return 'has a host or port that cannot be read unambiguously'
+        return ''
+    except Exception:  # pylint: disable=broad-except
+        return 'cannot be checked'

@@ -37,7 +37,7 @@ class RedisCheckError(HaloBuzzError):
 
 REDIS_CONNECTION = Connection(
     argument_spec=dict(
-        redis_url=dict(type='str'),
+        redis_url=dict(type='str', no_log=True),  # may carry the password: masked in results (issue 15)
         host=dict(type='str'),
         port=dict(type='int'),
         db=dict(type='int'),

@@ -14,7 +14,7 @@ import pytest
 import requests
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.halobuzz.ops.plugins.module_utils.common.redact import redact_text, redact_url
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.redact import redact_text, redact_url, url_problem
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
     MongoClientError, connect, describe_target, redact)
 from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import RedisCheckError, resolve_target
@@ -239,3 +239,37 @@ def test_module_fails_cleanly_without_the_secret(capsys, module, args):
     assert 'Traceback' not in text and 'exception' not in result
     assert not SECRET.search(text), text
 
+
+
+# ---- url_problem: what roles check before a uri task would echo the URL ------------------------------
+@pytest.mark.parametrize('url, problem', [
+    ('http://127.0.0.1:8080/healthz', ''),
+    ('https://api.halobuzz.example/healthz?probe=1', ''),
+    ('http://[::1]:8080/healthz', ''),
+    ('http://u:S3cretPW-69@127.0.0.1:8080/healthz', 'carries credentials'),
+    ('http://:S3cretPW-70@h/healthz', 'carries credentials'),
+    ('http://u:S3cretPW-71@[::1', 'cannot be parsed'),
+    ('http:/u:S3cretPW-72@127.0.0.1/healthz', 'has no host'),
+    (':S3cretPW-73@h:8080', 'must start with http:// or https://'),
+    ('ftp://h/x', 'must start with http:// or https://'),
+    ('http://h:S3cretPW-74/healthz', 'port that is not a number'),
+    ('http://h/a@S3cretPW-75', 'cannot be read unambiguously'),
+    ('', 'is empty'),
+    (None, 'is empty'),
+    (8080, 'is not a string'),
+])
+def test_url_problem(url, problem):
+    found = url_problem(url)
+    assert (found == '') if problem == '' else (problem in found)
+    assert not SECRET.search(found)
+
+
+def test_url_problem_schemes():
+    assert url_problem('redis://h:6379/0', ('redis', 'rediss')) == ''
+    assert 'redis://' in url_problem('http://h', ('redis', 'rediss'))
+
+
+def test_the_filters_are_the_helper():
+    from ansible_collections.halobuzz.ops.plugins.filter.incident import FilterModule
+    filters = FilterModule().filters()
+    assert filters['redact_url'] is redact_url and filters['url_problem'] is url_problem
