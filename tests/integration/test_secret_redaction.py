@@ -85,6 +85,8 @@ PLAYBOOK_CASES = [
     ("payment_failures", (), {"REDIS_URL": "redis://u:S3cretPW-{n}@[::1"}, ("redis_url 'redis://<bad host>'",)),
     ("payment_failures", (), {"PROMETHEUS_URL": "http://u:S3cretPW-{n}@[::1"},
      ("prometheus_url must be the http(s) base URL", "cannot be parsed")),
+    ("payment_failures", (), {"STRIPE_STATUS_URL": "https://u:S3cretPW-{n}@status.example.com/api"},
+     ("stripe_status_url and khalti_status_url must be", "'https://status.example.com', which carries credentials")),
     ("high_error_rate", (), {"PROMETHEUS_URL": "http://u:S3cretPW-{n}@127.0.0.1:%d" % CLOSED},
      ("prometheus_url must be", "carries credentials")),
     ("db_connection_lost", (), {"MONGODB_URI": "mongodb://u:S3cretPW-{n}@[::1"}, ("MongoDB at <bad host>",)),
