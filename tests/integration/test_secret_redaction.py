@@ -57,7 +57,8 @@ MODULE_CASES = [
     ("redis_purge", "redis://u:S3cretPW-{n}@[::1]x:6379/0", ("redis_url",)),
     ("mongodb_info", "mongodb://u:S3cretPW-{n}@[::1", ("MongoDB at <bad host>", "invalid connection options")),
     ("mongodb_info", "mongodb:/u:S3cretPW-{n}@h", ("MongoDB at mongodb:<no host>", "check mongodb_uri")),
-    ("mongodb_info", "mongodb://halobuzz:S3cretPW-{n}@127.0.0.1:%d,127.0.0.1:%d/halobuzz?replicaSet=rs0&authSource=admin"
+    ("mongodb_info",
+     "mongodb://halobuzz:S3cretPW-{n}@127.0.0.1:%d,127.0.0.1:%d/halobuzz?replicaSet=rs0&authSource=admin"
      % (CLOSED, CLOSED), ("MongoDB at 127.0.0.1:%d,127.0.0.1:%d" % (CLOSED, CLOSED),)),
     ("mongodb_backup", "mongodb://u:S3cretPW-{n}/x@h:1", ("MongoDB at <unclear host>", "invalid connection options")),
     ("mongodb_backup", "mongodb://u:S3c:retPW-{n}@h", ("invalid connection options", "percent-encode")),
@@ -69,7 +70,8 @@ MODULE_CASES = [
                                                                        "not a usable Vault address")),
     ("vault_break_glass", "http://oncall:S3cretPW-{n}@[::1", ("vault_addr 'http://<bad host>'",)),
     ("vault_break_glass", ":S3cretPW-{n}@vault:8200", ("vault_addr '<not a URL", "not a usable Vault address")),
-    ("vault_break_glass", "http://oncall:S3cretPW-{n}@127.0.0.1:S3cretPW-{n}", ("vault_addr 'http://127.0.0.1:<bad port>'",)),
+    ("vault_break_glass", "http://oncall:S3cretPW-{n}@127.0.0.1:S3cretPW-{n}",
+     ("vault_addr 'http://127.0.0.1:<bad port>'",)),
 ]
 
 BREAK_GLASS = ("-e", "incident_id=INC-REDACT", "-e", "reason=redaction test", "-e", "approved_by=teamlead")
@@ -96,14 +98,16 @@ PLAYBOOK_CASES = [
      {"MONGODB_URI": "mongodb://u:S3cretPW-{n}/x@h:1"}, ("MongoDB at <unclear host>",)),
     ("break_glass", BREAK_GLASS, {"VAULT_ADDR": "http:/oncall:S3cretPW-{n}@127.0.0.1:8200"},
      ("vault_addr 'http:<no host>'",)),
-    ("break_glass", BREAK_GLASS, {"VAULT_ADDR": "http://oncall:S3cretPW-{n}@[::1"}, ("vault_addr 'http://<bad host>'",)),
+    ("break_glass", BREAK_GLASS, {"VAULT_ADDR": "http://oncall:S3cretPW-{n}@[::1"},
+     ("vault_addr 'http://<bad host>'",)),
     ("rollback", (), {"HEALTHZ_URL": "http://u:S3cretPW-{n}@[::1"}, ("healthz_url must be", "cannot be parsed")),
     ("rollback", (), {"HEALTHZ_URL": "http://u:S3cretPW-{n}@127.0.0.1:%d/healthz" % CLOSED},
      ("healthz_url must be", "'http://127.0.0.1:%d'" % CLOSED, "carries credentials")),
     ("service_down", (), {"HEALTHZ_URL": "http:/u:S3cretPW-{n}@127.0.0.1/healthz"},
      ("healthz_url must be", "has no host")),
     ("maintenance", ("-e", "maintenance_action=start", "-e", '{"maintenance_nodes": []}'),
-     {"HEALTHZ_URL": "http://u:S3cretPW-{n}@127.0.0.1:%d/healthz" % CLOSED}, ("healthz_url must be", "carries credentials")),
+     {"HEALTHZ_URL": "http://u:S3cretPW-{n}@127.0.0.1:%d/healthz" % CLOSED},
+     ("healthz_url must be", "carries credentials")),
 ]
 
 _NUMBERED_MODULES = [(m, u.format(n=100 + i), p) for i, (m, u, p) in enumerate(MODULE_CASES)]

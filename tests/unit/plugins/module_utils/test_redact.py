@@ -59,7 +59,8 @@ CASES = [
     # MongoDB connection strings: several hosts, options
     ('mongodb://halobuzz:S3cretPW-26@db-0:27017,db-1:27017,db-2:27018/halobuzz?replicaSet=rs0&authSource=admin',
      'mongodb://db-0:27017,db-1:27017,db-2:27018'),
-    ('mongodb+srv://halobuzz:S3cretPW-27@cluster0.example.net/halobuzz?retryWrites=true', 'mongodb+srv://cluster0.example.net'),
+    ('mongodb+srv://halobuzz:S3cretPW-27@cluster0.example.net/halobuzz?retryWrites=true',
+     'mongodb+srv://cluster0.example.net'),
     ('mongodb://halobuzz:S3cretPW-28@db-0,db-1:S3cretPW-28/halobuzz', 'mongodb://db-0,db-1:<bad port>'),
     ('mongodb:/halobuzz:S3cretPW-29@db-0:27017/halobuzz', 'mongodb:<no host>'),
     ('mongodb://halobuzz:S3cretPW-30@db-0:27017/halobuzz?authMechanismProperties=TOKEN:S3cretPW-30',
