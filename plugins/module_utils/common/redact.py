@@ -125,8 +125,8 @@ def redact_url(value):
         if not isinstance(value, str):
             return '<not a string: %s>' % type(value).__name__
         return _redact(value)
-    except Exception:  # pylint: disable=broad-except  - a message helper must never be the failure
-        return '<unreadable URL>'
+    except Exception:  # pylint: disable=broad-except
+        return '<unreadable URL>'  # a message helper must never be the failure
 
 
 def redact_text(text, secrets):

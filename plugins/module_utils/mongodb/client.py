@@ -88,8 +88,8 @@ def _uri_secrets(uri):
         userinfo = rest.rpartition('@')[0]
         found = [userinfo, userinfo.partition(':')[2]] if ':' in userinfo else []
         return found + [unquote_plus(s) for s in found]
-    except Exception:  # pylint: disable=broad-except  - best effort; the whole URI is removed anyway
-        return []
+    except Exception:  # pylint: disable=broad-except
+        return []  # best effort: the whole URI is removed anyway
 
 
 def redact(text, params):
