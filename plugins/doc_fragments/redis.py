@@ -18,6 +18,8 @@ options:
       - Mutually exclusive with O(host), O(port) and O(db).
       - Credentials in the URL are used unless O(username) / O(password) are given.
       - The playbooks pass the inventory variable C(redis_url) here.
+      - It may carry a password, so it is masked in results (C(no_log)), and messages show only its scheme, host and
+        port, whatever the input.
     type: str
   host:
     description: Redis host name or address, when O(redis_url) is not used; C(localhost) when omitted.

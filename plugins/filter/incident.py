@@ -1,7 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, HaloBuzz DevOps Team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that turn Kubernetes and Prometheus answers into the facts an incident triage reports."""
+"""Filters that turn Kubernetes and Prometheus answers into the facts an incident triage reports.
+
+Also the URL filters roles use in messages: ``redact_url`` and ``url_problem`` (common/redact.py, the one
+redaction helper of the collection: a role never echoes a URL any other way).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from ansible.errors import AnsibleFilterError
 # One implementation of "which pods are not Ready, and why" and of label selectors, shared with the k8s modules.
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.labels import selector_string
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.pods import pod_problems
+# The one URL redaction helper (issue 15): roles echo URLs only through these filters.
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.redact import redact_url, url_problem
 
 _MEMORY_UNITS = {'Ki': 2 ** 10, 'Mi': 2 ** 20, 'Gi': 2 ** 30, 'Ti': 2 ** 40, 'k': 10 ** 3, 'M': 10 ** 6,
                  'G': 10 ** 9, 'T': 10 ** 12, '': 1}
@@ -73,4 +79,6 @@ class FilterModule:
             'pod_problems': pod_problems,
             'prometheus_scalar': prometheus_scalar,
             'matching_lines': matching_lines,
+            'redact_url': redact_url,
+            'url_problem': url_problem,
         }

@@ -14,14 +14,16 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import traceback
+from urllib.parse import unquote_plus
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.connection import Connection
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.redact import redact_text, redact_url
 
 # bson, json_util, Int64 and SON are imported for the package's other files (archive, formats, validate, ...).
 try:
     import pymongo
-    from pymongo.errors import PyMongoError
+    from pymongo.errors import ConfigurationError, PyMongoError
     import bson  # noqa: F401  pylint: disable=unused-import
     from bson import json_util  # noqa: F401  pylint: disable=unused-import
     from bson.codec_options import CodecOptions
@@ -37,6 +39,9 @@ except ImportError:  # pragma: no cover - HaloBuzzModule reports missing_require
     pymongo = bson = json_util = Int64 = RawBSONDocument = SON = RAW_OPTIONS = None
 
     class PyMongoError(Exception):
+        pass
+
+    class ConfigurationError(PyMongoError):
         pass
 
 
@@ -64,21 +69,36 @@ MONGODB_CONNECTION = Connection(
 
 
 def describe_target(params):
-    """Where the module connects, without credentials (for messages)."""
+    """Where the module connects, without credentials (for messages): 'MongoDB at h1:27017,h2:27018'.
+
+    The URI is shown through common/redact.py (hosts and ports only, whatever the input); a URI with no
+    readable host says so ('MongoDB at mongodb:<no host>').
+    """
     uri = params.get('mongodb_uri')
     if uri:
-        rest = uri.split('://', 1)[-1]
-        hosts = rest.rsplit('@', 1)[-1].split('/', 1)[0].split('?', 1)[0]
-        return 'MongoDB at %s' % hosts
+        shown = redact_url(uri)
+        return 'MongoDB at %s' % (shown.split('://', 1)[1] if '://' in shown else shown)
     return 'MongoDB at %s:%s' % (params.get('host') or 'localhost', params.get('port'))
 
 
+def _uri_secrets(uri):
+    """The password of ``uri`` as typed and decoded, and its whole user information (never raises)."""
+    try:
+        rest = uri.split('://', 1)[-1]
+        userinfo = rest.rpartition('@')[0]
+        found = [userinfo, userinfo.partition(':')[2]] if ':' in userinfo else []
+        return found + [unquote_plus(s) for s in found]
+    except Exception:  # pylint: disable=broad-except
+        return []  # best effort: the whole URI is removed anyway
+
+
 def redact(text, params):
-    """``text`` with the URI and password removed, for error messages."""
-    for secret in (params.get('mongodb_uri'), params.get('password')):
-        if secret:
-            text = text.replace(secret, '********')
-    return text
+    """``text`` with the URI, its password and the password option removed, for error messages."""
+    uri = params.get('mongodb_uri')
+    secrets = [uri, params.get('password')]
+    if isinstance(uri, str):
+        secrets += _uri_secrets(uri)
+    return redact_text(text, secrets)
 
 
 def connect(params):
@@ -103,6 +123,9 @@ def connect(params):
             client = pymongo.MongoClient(host=params.get('host') or 'localhost', port=params.get('port') or 27017,
                                          **options)
         client.admin.command('ping')
+    except ConfigurationError as exc:  # InvalidURI, unknown/invalid options: nothing was sent to a server
+        raise MongoClientError('invalid connection options for %s: %s; check mongodb_uri (percent-encode the '
+                               'user name and password) or host/port/credentials' % (where, redact(str(exc), params)))
     except PyMongoError as exc:
         raise MongoClientError('cannot reach %s: %s; check mongodb_uri (or host/port/credentials) and that '
                                'the server is up' % (where, redact(str(exc), params)))

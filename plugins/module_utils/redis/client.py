@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.connection import Connection
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.redact import redact_url
 
 try:
     import redis
@@ -36,7 +37,7 @@ class RedisCheckError(HaloBuzzError):
 
 REDIS_CONNECTION = Connection(
     argument_spec=dict(
-        redis_url=dict(type='str'),
+        redis_url=dict(type='str', no_log=True),  # may carry the password: masked in results (issue 15)
         host=dict(type='str'),
         port=dict(type='int'),
         db=dict(type='int'),
@@ -59,19 +60,30 @@ def resolve_target(params):
     url = params.get('redis_url')
     target = dict(host='localhost', port=6379, db=0, username=None, password=None, tls=False)
     if url:
-        parts = urlsplit(url)
-        if parts.scheme not in ('redis', 'rediss'):
+        shown = redact_url(url)  # never the raw URL in a message: it may carry the password
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # urlsplit: an unclosed '[' of an IPv6 host, a netloc invalid under NFKC, ...
             raise RedisCheckError(
-                "redis_url %r: scheme must be redis:// or rediss:// (TLS), got %r" % (_redact(url), parts.scheme))
+                "redis_url %r (credentials, path and query not shown) is not a URL that can be parsed: check the "
+                "host (an IPv6 address is written [::1]) and percent-encode special characters in the password; "
+                "write redis://[user:password@]host:port/db" % shown)
         try:
             port = parts.port
         except ValueError:
-            raise RedisCheckError("redis_url %r: the port is not a number between 0 and 65535" % _redact(url))
-        if not parts.hostname:
-            raise RedisCheckError("redis_url %r: no host; write redis://host:port/db" % _redact(url))
+            raise RedisCheckError("redis_url %r (credentials, path and query not shown): the port is not a number "
+                                  "between 0 and 65535" % shown)
+        if parts.scheme not in ('redis', 'rediss'):
+            raise RedisCheckError(
+                "redis_url %r (credentials, path and query not shown): scheme must be redis:// or rediss:// (TLS); "
+                "write redis://[user:password@]host:port/db" % shown)
+        if not parts.hostname or not parts.netloc:
+            raise RedisCheckError("redis_url %r (credentials, path and query not shown): no host; write "
+                                  "redis://[user:password@]host:port/db" % shown)
         path = parts.path.strip('/')
         if path and not path.isdigit():
-            raise RedisCheckError("redis_url %r: the path must be a database number such as /0" % _redact(url))
+            raise RedisCheckError("redis_url %r (credentials, path and query not shown): the path must be a "
+                                  "database number such as /0" % shown)
         target.update(host=parts.hostname, port=port or 6379, db=int(path or 0), tls=parts.scheme == 'rediss',
                       username=unquote(parts.username) if parts.username else None,
                       password=unquote(parts.password) if parts.password is not None else None)
@@ -101,13 +113,6 @@ def resolve_target(params):
     )
     target['label'] = '%s:%s' % (target['host'], target['port'])
     return target
-
-
-def _redact(url):
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return url.replace(':%s@' % parts.password, ':********@', 1)
 
 
 def client_kwargs(target):

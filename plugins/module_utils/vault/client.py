@@ -22,6 +22,7 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.connection import Connection
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.redact import redact_text, redact_url
 
 try:
     import hvac
@@ -135,14 +136,24 @@ def describe_error(exc, doing, target, vault_addr, policies=None, capability=Non
     ``capability`` the policy capability the request needed, ``hint`` what to check next (a string,
     or a dict of strings by HTTP status).
     """
+    # vault_addr is echoed only as scheme://host:port (common/redact.py): it may be malformed and carry
+    # credentials, and requests quotes the whole URL in its InvalidURL/InvalidSchema messages, so the
+    # text of those is never shown either.
+    shown = redact_url(vault_addr)
     if isinstance(exc, requests.exceptions.SSLError):
         return VaultAccessError(
             'TLS verification failed %s %s at %s: %s. Give the CA bundle in ca_cert (validate_certs=false '
-            'only against a test server).' % (doing, target, vault_addr, exc))
+            'only against a test server).' % (doing, target, shown, redact_text(exc, [vault_addr])))
     if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
         return VaultAccessError(
             'Cannot reach Vault at %s while %s %s: %s. Check vault_addr (or VAULT_ADDR) and the network.'
-            % (vault_addr, doing, target, type(exc).__name__))
+            % (shown, doing, target, type(exc).__name__))
+    if isinstance(exc, requests.exceptions.RequestException):
+        # InvalidURL, InvalidSchema, MissingSchema, URLRequired, ...: the address itself is wrong.
+        return VaultAccessError(
+            'vault_addr %r (credentials and path not shown) is not a usable Vault address while %s %s (%s): write '
+            'https://host:8200 (credentials go in the auth options - token, password, secret_id - never in the URL). '
+            'Check vault_addr (or VAULT_ADDR).' % (shown, doing, target, type(exc).__name__))
     status = _status_of(exc)
     if isinstance(hint, dict):  # a hint per status: {403: '...', 404: '...'}
         hint = hint.get(status)
@@ -159,7 +170,7 @@ def describe_error(exc, doing, target, vault_addr, policies=None, capability=Non
         msg = 'Nothing found %s %s (%s). %s' % (doing, target, answered, hint or 'Check the path and the mount.')
     elif status in (501, 503):
         msg = 'Vault at %s is sealed, uninitialised or unavailable while %s %s (%s). Unseal it or try again.' % (
-            vault_addr, doing, target, answered)
+            shown, doing, target, answered)
     else:
         msg = 'Vault refused %s %s (%s). %s' % (doing, target, answered, hint or 'Check the request.')
     return VaultAccessError(msg.strip())
