@@ -82,8 +82,8 @@ def check_transport(params):
         host = parts.hostname or ''
     except ValueError:
         return
-    if parts.scheme.lower() != 'http' or _is_loopback(host):
-        return
+    if parts.scheme.lower() != 'http' or not host or _is_loopback(host):
+        return  # not plain http, loopback, or no host at all (make_client names a malformed vault_addr)
     raise VaultAccessError(
         'Refusing to talk to Vault at http://%s over plain http: the login (LDAP password, AppRole secret_id, '
         'token) and the secrets would cross the network unencrypted. Use https:// in vault_addr, or, only on a '

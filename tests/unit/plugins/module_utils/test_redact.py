@@ -196,8 +196,9 @@ def test_connect_refuses_malformed_uris_without_the_secret(uri):
     'http://oncall:S3cretPW-59@va ult:1',
 ])
 def test_vault_request_with_a_malformed_address(addr):
-    client = make_client({'vault_addr': addr, 'timeout': 1})
+    # refused either before any request (plain http to a host that is not loopback) or by the request
     with pytest.raises(VaultAccessError) as err:
+        client = make_client({'vault_addr': addr, 'timeout': 1})
         with vault_request('logging in as LDAP user oncall at', 'auth/ldap/login/oncall', addr):
             client.auth.ldap.login(username='oncall', password='x')
     message = str(err.value)
