@@ -242,7 +242,6 @@ def test_module_fails_cleanly_without_the_secret(capsys, module, args):
     assert not SECRET.search(text), text
 
 
-
 # ---- url_problem: what roles check before a uri task would echo the URL ------------------------------
 @pytest.mark.parametrize('url, problem', [
     ('http://127.0.0.1:8080/healthz', ''),
