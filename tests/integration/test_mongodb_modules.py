@@ -207,7 +207,9 @@ def more_types():
 
 def test_round_trip_every_bson_type_on_mongoeco(mongoeco, tmp_path):
     client, uri = mongoeco
-    env = dict(os.environ)
+    # a private server, not the sandbox's: HALOBUZZ_SANDBOX_DIR is the marker the sandbox inventory
+    # requires before it runs a module (issue 15, no accidental production)
+    env = dict(os.environ, HALOBUZZ_SANDBOX_DIR=str(tmp_path))
     docs = [raw for raw in read_bson(FIXTURES / 'bson' / 'all_types.bson')
             if bson.decode(raw)['type'] not in MONGOECO_LOSES] + more_types()
     write_bson(tmp_path / 'dump' / 'types' / 'all.bson', docs)
