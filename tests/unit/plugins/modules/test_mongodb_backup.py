@@ -4,35 +4,23 @@ import os
 import shutil
 
 import pytest
-from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import backup as backup_utils
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import MongoClientError
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import CollectionEntry
 from ansible_collections.halobuzz.ops.plugins.modules import mongodb_backup
+from module_harness import Exit, Fail, raise_on_exit
 
 TEST_BAR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'fixtures',
                                          'mongodump', 'archives', 'test.bar.archive'))
-
-
-class Exit(Exception):
-    pass
-
-
-class Fail(Exception):
-    pass
 
 
 @pytest.fixture
 def calls(monkeypatch):
     calls = []
 
-    def exit_json(self, **result):
-        raise Exit(result)
-
-    def fail_json(self, **result):
-        raise Fail(result)
+    raise_on_exit(monkeypatch)
 
     def select(client, databases, ns_filter):
         calls.append(('select', databases, ns_filter.selects('shop.orders'), ns_filter.selects('shop.tmp')))
@@ -40,8 +28,6 @@ def calls(monkeypatch):
         entry.count = 3
         return [entry, CollectionEntry('shop', 'recent', kind='view')]
 
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
     monkeypatch.setattr(backup_utils, 'connect', lambda params: calls.append('connect') or object())
     monkeypatch.setattr(backup_utils, 'select', select)
     monkeypatch.setattr(backup_utils, 'count', lambda client, entries: calls.append('count') or entries)

@@ -1,6 +1,5 @@
 """mongodb_info main() on a stand-in client, and the connection every MongoDB module shares."""
 import pytest
-from ansible.module_utils import basic
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.testing import patch_module_args
 from pymongo.errors import OperationFailure
@@ -8,14 +7,7 @@ from pymongo.errors import OperationFailure
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import info as info_utils
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import MONGODB_CONNECTION
 from ansible_collections.halobuzz.ops.plugins.modules import mongodb_backup, mongodb_info, mongodb_restore
-
-
-class Exit(Exception):
-    pass
-
-
-class Fail(Exception):
-    pass
+from module_harness import Exit, Fail, raise_on_exit
 
 
 class Collection(object):
@@ -76,13 +68,7 @@ DATABASES = {
 def module_calls(monkeypatch):
     calls = []
 
-    def exit_json(self, **result):
-        raise Exit(result)
-
-    def fail_json(self, **result):
-        raise Fail(result)
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
+    raise_on_exit(monkeypatch)
     monkeypatch.setattr(info_utils, 'connect', lambda params: calls.append('connect') or Client(STATUS, DATABASES))
     return calls
 

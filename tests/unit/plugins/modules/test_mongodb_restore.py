@@ -2,12 +2,12 @@
 import os
 
 import pytest
-from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import restore as restore_utils
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import MongoArchiveError
 from ansible_collections.halobuzz.ops.plugins.modules import mongodb_restore
+from module_harness import Exit, Fail, raise_on_exit
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'fixtures', 'mongodump')
 
@@ -16,25 +16,11 @@ def fixture(*parts):
     return os.path.normpath(os.path.join(FIXTURES, *parts))
 
 
-class Exit(Exception):
-    pass
-
-
-class Fail(Exception):
-    pass
-
-
 @pytest.fixture
 def module_calls(monkeypatch):
     calls = []
 
-    def exit_json(self, **result):
-        raise Exit(result)
-
-    def fail_json(self, **result):
-        raise Fail(result)
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
+    raise_on_exit(monkeypatch)
     monkeypatch.setattr(restore_utils, 'connect', lambda params: calls.append('connect') or object())
     monkeypatch.setattr(restore_utils, 'compare', lambda client, plan, extra: (
         calls.append('compare') or (False, {}, {})))
