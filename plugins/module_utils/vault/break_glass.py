@@ -364,7 +364,7 @@ def write_secret_file(path, secret):
 def revocation_record(params, changed):
     return {'event': 'vault_break_glass_revoked', 'token_accessor': params['token_accessor'],
             'login_token_accessor': params.get('login_token_accessor'),
-            'revoked': changed, 'already_revoked': not changed, 'at': _iso(utc_now())}
+            'revoked': changed, 'already_revoked': not changed, 'at': iso(utc_now())}
 
 
 def vault_break_glass(params, check_mode, task_no_log, mask):
