@@ -24,13 +24,15 @@ options:
       - V(ldap) uses O(username) and O(password) (the runbook's C(vault login -method=ldap)).
       - V(approle) uses O(role_id) and O(secret_id) (what AWX machine credentials use).
       - V(token) uses an existing O(token).
+      - V(jwt) uses O(jwt_role) and a signed JWT, O(jwt) or O(jwt_file) (what a CI runner's OIDC ID token is),
+        with Vault's JWT auth method (C(auth/<mount_point>/login), mount V(jwt) by default).
+      - If not set, the value of the E(VAULT_AUTH_METHOD) environment variable is used, and V(ldap) without it.
     type: str
-    choices: [token, ldap, approle]
-    default: ldap
+    choices: [token, ldap, approle, jwt]
   mount_point:
     description:
       - Mount point of the auth method, when it is not mounted at its default path
-        (C(ldap) for O(auth_method=ldap), C(approle) for O(auth_method=approle)).
+        (C(ldap) for O(auth_method=ldap), C(approle) for O(auth_method=approle), C(jwt) for O(auth_method=jwt)).
       - Does not apply to O(auth_method=token).
     type: str
   token:
@@ -54,6 +56,23 @@ options:
     description:
       - AppRole secret ID for O(auth_method=approle).
     type: str
+  jwt_role:
+    description:
+      - The role of Vault's JWT auth method to log in against, for O(auth_method=jwt).
+      - If not set, the value of the E(VAULT_JWT_ROLE) environment variable is used.
+    type: str
+  jwt:
+    description:
+      - The signed JWT for O(auth_method=jwt) (for example a CI job's OIDC ID token).
+      - If not set, the value of the E(VAULT_JWT) environment variable is used.
+      - Give O(jwt_file) instead to keep the token out of the environment and the task's arguments.
+    type: str
+  jwt_file:
+    description:
+      - A file holding the signed JWT for O(auth_method=jwt), read when O(jwt) is not given
+        (for example C(/var/run/secrets/ci/id-token)).
+      - If not set, the value of the E(VAULT_JWT_FILE) environment variable is used.
+    type: path
   ca_cert:
     description:
       - Path to a PEM bundle used to verify the Vault server's TLS certificate.

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Vault auth methods: one small class each (token, ldap, approle), as community.hashi_vault does.
+"""Vault auth methods: one small class each (token, ldap, approle, jwt), as community.hashi_vault does.
 
 Each class checks its own options before any request (``validate``), names the human or
 machine behind the login when that is known in advance (``requester``), and logs an hvac
@@ -123,7 +123,50 @@ class ApproleAuth(_AuthMethod):
         return self._login_from_auth(response)
 
 
-AUTH_METHODS = dict((cls.NAME, cls) for cls in (TokenAuth, LdapAuth, ApproleAuth))
+class JwtAuth(_AuthMethod):
+    """Vault's JWT auth method: a role and a signed JWT (a CI job's OIDC ID token).
+
+    The JWT comes from ``jwt`` (VAULT_JWT) or, when that is empty, the file ``jwt_file``
+    (VAULT_JWT_FILE). Vault checks the signature against its configured keys and the role's bound
+    audiences, subject and claims (hashicorp/vault-plugin-auth-jwt path_login.go); its refusal (400,
+    e.g. "error validating token: invalid expiration time (exp) claim: token is expired") is shown.
+    """
+    NAME = 'jwt'
+    REQUIRED = ('jwt_role',)
+    DEFAULT_MOUNT = 'jwt'
+
+    def validate(self):
+        super(JwtAuth, self).validate()
+        if not self._params.get('jwt') and not self._params.get('jwt_file'):
+            raise VaultAccessError('auth_method=jwt needs jwt or jwt_file; none given (set the option or VAULT_JWT / '
+                                   'VAULT_JWT_FILE).')
+
+    def token(self):
+        if self._params.get('jwt'):
+            return self._params['jwt'].strip()
+        path = self._params['jwt_file']
+        try:
+            with open(path) as stream:
+                value = stream.read().strip()
+        except (IOError, OSError) as exc:
+            raise VaultAccessError('Cannot read jwt_file %s: %s. Nothing was sent to Vault.'
+                                   % (path, exc.strerror or exc))
+        if not value:
+            raise VaultAccessError('jwt_file %s is empty. Nothing was sent to Vault.' % (path,))
+        return value
+
+    def login(self, client):
+        role = self._params['jwt_role']
+        jwt = self.token()
+        with vault_request('logging in with JWT role %r at' % role, 'auth/%s/login' % self.mount,
+                           self._params['vault_addr'],
+                           hint='Check jwt_role (VAULT_JWT_ROLE), that the JWT is current and meant for this Vault '
+                                '(audience, issuer, bound claims), and the auth mount_point.'):
+            response = client.auth.jwt.jwt_login(role=role, jwt=jwt, path=self.mount)
+        return self._login_from_auth(response)
+
+
+AUTH_METHODS = dict((cls.NAME, cls) for cls in (TokenAuth, LdapAuth, ApproleAuth, JwtAuth))
 
 
 def auth_method(params):

@@ -41,13 +41,18 @@ class VaultAccessError(HaloBuzzError):
 VAULT_CONNECTION = Connection(
     argument_spec=dict(
         vault_addr=dict(type='str', required=True, fallback=(env_fallback, ['VAULT_ADDR'])),
-        auth_method=dict(type='str', default='ldap', choices=['token', 'ldap', 'approle']),
+        # no default here: VAULT_AUTH_METHOD must be able to fill it; auth.py takes ldap when neither is set
+        auth_method=dict(type='str', choices=['token', 'ldap', 'approle', 'jwt'],
+                         fallback=(env_fallback, ['VAULT_AUTH_METHOD'])),
         mount_point=dict(type='str'),
         token=dict(type='str', no_log=True, fallback=(env_fallback, ['VAULT_TOKEN'])),
         username=dict(type='str'),
         password=dict(type='str', no_log=True),
         role_id=dict(type='str', no_log=False),
         secret_id=dict(type='str', no_log=True),
+        jwt_role=dict(type='str', fallback=(env_fallback, ['VAULT_JWT_ROLE'])),
+        jwt=dict(type='str', no_log=True, fallback=(env_fallback, ['VAULT_JWT'])),
+        jwt_file=dict(type='path', fallback=(env_fallback, ['VAULT_JWT_FILE'])),
         ca_cert=dict(type='path'),
         validate_certs=dict(type='bool', default=True),
         timeout=dict(type='int', default=30),
