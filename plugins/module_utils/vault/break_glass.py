@@ -184,7 +184,7 @@ def _refuse_same_person(requester_name, approver_name, how):
                               % (approver_name, requester_name, how))
 
 
-def check_approval(approval, request, requester, token_role):
+def check_approval(approval, request, requester):
     """Refuse an approval that does not fit this incident and requester, before unwrapping anything."""
     incident_id = request['incident_id']
     if approval is None:
@@ -206,7 +206,7 @@ def check_approval(approval, request, requester, token_role):
     return approval
 
 
-def check_unwrapped(token, request, requester, token_role):
+def check_unwrapped(token, request, requester):
     """Refuse a token that Vault says came from the requester, or was minted for another incident."""
     meta = token.get('metadata') or {}
     if not token.get('client_token'):
@@ -243,7 +243,7 @@ def open_access(params, request, login_method, client_factory, secret_sink, chec
         approval, dummy = read_approval(client, mount, request['incident_id'], vault_addr, login.policies)
         if approval and approval.get('wrap_token'):
             secret_sink(approval['wrap_token'])
-        check_approval(approval, request, requester, token_role)
+        check_approval(approval, request, requester)
         info = lookup_wrap(client, approval['wrap_token'], vault_addr)
         if info is None:
             raise BreakGlassRefused('Break-glass access refused: the approval for incident %s (by %s at %s) can no '
@@ -259,7 +259,7 @@ def open_access(params, request, login_method, client_factory, secret_sink, chec
         token = (unwrap(client, approval['wrap_token'], vault_addr) or {}).get('auth') or {}
         if token.get('client_token'):
             secret_sink(token['client_token'])
-        check_unwrapped(token, request, requester, token_role)
+        check_unwrapped(token, request, requester)
         data, version = read_secret(client_factory(token['client_token']), mount, path, params.get('version'),
                                     token.get('policies') or [], vault_addr)
         accessed_at = now or utc_now()
