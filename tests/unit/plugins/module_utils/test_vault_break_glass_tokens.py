@@ -31,7 +31,10 @@ def test_an_unexpected_error_after_unwrap_revokes_the_minted_token_and_the_login
 def test_an_unexpected_error_before_unwrap_revokes_the_login(monkeypatch):
     vault = FakeVault()
     approve_with(vault)
-    monkeypatch.setattr(bg, 'check_approval', lambda *a: (_ for _ in ()).throw(Boom('check')))
+    def boom(*args):
+        raise Boom('check %d' % len(args))
+
+    monkeypatch.setattr(bg, 'check_approval', boom)
     with pytest.raises(Boom):
         open_with(vault)
     assert requester_tokens(vault) == []
