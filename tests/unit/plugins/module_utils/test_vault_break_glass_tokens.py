@@ -31,6 +31,7 @@ def test_an_unexpected_error_after_unwrap_revokes_the_minted_token_and_the_login
 def test_an_unexpected_error_before_unwrap_revokes_the_login(monkeypatch):
     vault = FakeVault()
     approve_with(vault)
+
     def boom(*args):
         raise Boom('check %d' % len(args))
 
