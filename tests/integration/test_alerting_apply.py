@@ -70,8 +70,8 @@ def cluster(sandbox_env, tmp_path):
                      json=yaml.safe_load(CRD_FILE.read_text()))
             created_crd = True
         if api.get("/api/v1/namespaces/" + MONITORING).status_code == 404:
-            api.must("POST", "/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
-                                                           "metadata": {"name": MONITORING}})
+            namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": MONITORING}}
+            api.must("POST", "/api/v1/namespaces", json=namespace)
         for path in (RULE_PATH, CONFIG_PATH, RECEIVERS_PATH):
             api.request("DELETE", path)
     wait_for(lambda: established(api), "the PrometheusRule CRD to be Established")
