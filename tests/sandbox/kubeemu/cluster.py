@@ -206,6 +206,8 @@ class Cluster:
     def _intake(self, r, obj):
         if r.key == "autoscaling/horizontalpodautoscalers" and r.version == "v1":
             obj = from_v1(obj)
+        if getattr(r, "crd_uid", None):   # a custom resource: pruned and type-checked by its CRD's schema
+            obj = self.custom_resources.intake(r, obj)
         return obj
 
     def _check_body(self, r, ns, body):

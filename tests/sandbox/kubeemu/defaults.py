@@ -6,6 +6,7 @@ import json
 import re
 import zlib
 
+from .crds import crd_errors
 from .errors import bad_request, invalid
 from .selectors import SelectorError, selector_matches, selector_object_reqs
 
@@ -247,6 +248,8 @@ def validate(r, obj, old=None):
         if not isinstance(spec.get("maxReplicas"), int) or spec["maxReplicas"] < spec.get("minReplicas", 1):
             errs.append(("spec.maxReplicas", "FieldValueInvalid",
                          "Invalid value: %s: must be greater than or equal to `minReplicas`" % spec.get("maxReplicas")))
+    elif kind == "CustomResourceDefinition":
+        errs += crd_errors(obj, old)
     elif kind == "PodDisruptionBudget":
         spec = spec or {}
         if "minAvailable" in spec and "maxUnavailable" in spec:

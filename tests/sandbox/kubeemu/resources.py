@@ -59,6 +59,9 @@ RESOURCES = [
              status=True, generation=True, categories=["all"], storage="autoscaling/horizontalpodautoscalers"),
     Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short=["pdb"], status=True,
              generation=True),
+    # the custom resources they define are served by crds.py
+    Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", namespaced=False,
+             short=["crd", "crds"], status=True, generation=True, categories=["api-extensions"]),
 ]
 
 # metrics.k8s.io is computed on request (read-only), like metrics-server's aggregated API
@@ -69,7 +72,7 @@ METRICS = [
 
 # preferred version first
 GROUP_VERSIONS = {"": ["v1"], "apps": ["v1"], "autoscaling": ["v2", "v1"], "policy": ["v1"],
-                  "metrics.k8s.io": ["v1beta1"]}
+                  "apiextensions.k8s.io": ["v1"], "metrics.k8s.io": ["v1beta1"]}
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES + METRICS}
 BY_KEY = {}

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from . import errors, policy, protobuf, resources, subresources
+from . import crds, errors, policy, protobuf, resources, subresources
 from .errors import ApiError
 from .tables import to_table
 
@@ -107,7 +107,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_body(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
                     {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:%d" % self.server.server_port}]})
             if path == "/apis":
-                return self.send_body(200, resources.api_group_list())
+                return self.send_body(200, crds.for_cluster(cluster).extend_group_list(resources.api_group_list()))
             if path == "/openapi/v3":
                 return self.send_body(200, resources.openapi_root())
             if path.startswith("/openapi/v3/"):
@@ -120,23 +120,23 @@ class Handler(BaseHTTPRequestHandler):
         elif len(parts) >= 3 and parts[0] == "apis":
             group, version, rest = parts[1], parts[2], parts[3:]
         elif len(parts) == 2 and parts[0] == "apis" and method == "GET":
-            doc = resources.api_group(parts[1])
+            doc = resources.api_group(parts[1]) or crds.for_cluster(cluster).api_group(parts[1])
             if doc is None:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             return self.send_body(200, doc)
         else:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if not rest:
-            doc = resources.resource_list(group, version)
+            doc = resources.resource_list(group, version) or crds.for_cluster(cluster).resource_list(group, version)
             if doc is None or method != "GET":
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             return self.send_body(200, doc)
         ns = None
         if rest[0] == "namespaces" and len(rest) >= 3:
-            r = resources.lookup(group, version, rest[2])
+            r = self.lookup(group, version, rest[2])
             if r is not None and r.namespaced:
                 ns, rest = rest[1], rest[2:]
-        r = resources.lookup(group, version, rest[0])
+        r = self.lookup(group, version, rest[0])
         if r is None or len(rest) > 3 or (ns is not None and not r.namespaced):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
@@ -158,6 +158,8 @@ class Handler(BaseHTTPRequestHandler):
                 r, ns, self.query.get("labelSelector"), self.query.get("fieldSelector"))
             return self.send_obj(200, obj)
         if method == "POST" and name is None:
+            if getattr(r, "crd_uid", None):
+                crds.for_cluster(cluster).settle(r)
             return self.send_obj(201, cluster.create(r, ns, self.body(), dry_run))
         if method == "PUT" and name:
             return self.send_obj(200, cluster.update(r, ns, name, self.body(), None, dry_run))
@@ -174,10 +176,17 @@ class Handler(BaseHTTPRequestHandler):
                 r, ns, self.query.get("labelSelector"), self.query.get("fieldSelector"), options, dry_run))
         raise errors.method_not_allowed()
 
+    def lookup(self, group, version, plural):
+        """A built-in resource, or a custom resource an accepted CRD serves (crds.py)."""
+        return resources.lookup(group, version, plural) or crds.for_cluster(self.server.cluster).lookup(
+            group, version, plural)
+
     def patch(self, r, ns, name, sub, dry_run):
         ctype = self.headers.get("Content-Type") or ""
         if "protobuf" in ctype:
             raise errors.unsupported_patch(ctype)
+        if getattr(r, "crd_uid", None) and "strategic-merge-patch" in ctype:
+            raise crds.unsupported_patch(ctype)
         return self.server.cluster.patch(r, ns, name, ctype, self.raw_body, sub, dry_run, self.flag("force"))
 
     def send_obj(self, code, obj):
@@ -188,6 +197,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def subresource(self, method, r, ns, name, sub, dry_run):
         cluster = self.server.cluster
+        if getattr(r, "crd_uid", None) and not (sub == "status" and r.status):   # crdHandler: NotFound
+            raise errors.not_found(r, name)
         if sub == "status" and r.status:
             if method == "GET":
                 return self.send_obj(200, cluster.get(r, ns, name))
