@@ -1,7 +1,7 @@
 """Run the web emulators: `PYTHONPATH=tests/sandbox python -m webemu --kubeconfig K --ready-file F`.
 
 Each emulator listens on its own free 127.0.0.1 port; once all answer, the ports go to the
-ready file as JSON {"prometheus": P, "api": P, "providers": P, "slack": P}.
+ready file as JSON {"metrics": P, "api": P, "providers": P, "slack": P, "pagerduty": P, "slack_path": ...}.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import signal
 import threading
 from pathlib import Path
 
-from . import api, prometheus, providers, slack
+from . import api, metrics, pagerduty, providers, slack
 from .common import State
 
 
@@ -27,10 +27,11 @@ def main(argv=None) -> int:
     state = State()
     slack_path = args.slack_path or f"/services/TSANDBOX/BSANDBOX/{secrets.token_hex(12)}"
     servers = {
-        "prometheus": prometheus.make_app(state).serve(),
+        "metrics": metrics.make_app(state, args.kubeconfig).serve(),
         "api": api.make_app(state, args.kubeconfig).serve(),
         "providers": providers.make_app(state).serve(),
         "slack": slack.make_app(state, slack_path).serve(),
+        "pagerduty": pagerduty.make_app(state).serve(),
     }
     ports = {name: srv.server_address[1] for name, srv in servers.items()}
     ports["slack_path"] = slack_path
