@@ -41,6 +41,8 @@ WEB_JOBS = {
 }
 BLACKBOX_JOB = "blackbox-healthz"
 PAGERDUTY_SERVICES = ("oncall", "team-lead", "cto")
+SANDBOX_FOR = "10s"
+SANDBOX_RESPONSE_TIMES = {"P0": 30, "P1": 60, "P2": 120, "P3": 240}
 
 
 def mon_dir(sandbox_dir: Path) -> Path:
@@ -153,7 +155,7 @@ def write_targets(sandbox_dir: Path, env: dict, web_ports: dict | None, namespac
 
 def routing_keys(secrets: dict) -> dict:
     """The sandbox's PagerDuty integration keys (32 characters, as PagerDuty's are), one per service."""
-    return secrets.setdefault("pagerduty_routing_keys", {s: _secrets.token_hex(16) for s in PAGERDUTY_SERVICES})
+    return secrets.get("pagerduty_routing_keys") or {s: _secrets.token_hex(16) for s in PAGERDUTY_SERVICES}
 
 
 def load_renderer():
@@ -171,11 +173,15 @@ def sandbox_overrides(sandbox_dir: Path, env: dict, secrets: dict, namespace: st
     for service, key in routing_keys(secrets).items():
         write_atomic(secrets_dir / f"pagerduty-{service}", key, 0o600)
     write_atomic(secrets_dir / "slack-webhook-url", env.get("SLACK_WEBHOOK_URL", "http://slack.invalid/"), 0o600)
+    renderer_defaults = yaml.safe_load((REPO / "roles" / "alerting" / "defaults" / "main.yml").read_text())
     return {
         "k8s_namespace": namespace,
         "alerting_pagerduty_url": env.get("PAGERDUTY_EVENTS_URL", "http://pagerduty.invalid/v2/enqueue"),
         "alerting_secrets_dir": str(secrets_dir),
-        "alerting_sandbox": True,
+        # An alert fires within seconds of its condition, not minutes (issue 17: "within a minute").
+        "alerting_for": dict.fromkeys(renderer_defaults["alerting_for"], SANDBOX_FOR),
+        # Response times in seconds (group_wait 1/10, group_interval 1/5, repeat and escalation 1/1).
+        "alerting_response_time_seconds": dict(SANDBOX_RESPONSE_TIMES),
     }
 
 
