@@ -167,12 +167,16 @@ def load_renderer():
     return module
 
 
-def sandbox_overrides(sandbox_dir: Path, env: dict, secrets: dict, namespace: str) -> dict:
+def sandbox_overrides(sandbox_dir: Path, env: dict, secrets: dict, namespace: str,
+                      web_ports: dict | None = None) -> dict:
     """The alerting role's variables as the sandbox sets them (docs/ALERTING.md, "The renderer")."""
     secrets_dir = mon_dir(sandbox_dir) / "secrets"
     for service, key in routing_keys(secrets).items():
         write_atomic(secrets_dir / f"pagerduty-{service}", key, 0o600)
-    write_atomic(secrets_dir / "slack-webhook-url", env.get("SLACK_WEBHOOK_URL", "http://slack.invalid/"), 0o600)
+    # Alertmanager's own incoming webhook (webemu/slack.py keeps its messages apart from the runbooks').
+    slack = (f"http://127.0.0.1:{web_ports['slack']}{web_ports['slack_alerts_path']}" if web_ports
+             else "http://slack.invalid/services/T/B/none")
+    write_atomic(secrets_dir / "slack-webhook-url", slack, 0o600)
     renderer_defaults = yaml.safe_load((REPO / "roles" / "alerting" / "defaults" / "main.yml").read_text())
     return {
         "k8s_namespace": namespace,
@@ -185,12 +189,13 @@ def sandbox_overrides(sandbox_dir: Path, env: dict, secrets: dict, namespace: st
     }
 
 
-def render_alerting(sandbox_dir: Path, env: dict, secrets: dict, namespace: str) -> dict | None:
+def render_alerting(sandbox_dir: Path, env: dict, secrets: dict, namespace: str,
+                    web_ports: dict | None = None) -> dict | None:
     module = load_renderer()
     if module is None:
         return None
     try:
-        return module.render(sandbox_overrides(sandbox_dir, env, secrets, namespace))
+        return module.render(sandbox_overrides(sandbox_dir, env, secrets, namespace, web_ports))
     except Exception as exc:  # noqa: BLE001 - reported as one line naming the renderer
         raise SandboxError(f"rendering the alert rules and routing with {RENDERER} failed: "
                            f"{type(exc).__name__}: {exc}") from exc
@@ -199,15 +204,15 @@ def render_alerting(sandbox_dir: Path, env: dict, secrets: dict, namespace: str)
 def reload(url: str, what: str) -> None:
     resp = requests.post(url.rstrip("/") + "/-/reload", timeout=30)
     if resp.status_code != 200:
-        raise SandboxError(f"{what} refused its new configuration (POST /-/reload answered "
-                           f"{resp.status_code}: {resp.text.strip()[:400]}); see the files in the sandbox's monitoring/")
+        raise SandboxError(f"{what} refused its new configuration (POST /-/reload answered {resp.status_code}: "
+                           f"{resp.text.strip()[:400]}); see the files in the sandbox's monitoring/")
 
 
 def configure(sandbox_dir: Path, env: dict, web_ports: dict | None, secrets: dict, namespace: str) -> bool:
     """Targets, rules and routing once every service answers; True when rules and routing were loaded."""
     mon = mon_dir(sandbox_dir)
     write_targets(sandbox_dir, env, web_ports, namespace)
-    rendered = render_alerting(sandbox_dir, env, secrets, namespace)
+    rendered = render_alerting(sandbox_dir, env, secrets, namespace, web_ports)
     if rendered is None:
         return False
     write_atomic(mon / "rules" / "halobuzz-rules.yml", rendered["rules"])

@@ -32,6 +32,7 @@ increase() see the scenario's rates, and a switch of scenario changes the slope,
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import threading
@@ -184,6 +185,23 @@ def _ready(pod: dict) -> bool:
                for c in (pod.get("status") or {}).get("conditions") or [])
 
 
+def _env(snap: dict | None, deployment: str, name: str) -> str | None:
+    """An env value of a Deployment's first container (as the backend reads AI_MODERATION)."""
+    for dep in (snap or {}).get("deployments", []):
+        if dep["metadata"]["name"] == deployment:
+            containers = ((dep.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
+            return {e.get("name"): e.get("value") for e in containers[0].get("env") or []}.get(name)
+    return None
+
+
+def _started(pod: dict) -> float | None:
+    raw = (pod.get("status") or {}).get("startTime") or pod["metadata"].get("creationTimestamp")
+    try:
+        return dt.datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp() if raw else None
+    except ValueError:
+        return None
+
+
 def _available(snap: dict | None, deployment: str) -> int | None:
     if snap is None:
         return None
@@ -251,16 +269,18 @@ def api_metrics(spec: dict, ns: str, snap: dict | None, counters: Counters, now:
 
     mod = spec["moderation"]
     model = {"namespace": ns, "model": mod["model"]}
-    engine_ready = _available(snap, "ai-engine")
-    down = engine_ready == 0
+    # The backend sends messages to the model only while its AI_MODERATION is "true" (the runbook's
+    # fallback sets it to false); the model fails every call while no ai-engine pod is Ready.
+    moderating = str(_env(snap, "backend", "AI_MODERATION") or "true").strip().lower() == "true"
+    sent = float(mod["messages_per_second"]) if moderating else 0.0
+    down = _available(snap, "ai-engine") == 0
     out.family("moderation_queue_depth", "gauge", "Messages waiting for the moderation model.")
     out.sample("moderation_queue_depth", {"namespace": ns},
-               float(mod["queue_depth_unavailable" if down else "queue_depth"]))
+               float(mod["queue_depth_unavailable" if down and moderating else "queue_depth"]))
     out.family("moderation_requests_total", "counter", "Messages sent to the moderation model.")
-    out.sample("moderation_requests_total", model, counters.add(
-        "moderation_requests_total", model, float(mod["messages_per_second"]), now))
+    out.sample("moderation_requests_total", model, counters.add("moderation_requests_total", model, sent, now))
     out.family("moderation_model_errors_total", "counter", "Moderation model calls that failed.")
-    error_rate = float(mod["messages_per_second"]) if down else float(mod["model_errors_per_second"])
+    error_rate = sent if down else min(sent, float(mod["model_errors_per_second"]))
     out.sample("moderation_model_errors_total", model, counters.add("moderation_model_errors_total", model,
                                                                     error_rate, now))
     return out.text()
@@ -327,8 +347,11 @@ def cadvisor_metrics(spec: dict, snap: dict | None, ns: str, started: float, now
             labels = {"namespace": ns, "pod": name, "container": container["name"], "image": container.get("image", "")}
             ramp = ramps.get(container["name"])
             if ramp:
-                done = min(1.0, max(0.0, (now - started) / float(ramp["seconds"])))
-                value = parse_quantity(ramp["from"]) + (parse_quantity(ramp["to"]) - parse_quantity(ramp["from"])) * done
+                # A leak starts over in a new pod: the ramp runs from the switch or the pod's start.
+                since = max(started, _started(pod) or started)
+                done = min(1.0, max(0.0, (now - since) / float(ramp["seconds"])))
+                low, high = parse_quantity(ramp["from"]), parse_quantity(ramp["to"])
+                value = low + (high - low) * done
             else:
                 value = usage.get((name, container["name"]))
             if value is not None:
