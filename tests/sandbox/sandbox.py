@@ -355,8 +355,12 @@ class Sandbox:
                 facts = self.start_all(names, secrets_, scen, on_ready)
                 env = self.endpoints(facts, secrets_)
                 self.write_env(env)
+                # Prometheus starts from fresh series once the exporters' sources (the web emulator's
+                # scenario, the cluster) are seeded, while the slower seeders (moto) still run.
+                seed.collect({name: seeding[name] for name in ("web", "kube") if name in seeding})
+                monitored = self._monitor(facts, env, secrets_, scen)
                 timings = seed.collect(seeding)
-                timings.update(self._monitor(facts, env, secrets_, scen))
+                timings.update(monitored)
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 self._stop_all()
