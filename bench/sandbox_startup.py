@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""How long the sandbox takes: `up` (goal < 15 s), a scenario switch, `up` again, `down`.
+"""How long the sandbox takes: `up` (goal < 20 s with Prometheus and Alertmanager), a scenario switch,
+`up` again, `down`.
 
 Prints the figures; asserts nothing about time. Uses a private temp dir, so it never touches
 a sandbox you have running in .sandbox. `python bench/sandbox_startup.py [--runs N]`
@@ -49,7 +50,7 @@ def main() -> int:
           "(wall seconds, including the CLI's own start):")
     for name, values in figures.items():
         print(f"  {name:22} median {statistics.median(values):6.1f}s   max {max(values):6.1f}s")
-    print("  goal: up (cold) < 15 s")
+    print("  goal: up (cold) < 20 s (issue 17: with Prometheus, Alertmanager and the exporters)")
     return 0
 
 

@@ -7,8 +7,9 @@
     sandbox.py scenario NAME [--dir DIR]
 
 `up` starts Kubernetes (kubeemu), Vault (vaultemu), Redis (redis-server), MongoDB
-(nx-27017), AWS (moto_server) and the web emulators (Prometheus, HaloBuzz API, provider
-status pages, Slack), waits until each answers, seeds the scenario (world.yml) and writes
+(nx-27017), AWS (moto_server), the web emulators (HaloBuzz API, exporter endpoints, provider
+status pages, Slack, PagerDuty) and the real Prometheus, Alertmanager, blackbox and Redis
+exporters (sandboxlib/monitoring.py), waits until each answers, seeds the scenario (world.yml) and writes
 DIR/env (shell exports), DIR/env.json (the same as JSON) and DIR/kubeconfig. Processes are
 detached, with pid files in DIR/run and logs in DIR/logs; `down` stops exactly those.
 """
@@ -33,12 +34,15 @@ import yaml
 
 # sandboxlib sits beside this file: run as a script, Python puts this file's directory first on the
 # import path; imported by a test (`import sandbox`), tests/sandbox is on pytest.ini's pythonpath.
-from sandboxlib import seed, world
+from sandboxlib import monitoring, seed, world
 from sandboxlib.procs import Proc, SandboxError, free_port, is_zombie, proc_start_time
 
 HERE = Path(__file__).resolve().parent
 
-SERVICES = ("redis", "mongodb", "aws", "kube", "vault", "web")
+# Launched in this order: Prometheus' configuration names the ports of the services before it.
+SERVICES = ("redis", "mongodb", "aws", "kube", "vault", "web", "redis_exporter", "blackbox", "alertmanager",
+            "prometheus")
+MONITORING = ("redis_exporter", "blackbox", "alertmanager", "prometheus")
 OPTIONAL_EMULATORS = {"kube": "kubeemu", "vault": "vaultemu"}
 AWS_REGION = "ap-south-1"
 START_TIMEOUT = 40.0
@@ -46,7 +50,8 @@ ENV_NAMES = (
     "KUBECONFIG", "VAULT_ADDR", "MONGODB_URI", "REDIS_URL", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "PROMETHEUS_URL", "HEALTHZ_URL", "HALOBUZZ_API_URL",
     "SLACK_WEBHOOK_URL", "STRIPE_STATUS_URL", "KHALTI_STATUS_URL", "AGORA_STATUS_URL", "CDN_HEALTH_URL",
-    "SANDBOX_ONCALL_USER", "SANDBOX_ONCALL_PASSWORD", "HALOBUZZ_SANDBOX_DIR",
+    "SANDBOX_ONCALL_USER", "SANDBOX_ONCALL_PASSWORD", "HALOBUZZ_SANDBOX_DIR", "ALERTMANAGER_URL",
+    "PAGERDUTY_EVENTS_URL",
 )
 
 
@@ -105,6 +110,8 @@ class Sandbox:
             "ldap_passwords": {name: secrets.token_urlsafe(15) for name in users},
             "mongodb_password": secrets.token_urlsafe(18),
             "staging_password": secrets.token_urlsafe(18),
+            # PagerDuty integration keys are 32 characters (Events API v2 `routing_key`)
+            "pagerduty_routing_keys": {name: secrets.token_hex(16) for name in monitoring.PAGERDUTY_SERVICES},
         }
         write_private(path, json.dumps(data, indent=2))
         return data
@@ -164,6 +171,8 @@ class Sandbox:
         if name == "web":
             return [py, "-m", "webemu", "--kubeconfig", str(self.dir / "kubeconfig"),
                     "--ready-file", str(self.run / "web.ready")], emu_env
+        if name in MONITORING:
+            return monitoring.argv(name, self.dir, port, self.ports, system_tool), None
         raise AssertionError(name)
 
     def ready_file(self, name: str) -> Path:
@@ -205,6 +214,8 @@ class Sandbox:
                     client.close()
             elif name == "aws":
                 requests.get(f"http://127.0.0.1:{port}/moto-api/data.json", timeout=1).raise_for_status()
+            elif name in MONITORING:
+                requests.get(f"http://127.0.0.1:{port}{monitoring.probe_path(name)}", timeout=1).raise_for_status()
             return {"port": port}
         except (OSError, ValueError, KeyError, requests.RequestException):
             return None
@@ -287,10 +298,14 @@ class Sandbox:
             api = f"http://127.0.0.1:{ports['api']}"
             prov = f"http://127.0.0.1:{ports['providers']}"
             env.update(
-                PROMETHEUS_URL=f"http://127.0.0.1:{ports['prometheus']}", HALOBUZZ_API_URL=api,
+                PAGERDUTY_EVENTS_URL=f"http://127.0.0.1:{ports['pagerduty']}/v2/enqueue", HALOBUZZ_API_URL=api,
                 HEALTHZ_URL=f"{api}/healthz", SLACK_WEBHOOK_URL=f"http://127.0.0.1:{ports['slack']}{ports['slack_path']}",
                 STRIPE_STATUS_URL=f"{prov}/stripe/v1/status", KHALTI_STATUS_URL=f"{prov}/khalti/api/status",
                 AGORA_STATUS_URL=f"{prov}/agora/v1/status", CDN_HEALTH_URL=f"{prov}/cdn/health")
+        if "prometheus" in facts:
+            env["PROMETHEUS_URL"] = f"http://127.0.0.1:{facts['prometheus']['port']}"
+        if "alertmanager" in facts:
+            env["ALERTMANAGER_URL"] = f"http://127.0.0.1:{facts['alertmanager']['port']}"
         return {name: env[name] for name in ENV_NAMES if name in env}
 
     def write_env(self, env: dict[str, str]) -> None:
@@ -331,8 +346,8 @@ class Sandbox:
             seeding: dict = {}
 
             def on_ready(name: str, facts_so_far: dict) -> None:
-                if name == "vault":
-                    return  # seeded by its --config
+                if name == "vault" or name in MONITORING:
+                    return  # vault is seeded by its --config; monitoring once all answer (_monitor)
                 env_now = self.endpoints(facts_so_far, secrets_)
                 seeding[name] = pool.submit(seed.seed_one, name, scen, env_now, secrets_)
 
@@ -340,7 +355,12 @@ class Sandbox:
                 facts = self.start_all(names, secrets_, scen, on_ready)
                 env = self.endpoints(facts, secrets_)
                 self.write_env(env)
+                # Prometheus starts from fresh series once the exporters' sources (the web emulator's
+                # scenario, the cluster) are seeded, while the slower seeders (moto) still run.
+                seed.collect({name: seeding[name] for name in ("web", "kube") if name in seeding})
+                monitored = self._monitor(facts, env, secrets_, scen)
                 timings = seed.collect(seeding)
+                timings.update(monitored)
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 self._stop_all()
@@ -356,6 +376,24 @@ class Sandbox:
                 self.watcher.start([sys.executable, str(Path(__file__).resolve()), "watch", str(owner_pid),
                                     "--dir", str(self.dir)])
             return 0
+
+    def _monitor(self, facts: dict, env: dict, secrets_: dict, scen: dict) -> dict[str, float]:
+        """Point Prometheus at the exporters, load the rules and routing, start from fresh series."""
+        if "prometheus" not in facts:
+            return {}
+        began = time.monotonic()
+        ports = {name: facts[name]["port"] for name in MONITORING if name in facts}
+        ports["redis"] = facts.get("redis", {}).get("port")
+        # The ports as they ended up (a service relaunched on a busy port has another one).
+        text = yaml.safe_dump(monitoring.prometheus_config(self.dir, ports.get("alertmanager"),
+                                                           ports.get("redis_exporter"), ports.get("blackbox")),
+                              sort_keys=False).replace("{prometheus_port}", str(ports["prometheus"]))
+        monitoring.write_atomic(monitoring.mon_dir(self.dir) / "prometheus.yml", text)
+        loaded = monitoring.configure(self.dir, env, facts.get("web"), secrets_, scen["kubernetes"]["namespace"])
+        if not loaded:
+            monitoring.reload(env["PROMETHEUS_URL"], "Prometheus")
+            log(f"  no {monitoring.RENDERER.relative_to(monitoring.REPO)}: Prometheus runs without alert rules")
+        return {"prometheus": time.monotonic() - began + monitoring.reset(env["PROMETHEUS_URL"])}
 
     def watch(self, owner_pid: int) -> int:
         """Bring the sandbox down once process `owner_pid` (a test session) has gone."""
@@ -373,6 +411,8 @@ class Sandbox:
         scen = world.resolve(name)
         skip = set(state.get("skip", []))
         timings = seed.apply(scen, state["endpoints"], self.secrets(), skip=skip)
+        if "prometheus" not in skip and state["endpoints"].get("PROMETHEUS_URL"):
+            timings["prometheus"] = monitoring.reset(state["endpoints"]["PROMETHEUS_URL"])
         state["scenario"] = name
         self.save_state(state)
         log(f"scenario {name} applied in {time.monotonic() - began:.1f}s "
@@ -398,6 +438,7 @@ class Sandbox:
         for path in [self.dir / name for name in generated] + list(self.run.glob("*.ready")):
             path.unlink(missing_ok=True)
         shutil.rmtree(self.dir / "data", ignore_errors=True)
+        shutil.rmtree(monitoring.mon_dir(self.dir), ignore_errors=True)
         return stopped
 
     def down(self) -> int:

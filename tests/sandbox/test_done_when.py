@@ -81,6 +81,12 @@ def test_prometheus_query(env):
     float(body["data"]["result"][0]["value"][1])
 
 
+def test_prometheus_and_alertmanager_are_ready(env):
+    for name in ("PROMETHEUS_URL", "ALERTMANAGER_URL"):
+        resp = requests.get(env[name] + "/-/ready", timeout=10)
+        assert resp.status_code == 200, (name, resp.text)
+
+
 def test_curl_healthz(env):
     result = tool(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", env["HEALTHZ_URL"]], env)
     assert result.stdout == "200"

@@ -1,4 +1,4 @@
-"""The web emulators: Prometheus API, HaloBuzz healthz, provider status pages, Slack webhook.
+"""The web emulators: exporter endpoints, HaloBuzz healthz, provider status pages, Slack webhook, PagerDuty.
 
 Pure functions are table-driven; the HTTP behaviour is checked on the real servers, started
 in-process on port 0 (no sandbox needed).
@@ -6,77 +6,168 @@ in-process on port 0 (no sandbox needed).
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import pytest
 import requests
 
-from webemu import api, prometheus, providers, slack
+from sandboxlib import world
+from webemu import api, metrics, pagerduty, providers, slack
 from webemu.common import State
 
-# ------------------------------------------------------------------ prometheus: pure parts
+# ------------------------------------------------------------------ exporters: pure parts
+
+@pytest.mark.parametrize("value, text", [(3, "3"), (0.5, "0.5"), (float("inf"), "+Inf"), (1e20, "1e+20")])
+def test_fmt_writes_sample_values(value, text):
+    assert metrics.fmt(value) == text
 
 
-@pytest.mark.parametrize("query, expected", [
-    ('rate(http_requests_total{status=~"5.."}[5m])', 'rate(http_requests_total{status=~"5.."}[5m])'),
-    (' sum ( rate( x [5m] ) ) ', "sum(rate(x[5m]))"),
-    ('x{a="b c"}', 'x{a="b c"}'),
+@pytest.mark.parametrize("quantity, value", [("512Mi", 512 * 2**20), ("2Gi", 2 * 2**30), ("1", 1.0),
+                                             ("250m", 0.25), ("1.5G", 1.5e9)])
+def test_parse_quantity(quantity, value):
+    assert metrics.parse_quantity(quantity) == pytest.approx(value)
+
+
+def test_latency_cdf_passes_through_the_quantiles():
+    points = metrics.quantile_cdf({"p50": 0.1, "p95": 0.5, "p99": 1.0})
+    assert [metrics.cdf_at(points, x) for x in (0.1, 0.5, 1.0, 2.0, 5.0)] == [0.5, 0.95, 0.99, 1.0, 1.0]
+
+
+def test_counters_integrate_their_rate_and_never_go_down():
+    c = metrics.Counters()
+    assert c.add("x", {}, 10.0, 100.0) == 0.0
+    assert c.add("x", {}, 10.0, 102.0) == 20.0
+    assert c.add("x", {}, 1.0, 104.0) == 22.0          # a new scenario changes the slope, not the total
+    assert c.at_least("r", {}, 3, 1.0) == 3.0
+    assert c.at_least("r", {}, 1, 2.0) == 3.0
+
+
+def _snap(backend_available, engine_available=2):
+    return {"deployments": [
+        {"metadata": {"name": "backend"}, "spec": {"replicas": 3}, "status": {"availableReplicas": backend_available}},
+        {"metadata": {"name": "ai-engine"}, "spec": {"replicas": 2},
+         "status": {"availableReplicas": engine_available}}],
+        "pods": [], "pod_metrics": []}
+
+
+def _rates(text_before: str, text_after: str, seconds: float) -> dict:
+    def parse(text):
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
+    before, after = parse(text_before), parse(text_after)
+    return {name: (after[name] - before.get(name, 0.0)) / seconds for name in after}
+
+
+def _ratio(rates: dict, name: str, match: str) -> float:
+    total = sum(v for k, v in rates.items() if k.startswith(name + "{"))
+    return sum(v for k, v in rates.items() if k.startswith(name + "{") and match in k) / total
+
+
+@pytest.mark.parametrize("scenario, available, low, high", [
+    ("healthy", 3, 0.0, 0.005),
+    ("high-error-rate", 3, 0.0799, 0.0801),    # 221.2 of 240 requests/s served: 7.84 % shed + 0.17 %
+    ("high-error-rate", 5, 0.0, 0.005),        # after the scale-up to 5 replicas
+    ("bad-release", 3, 0.035, 0.045),
 ])
-def test_canonical_drops_whitespace_outside_strings(query, expected):
-    assert prometheus.canonical(query) == expected
+def test_api_error_share_follows_the_ready_backend_pods(scenario, available, low, high):
+    spec = world.resolve(scenario)["metrics"]
+    c = metrics.Counters()
+    first = metrics.api_metrics(spec, "halobuzz", _snap(available), c, 1000.0)
+    rates = _rates(first, metrics.api_metrics(spec, "halobuzz", _snap(available), c, 1010.0), 10.0)
+    assert low <= _ratio(rates, "http_requests_total", 'status="5') <= high
 
 
-@pytest.mark.parametrize("query, message", [
-    ("", "1:1: parse error: no expression found in input"),
-    ("   ", "no expression found in input"),
-    ("sum(rate(x[5m])", "1:4: parse error: unclosed left parenthesis"),
-    ("rate(x[5m]))", "1:12: parse error: unexpected right parenthesis ')'"),
-    ('x{a="b}', "unterminated quoted string"),
-    ("x{a=\"b\"", "unclosed left brace"),
-    ("x[5m", "unclosed left bracket"),
-    ("up; drop", "unexpected character: ';'"),
+def test_payment_failures_and_moderation_follow_the_scenario():
+    spec = world.resolve("payment-failures")["metrics"]
+    c = metrics.Counters()
+    first = metrics.api_metrics(spec, "halobuzz", _snap(3, engine_available=0), c, 0.0)
+    text = metrics.api_metrics(spec, "halobuzz", _snap(3, engine_available=0), c, 10.0)
+    rates = _rates(first, text, 10.0)
+    assert 0.1 < _ratio(rates, "payments_total", 'status="failed"') < 0.2
+    assert 'moderation_queue_depth{namespace="halobuzz"} 4810' in text
+    assert rates['moderation_model_errors_total{namespace="halobuzz",model="halobuzz-moderation"}'] == 20.0
+    # the runbook's fallback (AI_MODERATION=false on the backend) stops the calls to the model
+    fallback = _snap(3, engine_available=0)
+    fallback["deployments"][0]["spec"]["template"] = {"spec": {"containers": [
+        {"name": "backend", "env": [{"name": "AI_MODERATION", "value": "false"}]}]}}
+    later = metrics.api_metrics(spec, "halobuzz", fallback, c, 20.0)
+    rates = _rates(text, later, 10.0)
+    assert rates['moderation_model_errors_total{namespace="halobuzz",model="halobuzz-moderation"}'] == 0.0
+    assert 'moderation_queue_depth{namespace="halobuzz"} 12' in later
+
+
+def test_memory_ramp_and_kube_state_series():
+    pod = {"metadata": {"name": "backend-1", "uid": "u1", "creationTimestamp": "1970-01-01T00:00:00Z"},
+           "spec": {"nodeName": "node-1", "containers": [
+               {"name": "backend", "image": "b:1", "resources": {"limits": {"memory": "2Gi", "cpu": "1"}}}]},
+           "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+                      "containerStatuses": [{"name": "backend", "restartCount": 4,
+                                             "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}
+    snap = dict(_snap(3), pods=[pod], pod_metrics=[
+        {"metadata": {"name": "backend-1"}, "containers": [{"name": "backend", "usage": {"memory": "600Mi"}}]}])
+    spec = {"memory_ramp": {"backend": {"from": "1Gi", "to": "2Gi", "seconds": 100}}}
+    half = metrics.cadvisor_metrics(spec, snap, "halobuzz", started=0.0, now=50.0)
+    assert f'container="backend",image="b:1"}} {1.5 * 2**30:.0f}' in half
+    assert f"{600 * 2**20}" in metrics.cadvisor_metrics({}, snap, "halobuzz", started=0.0, now=50.0)
+    # a pod started 25 s after the switch (a restart) is a quarter of the way up at 50 s
+    pod["metadata"]["creationTimestamp"] = "1970-01-01T00:00:25Z"
+    restarted = metrics.cadvisor_metrics(spec, snap, "halobuzz", started=0.0, now=50.0)
+    assert f'container="backend",image="b:1"}} {1.25 * 2**30:.0f}' in restarted
+    ksm = metrics.kube_state_metrics(snap, "halobuzz", metrics.Counters(), 1.0)
+    assert 'kube_pod_container_status_restarts_total{namespace="halobuzz",pod="backend-1",uid="u1",' \
+           'container="backend"} 4' in ksm
+    assert 'reason="CrashLoopBackOff"} 1' in ksm
+    assert 'resource="memory",unit="byte"} 2147483648' in ksm
+    assert 'kube_deployment_status_replicas_available{namespace="halobuzz",deployment="backend"} 3' in ksm
+
+
+@pytest.mark.skipif(not shutil.which("promtool"), reason="promtool (Debian package prometheus) is not installed")
+@pytest.mark.parametrize("scenario", ["healthy", "memory-leak"])
+def test_every_exposition_passes_promtool_check_metrics(scenario):
+    """The text the real Prometheus parses, checked by Prometheus' own linter."""
+    spec = world.resolve(scenario)["metrics"]
+    pod = {"metadata": {"name": "backend-1", "uid": "u1"},
+           "spec": {"containers": [{"name": "backend", "resources": {"limits": {"memory": "2Gi"}}}]},
+           "status": {"phase": "Running", "containerStatuses": [{"name": "backend", "restartCount": 1}]}}
+    snap = dict(_snap(3), pods=[pod])
+    for text in (metrics.api_metrics(spec, "halobuzz", snap, metrics.Counters(), 1.0),
+                 metrics.kube_state_metrics(snap, "halobuzz", metrics.Counters(), 1.0),
+                 metrics.cadvisor_metrics(spec, snap, "halobuzz", 0.0, 1.0), metrics.mongodb_metrics(spec, "halobuzz")):
+        result = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True,
+                                timeout=30, check=False)
+        # exit 1 for a parse error, 3 for a lint problem (a counter without _total, no HELP, ...)
+        assert (result.returncode, result.stdout + result.stderr) == (0, ""), text
+
+
+# ------------------------------------------------------------------ pagerduty: validation
+
+KEY = "k" * 32
+
+
+@pytest.mark.parametrize("event, error", [
+    ({"routing_key": KEY, "event_action": "trigger",
+      "payload": {"summary": "s", "source": "x", "severity": "critical"}}, None),
+    ({"routing_key": KEY, "event_action": "resolve", "dedup_key": "d"}, None),
+    ({"routing_key": "short", "event_action": "resolve", "dedup_key": "d"}, "Length of 'routing_key' is incorrect"),
+    ({"event_action": "resolve", "dedup_key": "d"}, "'routing_key' is missing"),
+    ({"routing_key": KEY, "event_action": "page", "dedup_key": "d"}, "'event_action' is invalid"),
+    ({"routing_key": KEY, "event_action": "acknowledge"}, "'dedup_key' is missing"),
+    ({"routing_key": KEY, "event_action": "resolve", "dedup_key": "d" * 256}, "at most 255"),
+    ({"routing_key": KEY, "event_action": "trigger"}, "'payload' is missing"),
+    ({"routing_key": KEY, "event_action": "trigger",
+      "payload": {"summary": "s", "source": "x", "severity": "P0"}}, "'payload.severity' is invalid"),
+    ({"routing_key": KEY, "event_action": "trigger",
+      "payload": {"summary": "", "source": "x", "severity": "info"}}, "'payload.summary' is missing"),
+    ([1], "must be a JSON object"),
 ])
-def test_check_syntax_rejects_malformed(query, message):
-    with pytest.raises(prometheus.BadData) as err:
-        prometheus.check_syntax(query)
-    assert message in str(err.value)
-    assert str(err.value).startswith('invalid parameter "query": ')
-
-
-@pytest.mark.parametrize("query", ["up", 'rate(http_requests_total{status=~"5.."}[5m])',
-                                   'x{a="(unbalanced inside a string"}', "a / on(job) b"])
-def test_check_syntax_accepts_well_formed(query):
-    prometheus.check_syntax(query)
-
-
-@pytest.mark.parametrize("value, text", [
-    (240, "240"), (0.0017, "0.0017"), (639631360, "639631360"), (0.5, "0.5"),
-    (float("nan"), "NaN"), (float("inf"), "+Inf"), (1e-05, "0.00001"),
-])
-def test_fmt_writes_values_like_prometheus(value, text):
-    assert prometheus.fmt(value) == text
-
-
-@pytest.mark.parametrize("raw, seconds", [("15", 15.0), ("0.5", 0.5), ("1m", 60), ("1h30m", 5400), ("250ms", 0.25)])
-def test_parse_step(raw, seconds):
-    assert prometheus.parse_step(raw) == seconds
-
-
-@pytest.mark.parametrize("raw", ["", "abc", "1x", "m5"])
-def test_parse_step_rejects(raw):
-    with pytest.raises(prometheus.BadData, match='invalid parameter "step"'):
-        prometheus.parse_step(raw)
-
-
-@pytest.mark.parametrize("raw, seconds", [("1700000000", 1700000000.0), ("2023-11-14T22:13:20Z", 1700000000.0),
-                                          ("2023-11-14T22:13:20.5+00:00", 1700000000.5)])
-def test_parse_time(raw, seconds):
-    assert prometheus.parse_time("time", raw) == seconds
-
-
-@pytest.mark.parametrize("spec, fraction, value", [(3, 0.3, 3.0), ({"ramp": [10, 20]}, 0.0, 10.0),
-                                                   ({"ramp": [10, 20]}, 0.5, 15.0), ({"ramp": [10, 20]}, 1.0, 20.0)])
-def test_value_at(spec, fraction, value):
-    assert prometheus.value_at(spec, fraction) == value
+def test_pagerduty_validate(event, error):
+    errors = pagerduty.validate(event)
+    assert (errors == []) if error is None else any(error in e for e in errors), errors
 
 
 # ------------------------------------------------------------------ healthz: pure decision
@@ -131,13 +222,7 @@ def test_slack_parse_message(body, ctype, status, text):
 # ------------------------------------------------------------------ over HTTP
 
 SCENARIO = {
-    "prometheus": {
-        "values": {"error_ratio": 0.08, "mem": {"ramp": [100, 200]}},
-        "queries": [
-            {"query": "sum(rate(x[5m]))", "series": [{"labels": {}, "value": "error_ratio"}]},
-            {"query": "mem_bytes", "series": [{"labels": {"container": "backend"}, "value": "mem"}]},
-        ],
-    },
+    "metrics": world.resolve("high-error-rate")["metrics"],
     "providers": {"stripe": "degraded", "cdn": "down"},
 }
 
@@ -148,10 +233,11 @@ def servers(tmp_path_factory):
     state.set_scenario(SCENARIO)
     kubeconfig = tmp_path_factory.mktemp("kube") / "kubeconfig"  # never written: the API is unreachable
     running = {
-        "prom": prometheus.make_app(state).serve(),
+        "metrics": metrics.make_app(state, str(kubeconfig)).serve(),
+        "pagerduty": pagerduty.make_app(state).serve(),
         "api": api.make_app(state, str(kubeconfig)).serve(),
         "prov": providers.make_app(state).serve(),
-        "slack": slack.make_app(state, "/services/T1/B1/secret").serve(),
+        "slack": slack.make_app(state, "/services/T1/B1/secret", "/services/T1/B2/alerts").serve(),
     }
     urls = {name: f"http://127.0.0.1:{srv.server_address[1]}" for name, srv in running.items()}
     yield urls
@@ -160,38 +246,39 @@ def servers(tmp_path_factory):
         srv.server_close()
 
 
-def test_prometheus_instant_known_unknown_and_malformed(servers):
-    url = servers["prom"] + "/api/v1/query"
-    body = requests.get(url, params={"query": " sum( rate(x[5m]) ) ", "time": "1700000000"}, timeout=5).json()
-    assert body == {"status": "success", "data": {"resultType": "vector",
-                                                  "result": [{"metric": {}, "value": [1700000000.0, "0.08"]}]}}
-    posted = requests.post(url, data={"query": "mem_bytes"}, timeout=5).json()
-    assert posted["data"]["result"][0]["value"][1] == "200"
-    unknown = requests.get(url, params={"query": "nothing_here"}, timeout=5).json()
-    assert unknown["data"] == {"resultType": "vector", "result": []}
-    bad = requests.get(url, params={"query": "sum(rate(x[5m])"}, timeout=5)
-    assert bad.status_code == 400
-    assert bad.json()["status"] == "error" and bad.json()["errorType"] == "bad_data"
-    missing = requests.get(url, timeout=5)
-    assert missing.status_code == 400 and "no expression found" in missing.json()["error"]
+def test_exporters_serve_the_text_format_without_a_cluster(servers):
+    resp = requests.get(servers["metrics"] + "/metrics", timeout=10)
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert 'http_requests_total{namespace="halobuzz",service="backend",route="/api/v1/feed"' in resp.text
+    # no cluster: kube-state-metrics and cAdvisor have nothing to say, as when theirs cannot list pods
+    ksm = requests.get(servers["metrics"] + "/metrics/kube-state-metrics", timeout=10)
+    assert ksm.status_code == 200 and "kube_" not in ksm.text
+    assert 'mongodb_up{namespace="halobuzz"} 1' in requests.get(servers["metrics"] + "/metrics/mongodb",
+                                                              timeout=10).text
 
 
-def test_prometheus_range_matrix_and_errors(servers):
-    url = servers["prom"] + "/api/v1/query_range"
-    body = requests.get(url, params={"query": "mem_bytes", "start": "1000", "end": "1100", "step": "50"},
-                        timeout=5).json()
-    assert body["data"]["resultType"] == "matrix"
-    assert body["data"]["result"][0]["values"] == [[1000.0, "100"], [1050.0, "150"], [1100.0, "200"]]
-    for params, needle in [
-        ({"query": "mem_bytes", "end": "1", "step": "1"}, 'invalid parameter "start"'),
-        ({"query": "mem_bytes", "start": "10", "end": "1", "step": "1"}, "end timestamp must not be before start"),
-        ({"query": "mem_bytes", "start": "0", "end": "1", "step": "0"}, "zero or negative"),
-        ({"query": "mem_bytes", "start": "0", "end": "100000", "step": "1"}, "exceeded maximum resolution"),
-        ({"query": "mem_bytes", "start": "0", "end": "1"}, 'invalid parameter "step"'),
-    ]:
-        resp = requests.get(url, params=params, timeout=5)
-        assert resp.status_code == 400, params
-        assert needle in resp.json()["error"]
+def test_pagerduty_trigger_ack_resolve_and_errors(servers):
+    base = servers["pagerduty"]
+    requests.delete(base + "/_sandbox/events", timeout=5)
+    trigger = {"routing_key": KEY, "event_action": "trigger", "dedup_key": "grp-1",
+               "payload": {"summary": "HighErrorRate", "source": "prometheus", "severity": "critical"}}
+    resp = requests.post(base + "/v2/enqueue", json=trigger, timeout=5)
+    assert resp.status_code == 202
+    assert resp.json() == {"status": "success", "message": "Event processed", "dedup_key": "grp-1"}
+    generated = requests.post(base + "/v2/enqueue", json=dict(trigger, dedup_key=None), timeout=5).json()["dedup_key"]
+    assert generated and generated != "grp-1"
+    for action in ("acknowledge", "resolve"):
+        assert requests.post(base + "/v2/enqueue", timeout=5, json={
+            "routing_key": KEY, "event_action": action, "dedup_key": "grp-1"}).status_code == 202
+    # another routing key's resolve of the same dedup_key is dropped, as PagerDuty does
+    requests.post(base + "/v2/enqueue", json={"routing_key": "x" * 32, "event_action": "resolve",
+                                              "dedup_key": "grp-1"}, timeout=5)
+    bad = requests.post(base + "/v2/enqueue", data="not json", timeout=5)
+    assert bad.status_code == 400 and bad.json()["status"] == "invalid event"
+    events = requests.get(base + "/_sandbox/events", timeout=5).json()["events"]
+    assert [e["outcome"] for e in events] == ["triggered", "triggered", "acknowledged", "resolved", "dropped"]
+    alerts = {a["dedup_key"]: a["status"] for a in requests.get(base + "/_sandbox/alerts", timeout=5).json()["alerts"]}
+    assert alerts == {"grp-1": "resolved", generated: "triggered"}
 
 
 def test_providers_follow_the_scenario(servers):
@@ -220,3 +307,15 @@ def test_slack_keeps_accepted_messages_only(servers):
     assert requests.post(base + "/services/T1/B1/secret", json={}, timeout=5).text == "no_text"
     messages = requests.get(base + "/_sandbox/messages", timeout=5).json()["messages"]
     assert [m["payload"] for m in messages] == [{"text": "AI moderation disabled"}]
+
+
+def test_slack_keeps_alertmanager_messages_apart(servers):
+    base = servers["slack"]
+    requests.delete(base + "/_sandbox/messages", timeout=5)
+    assert requests.post(base + "/services/T1/B2/alerts", json={"attachments": [{"title": "[FIRING]"}]},
+                         timeout=5).text == "ok"
+    assert requests.post(base + "/services/T1/B1/secret", json={"text": "runbook"}, timeout=5).text == "ok"
+    runbook = requests.get(base + "/_sandbox/messages", timeout=5).json()["messages"]
+    alerts = requests.get(base + "/_sandbox/messages", params={"webhook": "alertmanager"}, timeout=5).json()
+    assert [m["payload"] for m in runbook] == [{"text": "runbook"}]
+    assert [m["payload"] for m in alerts["messages"]] == [{"attachments": [{"title": "[FIRING]"}]}]

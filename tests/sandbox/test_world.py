@@ -28,15 +28,24 @@ def test_unknown_scenario_is_a_clear_error():
 @pytest.mark.parametrize("name", NAMES)
 def test_scenario_is_complete(name):
     state = world.resolve(name, DOC)
-    values = state["prometheus"]["values"]
-    for entry in state["prometheus"]["queries"]:
-        for series in entry["series"]:
-            assert series["value"] in values, (name, entry["query"])
+    m = state["metrics"]
+    assert set(m) == {"api", "payments", "streams", "gifts", "moderation", "mongodb", "memory_ramp"}, name
+    assert sum(m["api"]["routes"].values()) == pytest.approx(1.0), name
+    assert set(m["api"]["latency_seconds"]) == set(m["streams"]["latency_seconds"]) == {"p50", "p95", "p99"}
+    for quantiles in (m["api"]["latency_seconds"], m["streams"]["latency_seconds"]):
+        assert 0 < quantiles["p50"] <= quantiles["p95"] <= quantiles["p99"], name
+    assert all(0 <= p["success_ratio"] <= 1 for p in m["payments"].values()), name
+    assert set(m["memory_ramp"]) <= {d["name"] for d in state["kubernetes"]["deployments"]}, name
     assert set(state["providers"]) == {"stripe", "khalti", "agora", "cdn"}
     assert set(state["providers"].values()) <= {"up", "degraded", "down"}
     backend = next(d for d in state["kubernetes"]["deployments"] if d["name"] == "backend")
     assert [h["image"].rsplit(":", 1)[1] for h in backend["history"]] == ["v1.4.0", "v1.5.0", "v1.5.1"]
     assert backend["replicas"] == 3
+
+
+def test_the_emulator_query_table_is_gone():
+    """The real Prometheus evaluates PromQL now: no list of canned queries is left (issue 17)."""
+    assert "prometheus_queries" not in DOC and "prometheus" not in DOC["world"]
 
 
 def test_deep_merge_replaces_lists_and_merges_mappings():

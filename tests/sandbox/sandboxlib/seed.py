@@ -327,7 +327,7 @@ def _nodegroup_as_seeded(eks, acfg: dict) -> bool:
 
 def seed_web(endpoints: dict, state: dict) -> None:
     api = endpoints["HALOBUZZ_API_URL"].rstrip("/")
-    body = {"prometheus": state["prometheus"], "providers": state["providers"],
+    body = {"metrics": state["metrics"], "providers": state["providers"],
             "namespace": state["kubernetes"]["namespace"], "deployment": "backend"}
     resp = requests.put(api + "/_sandbox/scenario", json=body, timeout=10)
     if resp.status_code != 200:

@@ -44,5 +44,4 @@ def resolve(name: str, doc: dict | None = None) -> dict:
     override.pop("description", None)
     state = deep_merge(doc["world"], override)
     state["scenario"] = name
-    state["prometheus"]["queries"] = doc["prometheus_queries"]
     return state

@@ -1,7 +1,8 @@
 """Run the web emulators: `PYTHONPATH=tests/sandbox python -m webemu --kubeconfig K --ready-file F`.
 
 Each emulator listens on its own free 127.0.0.1 port; once all answer, the ports go to the
-ready file as JSON {"prometheus": P, "api": P, "providers": P, "slack": P}.
+ready file as JSON {"metrics": P, "api": P, "providers": P, "slack": P, "pagerduty": P, "slack_path": ...,
+"slack_alerts_path": ...}.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import signal
 import threading
 from pathlib import Path
 
-from . import api, prometheus, providers, slack
+from . import api, metrics, pagerduty, providers, slack
 from .common import State
 
 
@@ -26,14 +27,17 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     state = State()
     slack_path = args.slack_path or f"/services/TSANDBOX/BSANDBOX/{secrets.token_hex(12)}"
+    alerts_path = f"/services/TSANDBOX/BALERTS/{secrets.token_hex(12)}"  # Alertmanager's own webhook
     servers = {
-        "prometheus": prometheus.make_app(state).serve(),
+        "metrics": metrics.make_app(state, args.kubeconfig).serve(),
         "api": api.make_app(state, args.kubeconfig).serve(),
         "providers": providers.make_app(state).serve(),
-        "slack": slack.make_app(state, slack_path).serve(),
+        "slack": slack.make_app(state, slack_path, alerts_path).serve(),
+        "pagerduty": pagerduty.make_app(state).serve(),
     }
     ports = {name: srv.server_address[1] for name, srv in servers.items()}
     ports["slack_path"] = slack_path
+    ports["slack_alerts_path"] = alerts_path
     tmp = Path(args.ready_file + ".tmp")
     tmp.write_text(json.dumps(ports))
     os.replace(tmp, args.ready_file)

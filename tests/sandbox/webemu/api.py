@@ -7,7 +7,7 @@ healthz asks the Kubernetes API every time (the kubeconfig the launcher passes):
                                        replicas scaled to 0, the Deployment is missing or
                                        the cluster API cannot be reached
 The admin path PUT /_sandbox/scenario takes the scenario state of every emulator of this
-process (Prometheus values, provider statuses) and clears the Slack receiver.
+process (the exporters' metrics, provider statuses) and clears the Slack and PagerDuty receivers.
 """
 from __future__ import annotations
 
@@ -98,6 +98,6 @@ def make_app(state: State, kubeconfig: str) -> App:
     @app.route("GET", r"/_sandbox/scenario")
     def scenario_get(req):
         with state.lock:
-            return Response(200, {"providers": state.providers, "prometheus": state.prometheus})
+            return Response(200, {"providers": state.providers, "metrics": state.metrics})
 
     return app

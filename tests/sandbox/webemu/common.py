@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -108,16 +109,22 @@ class State:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.prometheus = {"values": {}, "queries": []}
+        self.metrics: dict = {}
+        self.scenario_started = time.time()
         self.providers: dict[str, str] = {}
         self.namespace = "halobuzz"
         self.deployment = "backend"
         self.slack_messages: list[dict] = []
+        self.pagerduty_events: list[dict] = []
+        self.pagerduty_alerts: dict[tuple, dict] = {}
 
     def set_scenario(self, body: dict) -> None:
         with self.lock:
-            self.prometheus = body.get("prometheus", self.prometheus)
+            self.metrics = dict(body.get("metrics", self.metrics))
+            self.scenario_started = time.time()
             self.providers = dict(body.get("providers", self.providers))
             self.namespace = body.get("namespace", self.namespace)
             self.deployment = body.get("deployment", self.deployment)
             self.slack_messages = []
+            self.pagerduty_events = []
+            self.pagerduty_alerts = {}

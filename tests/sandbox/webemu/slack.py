@@ -5,6 +5,11 @@ body is not JSON (or a form field `payload` holding JSON); 400 `no_text` when th
 has neither text, blocks nor attachments; 403 `invalid_token` for a wrong token; 404
 `no_service` for other paths. Tests read what was accepted from GET /_sandbox/messages and
 clear it with DELETE /_sandbox/messages.
+
+A second webhook (another incoming webhook of the same workspace, as Alertmanager gets its own in
+production) takes Alertmanager's notifications; its messages are kept apart and read with
+GET /_sandbox/messages?webhook=alertmanager, so a runbook's own Slack alert is never mixed up with
+the alert that paged for it.
 """
 from __future__ import annotations
 
@@ -36,24 +41,29 @@ def parse_message(body: bytes, content_type: str) -> tuple[int, str, dict | None
     return 200, "ok", payload
 
 
-def make_app(state: State, token_path: str) -> App:
+def make_app(state: State, token_path: str, alerts_path: str | None = None) -> App:
     app = App("slack")
+    webhooks = {token_path: "runbook"}
+    if alerts_path:
+        webhooks[alerts_path] = "alertmanager"
 
     @app.route("POST", r"/services/(?P<team>[^/]+)/(?P<bot>[^/]+)/(?P<token>[^/]+)")
     def webhook(req, team, bot, token):
-        if req.path != token_path:
+        if req.path not in webhooks:
             return Response(403, "invalid_token", TEXT)
         status, text, payload = parse_message(req.body, req.headers.get("Content-Type") or "")
         if payload is not None:
             with state.lock:
-                state.slack_messages.append({
-                    "received_at": dt.datetime.now(dt.timezone.utc).isoformat(), "payload": payload})
+                state.slack_messages.append({"received_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                                             "payload": payload, "webhook": webhooks[req.path]})
         return Response(status, text, TEXT)
 
     @app.route("GET", r"/_sandbox/messages")
     def messages(req):
+        wanted = (req.query.get("webhook") or ["runbook"])[-1]
         with state.lock:
-            return Response(200, {"messages": list(state.slack_messages)})
+            return Response(200, {"messages": [{k: v for k, v in m.items() if k != "webhook"}
+                                               for m in state.slack_messages if m["webhook"] == wanted]})
 
     @app.route("DELETE", r"/_sandbox/messages")
     def clear(req):

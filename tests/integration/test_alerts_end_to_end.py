@@ -1,0 +1,188 @@
+"""Issue 17 end to end: the real Prometheus evaluates the collection's rules on the scenario's series, the real
+Alertmanager routes what fires to the PagerDuty Events API v2 stand-in and the Slack receiver, and the alert
+resolves once the runbook's playbook has acted.
+
+Sandbox only (scenarios, the stand-ins' read-back paths). Every wait is on a condition Prometheus,
+Alertmanager or the stand-ins report, polled until a generous deadline; no assertion is on time.
+
+Dedup key: Alertmanager's PagerDuty v2 notifier sends `dedup_key: key.Hash()`, the SHA-256 (hex) of the
+alert group's key (prometheus/alertmanager notify/pagerduty/pagerduty.go, notifyV2), and `event_action`
+resolve once every alert of the group is resolved: one group is one PagerDuty alert, triggered and
+resolved under the same key.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+
+import pytest
+import requests
+
+POLL = 0.5
+
+
+def wait_for(what: str, probe, timeout: float):
+    """Poll `probe` until it returns something truthy; fail naming `what` (and the last value) at the deadline."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(POLL)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; last seen: {last!r}")
+
+
+def prom_get(env, path, **params):
+    resp = requests.get(env["PROMETHEUS_URL"] + path, params=params, timeout=10)
+    resp.raise_for_status()
+    return resp.json()["data"]
+
+
+def prom_query(env, expr):
+    return prom_get(env, "/api/v1/query", query=expr)["result"]
+
+
+def pagerduty_base(env):
+    return env["PAGERDUTY_EVENTS_URL"].rsplit("/v2/enqueue", 1)[0]
+
+
+def pd_events(env):
+    return requests.get(pagerduty_base(env) + "/_sandbox/events", timeout=10).json()["events"]
+
+
+def slack_messages(env):
+    """What Alertmanager posted to its Slack webhook (webemu/slack.py keeps the runbooks' apart)."""
+    return requests.get(env["SLACK_WEBHOOK_URL"].split("/services/")[0] + "/_sandbox/messages",
+                        params={"webhook": "alertmanager"}, timeout=10).json()["messages"]
+
+
+def pd_with(env, action, alertname, routing_key=None, dedup_key=None):
+    """The accepted PagerDuty events of one action whose summary names `alertname`."""
+    found = []
+    for entry in pd_events(env):
+        event = entry["event"]
+        if event["event_action"] != action or alertname not in (event.get("payload") or {}).get("summary", ""):
+            continue
+        if routing_key and event["routing_key"] != routing_key:
+            continue
+        if dedup_key and event["dedup_key"] != dedup_key:
+            continue
+        found.append(event)
+    return found
+
+
+def rule_groups(env):
+    return {g["name"]: g for g in prom_get(env, "/api/v1/rules")["groups"]}
+
+
+def evaluated_since(env, group: str, since: float, seconds: float) -> bool:
+    """True once Prometheus evaluated rule group `group` at least `seconds` after `since` (epoch)."""
+    last = rule_groups(env).get(group, {}).get("lastEvaluation", "")
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,6})?\d*(Z|[+-]\d\d:\d\d)", last)
+    if not match or last.startswith("0001-"):
+        return False
+    stamp = dt.datetime.fromisoformat(match.group(1) + (match.group(2) or "") + match.group(3).replace("Z", "+00:00"))
+    return stamp.timestamp() >= since + seconds
+
+
+@pytest.fixture(scope="module")
+def keys(sandbox_secrets):
+    return sandbox_secrets["pagerduty_routing_keys"]
+
+
+@pytest.fixture
+def quiet(sandbox_env, scenario):
+    """Switch to a scenario once Alertmanager holds no active alert of the previous one, and clear the
+    stand-ins, so that what the test reads afterwards came from this scenario."""
+    def switch(name: str) -> float:
+        scenario("healthy")
+        wait_for("Alertmanager to hold no active alert", lambda: not requests.get(
+            sandbox_env["ALERTMANAGER_URL"] + "/api/v2/alerts", params={"active": "true"}, timeout=10).json(), 120)
+        if name != "healthy":
+            scenario(name)
+        requests.delete(pagerduty_base(sandbox_env) + "/_sandbox/events", timeout=10)
+        requests.delete(sandbox_env["SLACK_WEBHOOK_URL"].split("/services/")[0] + "/_sandbox/messages", timeout=10)
+        return time.time()
+    return switch
+
+
+def test_rules_are_loaded_and_every_expression_evaluates(sandbox_env, scenario):
+    """Every recording and alerting rule of the collection is evaluated by the real Prometheus without error
+    (the PromQL of the rules), and every recording rule yields a series from the sandbox's exporters."""
+    scenario("healthy")
+    groups = wait_for("the halobuzz rule groups", lambda: {
+        n: g for n, g in rule_groups(sandbox_env).items() if n.startswith("halobuzz.")}, 60)
+    assert {"halobuzz.recording", "halobuzz.alerts", "halobuzz.escalation"} <= set(groups)
+    records = [r["name"] for r in groups["halobuzz.recording"]["rules"]]
+
+    def evaluated_without_error():
+        rules = [r for name, g in rule_groups(sandbox_env).items() if name.startswith("halobuzz.") for r in g["rules"]]
+        failing = [(r["name"], r.get("lastError")) for r in rules if r["health"] == "err"]
+        assert not failing, failing
+        return all(r["health"] == "ok" for r in rules)
+    wait_for("every rule to have been evaluated", evaluated_without_error, 60)
+    wait_for("a series for every recording rule",
+             lambda: all(prom_query(sandbox_env, name) for name in records), 60)
+
+
+def test_healthy_fires_nothing(sandbox_env, quiet):
+    switched = quiet("healthy")
+    longest_for = 10  # the sandbox renders every `for:` as 10s (sandboxlib/monitoring.py SANDBOX_FOR)
+    wait_for("the alert rules to run for longer than their `for:` on healthy data",
+             lambda: evaluated_since(sandbox_env, "halobuzz.alerts", switched, longest_for + 2), 60)
+    # ALERTS of the previous scenario went with its series: anything here was pending/firing since the switch.
+    assert prom_query(sandbox_env, 'count_over_time(ALERTS{alertstate=~"pending|firing"}[5m])') == []
+    assert [e for e in pd_events(sandbox_env) if e["event"]["event_action"] == "trigger"] == []
+
+
+def test_high_error_rate_pages_oncall_and_slack_then_resolves_after_the_playbook(
+        sandbox_env, quiet, keys, run_playbook):
+    quiet("high-error-rate")
+    trigger = wait_for("HaloBuzzHighErrorRate to reach PagerDuty", lambda: pd_with(
+        sandbox_env, "trigger", "HaloBuzzHighErrorRate", routing_key=keys["oncall"]), 120)[0]
+    # P0 -> PagerDuty severity critical, on the on-call service; one group, one SHA-256 dedup key
+    assert trigger["payload"]["severity"] == "critical"
+    assert re.fullmatch(r"[0-9a-f]{64}", trigger["dedup_key"])
+    alert = [a for a in requests.get(sandbox_env["PROMETHEUS_URL"] + "/api/v1/alerts", timeout=10).json()["data"][
+        "alerts"] if a["labels"]["alertname"] == "HaloBuzzHighErrorRate"][0]
+    assert alert["state"] == "firing" and alert["labels"]["severity"] == "P0"
+    assert alert["annotations"]["playbook"] == "playbooks/high_error_rate.yml"
+    assert 0.05 < float(alert["value"]) < 0.1
+    slack = wait_for("the alert in the backend team's Slack channel", lambda: [
+        m for m in slack_messages(sandbox_env) if m["payload"].get("channel") == "#halobuzz-backend"
+        and "HaloBuzzHighErrorRate" in str(m["payload"])], 60)
+    assert "playbooks/high_error_rate.yml" in str(slack[0]["payload"])
+
+    run_playbook("high_error_rate.yml")   # scales backend 3 -> 5: 370 requests/s of capacity for 240
+
+    resolve = wait_for("PagerDuty to get the resolve of the same alert", lambda: pd_with(
+        sandbox_env, "resolve", "HaloBuzzHighErrorRate", routing_key=keys["oncall"],
+        dedup_key=trigger["dedup_key"]), 600)[0]
+    assert resolve["payload"]["summary"].startswith("[RESOLVED]")
+    alerts = requests.get(pagerduty_base(sandbox_env) + "/_sandbox/alerts", timeout=10).json()["alerts"]
+    assert {"dedup_key": trigger["dedup_key"], "status": "resolved"}.items() <= [
+        a for a in alerts if a["dedup_key"] == trigger["dedup_key"]][0].items()
+    assert prom_query(sandbox_env, 'ALERTS{alertname="HaloBuzzHighErrorRate",alertstate="firing"}') == []
+
+
+def test_bad_release_pages_service_down_and_the_rollback_resolves_it(sandbox_env, quiet, keys, run_playbook):
+    quiet("bad-release")
+    trigger = wait_for("HaloBuzzServiceDown to reach PagerDuty", lambda: pd_with(
+        sandbox_env, "trigger", "HaloBuzzServiceDown", routing_key=keys["oncall"]), 120)[0]
+    assert trigger["payload"]["severity"] == "critical"
+    run_playbook("rollback.yml")          # back to v1.5.0: healthz 200, the blackbox probe succeeds
+    wait_for("the resolve of HaloBuzzServiceDown", lambda: pd_with(
+        sandbox_env, "resolve", "HaloBuzzServiceDown", routing_key=keys["oncall"],
+        dedup_key=trigger["dedup_key"]), 300)
+
+
+def test_payment_failures_page_the_payments_team(sandbox_env, quiet, keys):
+    quiet("payment-failures")
+    trigger = wait_for("HaloBuzzPaymentFailures to reach PagerDuty", lambda: pd_with(
+        sandbox_env, "trigger", "HaloBuzzPaymentFailures", routing_key=keys["oncall"]), 120)[0]
+    assert trigger["payload"]["severity"] == "critical"
+    wait_for("the alert in the payments team's Slack channel", lambda: [
+        m for m in slack_messages(sandbox_env) if m["payload"].get("channel") == "#halobuzz-payments"
+        and "HaloBuzzPaymentFailures" in str(m["payload"])], 60)
