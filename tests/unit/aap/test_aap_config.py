@@ -333,6 +333,10 @@ def test_break_glass_workflow_is_approve_approval_open():
     assert opened['extra_data'] == {'break_glass_action': 'open'}
     assert approve['success_nodes'] == ['second_person'] and gate['success_nodes'] == ['open']
     assert 'unified_job_template' not in gate and gate['approval_node']['timeout'] > 0
+    # the approve step runs with the team lead's Vault login, the open step with the on-call's (the template
+    # prompts for credentials, so AWX accepts a node's)
+    assert approve['credentials'] == ['HaloBuzz Vault LDAP (team lead)']
+    assert opened['credentials'] == ['HaloBuzz Vault LDAP'] and template['ask_credential_on_launch']
     assert not approve['failure_nodes'] and not gate['failure_nodes'] and not approve['always_nodes']
     # the node's extra_data is accepted by the template (prompt on launch) and not overridden by the
     # workflow's survey, whose answers reach every node
