@@ -49,6 +49,9 @@ TEMPLATES = {t['playbook']: t for t in
 CREDENTIAL_TYPES = {c['name']: c for c in
                     yaml.safe_load((AAP / 'controller_credential_types.yml').read_text())['controller_credential_types']}
 SCHEDULES = yaml.safe_load((AAP / 'controller_schedules.yml').read_text())['controller_schedules']
+WORKFLOWS = yaml.safe_load((AAP / 'controller_workflows.yml').read_text())['controller_workflows']
+# The sandbox's LDAP user behind each Vault LDAP credential the configuration names.
+LDAP_CREDENTIALS = {'HaloBuzz Vault LDAP': 'oncall', 'HaloBuzz Vault LDAP (team lead)': 'teamlead'}
 AWX_USER = 'sre-oncall'
 NS = 'halobuzz'
 
@@ -59,6 +62,7 @@ class Job(NamedTuple):
     answers: Callable[[dict, Path], tuple[dict, dict]] = lambda env, tmp: ({}, {})
     job_type: str = 'run'
     diff_mode: bool = False
+    credentials: tuple = ()  # a workflow node's credentials, replacing the template's of the same type
 
 
 class JobRun(NamedTuple):
@@ -86,12 +90,15 @@ def _inject(ctype_name: str, inputs: dict, pdd: Path) -> dict:
     return {name: jinja2.Template(value).render(**context) for name, value in (injectors.get('env') or {}).items()}
 
 
-def _credentials(template: dict, env: dict, pdd: Path) -> tuple[dict, list]:
+def _credentials(names: list, env: dict, pdd: Path) -> tuple[dict, list]:
     envvars, secrets = {}, []
-    for name in template['credentials']:
-        if name == 'HaloBuzz Vault LDAP':
-            inputs = {'username': env['SANDBOX_ONCALL_USER'], 'password': env['SANDBOX_ONCALL_PASSWORD']}
+    ldap_passwords = json.loads((Path(env['HALOBUZZ_SANDBOX_DIR']) / 'secrets.json').read_text())['ldap_passwords']
+    for name in names:
+        if name in LDAP_CREDENTIALS:
+            user = LDAP_CREDENTIALS[name]
+            inputs = {'username': user, 'password': ldap_passwords[user]}
             secrets.append(inputs['password'])
+            name = 'HaloBuzz Vault LDAP'
         elif name == 'HaloBuzz kubeconfig':
             inputs = {'kubeconfig': Path(env['KUBECONFIG']).read_text()}
         elif name == 'HaloBuzz AWS':  # AWX's built-in Amazon Web Services type
@@ -120,7 +127,10 @@ def awx_run(job: Job, sandbox_env: dict, tmp_path: Path) -> JobRun:
     # Endpoints: in AWX the inventory and credentials. The sandbox's own on-call login variables are left
     # out, so that Vault is reached only through the injected credential.
     envvars = {k: v for k, v in sandbox_env.items() if not k.startswith('SANDBOX_ONCALL_') and k != 'KUBECONFIG'}
-    cred_env, secrets = _credentials(template, sandbox_env, pdd)
+    names = list(template['credentials'])
+    if job.credentials:  # AWX: a prompted credential replaces the template's credential of its type
+        names = [n for n in names if n not in LDAP_CREDENTIALS] + list(job.credentials)
+    cred_env, secrets = _credentials(names, sandbox_env, pdd)
     envvars.update(cred_env)
     envvars.update(HALOBUZZ_RECORDS_DIR=str(records), ANSIBLE_CALLBACKS_ENABLED='halobuzz.ops.incident_timeline',
                    ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0',
@@ -196,16 +206,40 @@ def _maintenance(action):
     return answers
 
 
-def _break_glass(_env, tmp_path):
-    (tmp_path / 'out').mkdir(exist_ok=True)
-    return {'incident_id': 'INC-AWX-%s' % uuid.uuid4().hex[:6], 'reason': 'AWX job test of the break-glass runbook',
-            'approved_by': 'teamlead', 'secret_output_file': str(tmp_path / 'out' / 'mongodb.json')}, {}
+def break_glass_workflow() -> list[Job]:
+    """The jobs of the two-person break-glass workflow, in the order its success edges give, as AWX launches
+    them: the workflow's survey answers (one incident for both) over each node's extra_data, the node's
+    credentials (the team lead's Vault login for approve). The approval node between them is the human gate
+    AWX holds; here it is approved."""
+    (workflow,) = WORKFLOWS
+    nodes = {n['identifier']: n for n in workflow['simplified_workflow_nodes']}
+    targets = {t for n in nodes.values() for t in n.get('success_nodes', [])}
+    (start,) = [i for i in nodes if i not in targets]
+    incident = 'INC-AWX-%s' % uuid.uuid4().hex[:6]
+    jobs, identifier = [], start
+    while identifier:
+        node = nodes[identifier]
+        if 'unified_job_template' in node:
+            def answers(_env, tmp_path, node=node):
+                (tmp_path / 'out').mkdir(exist_ok=True)
+                survey = {'incident_id': incident, 'reason': 'AWX workflow test of the break-glass runbook',
+                          'approved_by': 'teamlead', 'requester': 'oncall',
+                          'secret_output_file': str(tmp_path / 'out' / 'mongodb.json')}
+                asked = {q['variable'] for q in workflow['survey_spec']['spec']}
+                workflow_vars = launch_extra_vars(workflow, {k: v for k, v in survey.items() if k in asked})
+                return dict(node['extra_data'], **workflow_vars), {}
+            playbook = next(p for p, t in TEMPLATES.items() if t['name'] == node['unified_job_template'])
+            jobs.append(Job(Path(playbook).stem, answers, credentials=tuple(node.get('credentials', ()))))
+        identifier = (node.get('success_nodes') or [None])[0]
+    return jobs
 
 
 def _memory_leak(_env, tmp_path):
-    # incident_response_heap_dump_dir has a templated default (computed where the job runs): not in the survey
+    """No heap dump: production's inventory says so (a dump is process memory), and kubeemu runs no
+    containers (no pods/exec). Both are prompt-on-launch extra vars, outside the survey: the switch is an
+    inventory name, the directory has a templated default."""
     return ({'incident_response_restart_cooldown_minutes': 0},
-            {'incident_response_heap_dump_dir': str(tmp_path / 'heapdumps')})
+            {'incident_response_heap_dump': False, 'incident_response_heap_dump_dir': str(tmp_path / 'heapdumps')})
 
 
 def _rehearsal(env, _tmp_path):
@@ -218,9 +252,8 @@ def _rehearsal(env, _tmp_path):
 REHEARSAL = Job('maintenance', _rehearsal, job_type='check', diff_mode=True)
 GROUPS = {
     'bad-release': [Job('rollback')],
-    'healthy': [Job('redis_check'), Job('service_down'), Job('break_glass', _break_glass), Job('scale_up'),
-                Job('db_rollback', _db_rollback), REHEARSAL, Job('maintenance', _maintenance('start')),
-                Job('maintenance', _maintenance('finish'))],
+    'healthy': [Job('redis_check'), Job('service_down'), *break_glass_workflow(), Job('scale_up'),
+                Job('db_rollback', _db_rollback), REHEARSAL, Job('maintenance', _maintenance('start'))],
     'stream-latency': [Job('cache_purge')],
     'db-corruption': [Job('db_connection_lost')],
     'payment-failures': [Job('payment_failures')],
