@@ -1,69 +1,58 @@
-"""Break-glass access (issue #8): playbooks/break_glass.yml and halobuzz.ops.vault_break_glass against Vault.
+"""Two-person break glass, enforced by Vault (issue 15 item 1): playbooks/break_glass.yml and
+halobuzz.ops.vault_break_glass against Vault.
 
 Against the sandbox by default. With HALOBUZZ_USE_ENV=1 the same tests run against a real Vault:
-VAULT_ADDR, VAULT_LDAP_USERNAME / VAULT_LDAP_PASSWORD (the requester, holding the break-glass
-policies, see roles/break_glass/meta/argument_specs.yml), VAULT_TOKEN (an admin token the tests use to
-check records and accessors) and, optionally, HALOBUZZ_VAULT_AUDIT_LOG (a file audit device's log).
+VAULT_ADDR, VAULT_LDAP_USERNAME / VAULT_LDAP_PASSWORD (the requester, policy breakglass-requester),
+VAULT_APPROVER_USERNAME / VAULT_APPROVER_PASSWORD (policy breakglass-approver), VAULT_TOKEN (an admin
+token the tests use to check records) and, optionally, HALOBUZZ_VAULT_AUDIT_LOG (a file audit device's log).
+Vault behaviour relied on (and emulated, tests/sandbox/test_vaultemu_wrapping.py): token roles and entity
+inheritance (vault/token_store.go handleCreateCommon), single-use response wrapping (vault/wrapping.go,
+api-docs/system/wrapping-unwrap), KV v2 create vs update by existence (api-docs/secret/kv/kv-v2, policies).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import stat
-import uuid
-from pathlib import Path
 
 import hvac
 import pymongo
 import pytest
 from hvac import exceptions as hv
 
-from sandbox_support import use_real_env
 from mongo_helpers import run_module
-from ansible_collections.halobuzz.ops.plugins.module_utils.vault import break_glass as bg
-from ansible_collections.halobuzz.ops.plugins.module_utils.vault.auth import auth_method
-from ansible_collections.halobuzz.ops.plugins.module_utils.vault.client import VaultAccessError, make_client
+from vault_approvals import (
+    approval_record,
+    approve,
+    audit_records,
+    incident,
+    module_params,
+    open_access,
+    run_module as run_break_glass,
+    vault_under_test,
+)
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault.client import VaultAccessError
 
-APPROVER = 'teamlead'
 FACT_PLAYBOOK = 'tests/integration/playbooks/break_glass_fact.yml'
+TAMPER = 'wrapping token is not valid or does not exist'
 
 
 @pytest.fixture(scope='module')
 def vault(sandbox_env):
-    """Everything a test needs to know about the Vault under test."""
-    if 'VAULT_ADDR' not in sandbox_env:
-        pytest.skip('no VAULT_ADDR (HALOBUZZ_SANDBOX_SKIP has vault, or the environment lacks it)')
-    if use_real_env():
-        admin_token = os.environ.get('VAULT_TOKEN') or pytest.skip('VAULT_TOKEN (an admin token) is needed to check')
-        user, password = os.environ['VAULT_LDAP_USERNAME'], os.environ['VAULT_LDAP_PASSWORD']
-        audit = os.environ.get('HALOBUZZ_VAULT_AUDIT_LOG')
-    else:
-        sandbox_dir = Path(sandbox_env['HALOBUZZ_SANDBOX_DIR'])
-        admin_token = json.loads((sandbox_dir / 'secrets.json').read_text())['vault_root_token']
-        user, password = sandbox_env['SANDBOX_ONCALL_USER'], sandbox_env['SANDBOX_ONCALL_PASSWORD']
-        audit = str(sandbox_dir / 'logs' / 'vault-audit.log')
-    admin = hvac.Client(url=sandbox_env['VAULT_ADDR'], token=admin_token)
-    secret = admin.secrets.kv.v2.read_secret_version(path='production/mongodb', mount_point='secret',
-                                                     raise_on_deleted_version=True)['data']['data']
-    return dict(addr=sandbox_env['VAULT_ADDR'], admin=admin, user=user, password=password,
-                audit=Path(audit) if audit else None, secret=secret,
-                env=dict(sandbox_env, VAULT_LDAP_USERNAME=user, VAULT_LDAP_PASSWORD=password))
-
-
-def incident():
-    return 'INC-T%s' % uuid.uuid4().hex[:8]
+    return vault_under_test(sandbox_env)
 
 
 def audit_size(vault):
     return vault['audit'].stat().st_size if vault['audit'] and vault['audit'].exists() else None
 
 
-def break_glass(run_playbook, vault, records, *extra, playbook='break_glass.yml', check=True, **variables):
-    args = dict(incident_id=incident(), reason='integration test of the break-glass runbook', approved_by=APPROVER)
+def break_glass(run_playbook, vault, records, *extra, playbook='break_glass.yml', check=True, approver=False,
+                **variables):
+    args = dict(incident_id=incident(), reason='integration test of the break-glass runbook')
     args.update(variables)
     argv = ['-e', json.dumps({k: v for k, v in args.items() if v is not None})] + list(extra)
-    return run_playbook(playbook, *argv, env=dict(vault['env'], HALOBUZZ_RECORDS_DIR=str(records)), check=check)
+    env = vault['approver_env'] if approver else vault['env']
+    return run_playbook(playbook, *argv, env=dict(env, HALOBUZZ_RECORDS_DIR=str(records)), check=check)
 
 
 def run_record(records):
@@ -89,19 +78,42 @@ def assert_secret_nowhere(vault, *texts):
             assert value not in text
 
 
+def requester_client(vault):
+    client = hvac.Client(url=vault['addr'])
+    client.auth.ldap.login(vault['user'], vault['password'])
+    return client
+
+
+# -- Vault enforces it: the requester alone ---------------------------------------------------------
+
+def test_requester_alone_cannot_read_production_by_any_vault_call(vault):
+    """Done when: the requester's own token cannot read secret/data/production/mongodb (403), by hvac directly."""
+    client = requester_client(vault)
+    with pytest.raises(hv.Forbidden):
+        client.secrets.kv.v2.read_secret_version(path='production/mongodb', mount_point='secret',
+                                                 raise_on_deleted_version=True)
+    with pytest.raises(hv.Forbidden):  # nor mint a reader through the token role, nor a child token
+        client.auth.token.create(role_name='breakglass')
+    with pytest.raises(hv.Forbidden):
+        client.auth.token.create(policies=['breakglass-production-read'])
+    with pytest.raises(hv.Forbidden):  # nor change its own policy
+        client.sys.create_or_update_acl_policy('breakglass-requester', '{"path": {"secret/*": {"capabilities": ["read"]}}}')
+
+
+# -- refused before anything is read or recorded ----------------------------------------------------
+
 @pytest.mark.parametrize('variables, error', [
     ({'incident_id': None}, 'missing required arguments: incident_id'),
     ({'incident_id': ''}, 'incident_id is missing'),
-    ({'approved_by': ''}, 'approved_by is missing'),
-    ({'approved_by': '@requester'}, 'is the requester'),
+    ({'incident_id': '../x'}, 'must be 1-64 letters'),
+    ({'reason': ''}, 'reason is missing'),
 ])
 def test_refused_before_any_vault_request(run_playbook, vault, tmp_path, variables, error):
-    if variables.get('approved_by') == '@requester':
-        variables = dict(approved_by=vault['user'].upper())
     before = audit_size(vault)
     result = break_glass(run_playbook, vault, tmp_path, check=False, **variables)
     assert result.rc != 0
     assert error in result.stdout
+    assert 'Traceback' not in result.stdout + result.stderr
     if before is not None:
         assert audit_size(vault) == before, 'a refused request reached Vault'
 
@@ -113,92 +125,127 @@ def test_wrong_ldap_password_is_a_clear_error(run_playbook, vault, tmp_path):
     assert 'Check the LDAP username and password' in result.stdout
 
 
-def _open(vault, sink=None, **overrides):
-    params = dict(vault_addr=vault['addr'], auth_method='ldap', username=vault['user'], password=vault['password'],
-                  mount_point=None, token=None, role_id=None, secret_id=None, requester=None,
-                  incident_id=incident(), reason='integration test', approved_by=APPROVER,
-                  secret_path='production/mongodb', engine_mount_point='secret', version=None, ttl='2m',
-                  token_policies=['breakglass-production-read'], secret_key=None, secret_output_file=None,
-                  token_accessor=None, login_token_accessor=None, validate_certs=True, ca_cert=None, timeout=10)
-    params.update(overrides)
-    method = auth_method(params)
-    request = bg.check_present_params(params, method.requester(), task_no_log=True)
-    tokens = [] if sink is None else sink
-    result = bg.open_access(params, request, method, lambda token: make_client(params, token), tokens.append)
-    return params, result, tokens
+def test_open_without_approval_fails_and_records_nothing(run_playbook, vault, tmp_path):
+    """Typed names prove nothing: approved_by and a requester label do not stand in for an approval."""
+    incident_id = incident()
+    result = break_glass(run_playbook, vault, tmp_path, check=False, incident_id=incident_id,
+                         approved_by='nobody-checks-this', requester='someone-else')
+    assert result.rc != 0
+    assert 'no approval for incident %s' % incident_id in result.stdout
+    assert 'break_glass_action=approve' in result.stdout
+    assert audit_records(vault, incident_id) == []
 
 
-@pytest.mark.parametrize('overrides, error', [
-    ({'secret_path': 'staging/mongodb'},
-     "Permission denied reading secret/data/staging/mongodb (Vault 403: permission denied): the token's policies "
-     "['breakglass-production-read'] do not allow read"),
-    ({'engine_mount_point': 'kv'}, "Permission denied reading kv/data/production/mongodb (Vault 403"),
-    ({'secret_path': 'production/nothere'}, 'Nothing found reading secret/data/production/nothere (Vault 404)'),
-    ({'version': 999}, 'Nothing found reading secret/data/production/mongodb (Vault 404)'),
-])
-def test_vault_errors_are_clear_and_revoke_the_child(vault, overrides, error):
-    tokens = []
+def test_approval_for_another_incident_is_refused(vault):
+    approved, other = incident(), incident()
+    approve(vault, approved)
+    with pytest.raises(VaultAccessError, match='no approval for incident %s' % other):
+        open_access(vault, other)
+    # the approval record copied to the other incident's path: its own incident id says where it belongs
+    record = approval_record(vault, approved)
+    vault['admin'].secrets.kv.v2.create_or_update_secret(path='approvals/break-glass/%s' % other, secret=record,
+                                                         mount_point='secret')
+    with pytest.raises(VaultAccessError, match="is for incident '%s'" % approved):
+        open_access(vault, other)
+    # ... relabelled as well: Vault's token says which incident it was minted for (and it is spent now)
+    vault['admin'].secrets.kv.v2.create_or_update_secret(path='approvals/break-glass/%s' % other,
+                                                         secret=dict(record, incident_id=other), mount_point='secret')
+    with pytest.raises(VaultAccessError, match="minted for incident '%s', not %s" % (approved, other)):
+        open_access(vault, other)
+    assert audit_records(vault, other) == [] and audit_records(vault, approved) == []
+
+
+def test_already_unwrapped_token_is_the_tamper_signal(vault):
+    """Someone unwrapped the approval's token first: the requester's open fails, nothing is recorded."""
+    incident_id = incident()
+    approve(vault, incident_id)
+    stolen = vault['admin'].sys.unwrap(token=approval_record(vault, incident_id)['wrap_token'])
+    assert stolen['auth']['client_token']
     with pytest.raises(VaultAccessError) as caught:
-        _open(vault, sink=tokens, **overrides)
-    assert error in str(caught.value)
-    assert len(tokens) == 2  # logged in and made a child token, then revoked both
-    for token in tokens:
-        with pytest.raises(hv.Forbidden):
-            hvac.Client(url=vault['addr'], token=token).auth.token.lookup_self()
+        open_access(vault, incident_id)
+    assert TAMPER in str(caught.value) and 'security incident' in str(caught.value)
+    assert audit_records(vault, incident_id) == []
 
 
-def test_child_token_is_revoked_afterwards(vault):
-    params, (record, where, data), tokens = _open(vault)
-    login_token, child_token = tokens
-    child = hvac.Client(url=vault['addr'], token=child_token)
-    assert child.secrets.kv.v2.read_secret_version(path='production/mongodb', mount_point='secret',
-                                                   raise_on_deleted_version=True)['data']['data'] == data
-    revoke = dict(params, state='revoked', token_accessor=record['token_accessor'],
-                  login_token_accessor=record['login_token_accessor'])
-    assert bg.revoke_access(revoke, auth_method(revoke), lambda t: make_client(revoke, t), tokens.append) == (
-        True, 'active')
-    with pytest.raises(hv.Forbidden):
-        child.auth.token.lookup_self()
-    with pytest.raises(hv.Forbidden):
-        hvac.Client(url=vault['addr'], token=login_token).auth.token.lookup_self()
-    assert bg.revoke_access(revoke, auth_method(revoke), lambda t: make_client(revoke, t), tokens.append) == (
-        False, 'revoked')
+def test_approver_cannot_approve_their_own_access(vault):
+    with pytest.raises(VaultAccessError, match='cannot approve your own access'):
+        approve(vault, incident(), requester=vault['approver'].upper() + '@halobuzz.com')
 
 
-def test_success_records_and_leaks_nothing(run_playbook, vault, tmp_path):
-    """Fact mode (-vvv): the secret reaches a following task, the access is recorded, the token revoked."""
+# -- approve, then open: once -----------------------------------------------------------------------
+
+def test_approve_then_open_succeeds_once_and_leaks_nothing(run_playbook, vault, tmp_path):
+    """Done when: approve -> open succeeds once, a second open with the same approval fails (-vvv, no secret)."""
+    incident_id = incident()
+    approved = break_glass(run_playbook, vault, tmp_path / 'approve', '-vvv', approver=True, incident_id=incident_id,
+                           requester=vault['user'], break_glass_action='approve', reason=None)
+    assert approved.recap['localhost']['failed'] == 0 and approved.recap['localhost']['changed'] == 1
+    approval = approval_record(vault, incident_id)
+    assert approval['wrap_token'] not in approved.stdout + approved.stderr
+    again = break_glass(run_playbook, vault, tmp_path / 'approve2', approver=True, incident_id=incident_id,
+                        requester=vault['user'], break_glass_action='approve', reason=None)
+    assert again.recap['localhost']['changed'] == 0  # a pending approval for the same requester stays
+    assert approval_record(vault, incident_id)['wrap_token'] == approval['wrap_token']
+
     records = tmp_path / 'records'
-    result = break_glass(run_playbook, vault, records, '-vvv', playbook=FACT_PLAYBOOK,
+    result = break_glass(run_playbook, vault, records, '-vvv', playbook=FACT_PLAYBOOK, incident_id=incident_id,
                          expected_uri_sha256=hashlib.sha256(vault['secret']['uri'].encode()).hexdigest())
     assert result.recap['localhost']['failed'] == 0
-    lines = run_record(records)
-    access = [line['record'] for line in lines if line['type'] == 'record'
+    access = [line['record'] for line in run_record(records) if line['type'] == 'record'
               and line['record'].get('event') == 'vault_break_glass_access']
-    revoked = [line['record'] for line in lines if line['type'] == 'record'
-               and line['record'].get('event') == 'vault_break_glass_revoked']
-    assert len(access) == 1 and len(revoked) == 1
+    assert len(access) == 1
     record = access[0]
     assert (record['requester'], record['approved_by'], record['path'], record['version']) == (
-        vault['user'], APPROVER, 'production/mongodb', 1)
-    assert record['token_policies'] == ['breakglass-production-read'] and record['token_ttl_seconds'] == 900
-    assert revoked[0]['token_accessor'] == record['token_accessor'] and revoked[0]['revoked'] is True
-    listed = vault['admin'].secrets.kv.v2.list_secrets(path='audit/break-glass/%s' % record['incident_id'],
-                                                       mount_point='secret')['data']['keys']
+        vault['user'], vault['approver'], 'production/mongodb', 1)
+    assert record['approver_entity_id'] and record['requester_entity_id']
+    assert record['approver_entity_id'] != record['requester_entity_id']
+    assert record['token_policies'] == ['breakglass-production-read', 'default']
+    listed = audit_records(vault, incident_id)
     assert len(listed) == 1
     stored = vault['admin'].secrets.kv.v2.read_secret_version(
-        path='audit/break-glass/%s/%s' % (record['incident_id'], listed[0]), mount_point='secret',
+        path='audit/break-glass/%s/%s' % (incident_id, listed[0]), mount_point='secret',
         raise_on_deleted_version=True)['data']['data']
     assert stored == record
     assert_revoked(vault, record['token_accessor'])
-    assert_revoked(vault, record['login_token_accessor'])
-    assert_secret_nowhere(vault, result.stdout, result.stderr,
-                          *[p.read_text() for p in records.iterdir()])
+    assert_secret_nowhere(vault, result.stdout, result.stderr, *[p.read_text() for p in records.iterdir()])
+    assert approval['wrap_token'] not in result.stdout + result.stderr
+
+    second = break_glass(run_playbook, vault, tmp_path / 'second', incident_id=incident_id, check=False)
+    assert second.rc != 0 and TAMPER in second.stdout and 'Traceback' not in second.stdout + second.stderr
+    assert audit_records(vault, incident_id) == listed
+
+
+def test_records_cannot_be_overwritten_by_the_requester(vault):
+    """Done when: the audit and approval records are create-only for the requester (no update, no delete)."""
+    incident_id = incident()
+    approve(vault, incident_id)
+    result = open_access(vault, incident_id)
+    client = requester_client(vault)
+    for path in (result['record_path'], 'approvals/break-glass/%s' % incident_id):
+        before = vault['admin'].secrets.kv.v2.read_secret_version(path=path, mount_point='secret',
+                                                                  raise_on_deleted_version=True)['data']
+        with pytest.raises(hv.Forbidden):
+            client.secrets.kv.v2.create_or_update_secret(path=path, secret={'requester': 'someone-else'},
+                                                         mount_point='secret')
+        with pytest.raises(hv.Forbidden):
+            client.secrets.kv.v2.create_or_update_secret(path=path, secret={'requester': 'someone-else'},
+                                                         mount_point='secret', cas=before['metadata']['version'])
+        with pytest.raises(hv.Forbidden):
+            client.secrets.kv.v2.delete_latest_version_of_secret(path=path, mount_point='secret')
+        with pytest.raises(hv.Forbidden):
+            client.secrets.kv.v2.delete_metadata_and_all_versions(path=path, mount_point='secret')
+        after = vault['admin'].secrets.kv.v2.read_secret_version(path=path, mount_point='secret',
+                                                                 raise_on_deleted_version=True)['data']
+        assert after == before
 
 
 def test_secret_output_file_is_private(run_playbook, vault, tmp_path):
+    incident_id = incident()
+    approve(vault, incident_id)
     out = tmp_path / 'mongodb-uri'
     records = tmp_path / 'records'
-    result = break_glass(run_playbook, vault, records, secret_output_file=str(out), break_glass_secret_key='uri')
+    result = break_glass(run_playbook, vault, records, incident_id=incident_id, secret_output_file=str(out),
+                         break_glass_secret_key='uri')
     assert out.read_text() == vault['secret']['uri'] + '\n'
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     record = [line['record'] for line in run_record(records) if line['type'] == 'record'][0]
@@ -208,16 +255,27 @@ def test_secret_output_file_is_private(run_playbook, vault, tmp_path):
 
 def test_check_mode_opens_nothing(run_playbook, vault, tmp_path):
     incident_id = incident()
+    approve(vault, incident_id)
     result = break_glass(run_playbook, vault, tmp_path, '--check', '-v', incident_id=incident_id)
     assert result.recap['localhost']['failed'] == 0
     assert 'Would open break-glass access to secret/production/mongodb' in result.stdout
+    assert audit_records(vault, incident_id) == []
+    assert open_access(vault, incident_id)['changed'] is True  # the approval is still there to open
+
+
+def test_approve_check_mode_mints_nothing(vault):
+    incident_id = incident()
+    params = module_params(vault['addr'], vault['approver'], vault['approver_password'], action='approve',
+                           incident_id=incident_id, requester=vault['user'])
+    result = run_break_glass(params, check_mode=True)[0]
+    assert result['changed'] is True and 'Would approve' in result['msg']
     with pytest.raises(hv.InvalidPath):
-        vault['admin'].secrets.kv.v2.list_secrets(path='audit/break-glass/%s' % incident_id, mount_point='secret')
+        approval_record(vault, incident_id)
 
 
 def test_db_rollback_takes_mongodb_uri_from_vault(run_playbook, vault, scenario, sandbox_env, tmp_path):
-    """playbooks/db_rollback.yml with mongodb_uri_from_vault: the corrupted database is restored with the URI
-    read through the break_glass role; the access is recorded and its token revoked."""
+    """playbooks/db_rollback.yml with mongodb_uri_from_vault: after an approval, the corrupted database is
+    restored with the URI read through the break_glass role; the access is recorded and its token revoked."""
     if not sandbox_env.get('KUBECONFIG') or not sandbox_env.get('MONGODB_URI'):
         pytest.skip('db_rollback needs the sandbox MongoDB and Kubernetes')
     scenario('healthy')
@@ -228,11 +286,14 @@ def test_db_rollback_takes_mongodb_uri_from_vault(run_playbook, vault, scenario,
     with pymongo.MongoClient(sandbox_env['MONGODB_URI']) as client:
         healthy = {name: client.halobuzz[name].count_documents({}) for name in ('users', 'streams', 'gifts')}
     scenario('db-corruption')
+    vault = vault_under_test(sandbox_env)  # the scenario re-seeded Vault
+    incident_id = incident()
+    approve(vault, incident_id)
     records = tmp_path / 'records'
     result = run_playbook('db_rollback.yml', '-e', json.dumps({
         'backup_archive': str(archive), 'safety_backup_dir': str(tmp_path / 'safety'),
-        'mongodb_uri_from_vault': True, 'incident_id': incident(), 'reason': 'restore after the failed migration',
-        'approved_by': APPROVER}),
+        'mongodb_uri_from_vault': True, 'incident_id': incident_id, 'reason': 'restore after the failed migration',
+        'approved_by': vault['approver']}),
         # no MONGODB_URI, so the inventory has no mongodb_uri (as in production); -e would outrank set_fact
         env=dict(vault['env'], HALOBUZZ_RECORDS_DIR=str(records), MONGODB_URI=''))
     assert result.recap['localhost']['failed'] == 0

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+import vault_approvals
+
 boto3 = pytest.importorskip('boto3')
 hvac = pytest.importorskip('hvac')
 kubernetes = pytest.importorskip('kubernetes')
@@ -170,9 +172,12 @@ def _maintenance_start(env, _tmp_path):
     return ['-e', 'maintenance_action=start', '-e', json.dumps({'maintenance_nodes': [node]})]
 
 
-def _break_glass(_env, tmp_path):
-    """The sandbox inventory gives the on-call LDAP login (vault_ldap_*); the secret would go to a file."""
-    return ['-e', json.dumps({'incident_id': 'INC-CHECK-1', 'approved_by': 'teamlead',
+def _break_glass(env, tmp_path):
+    """The sandbox inventory gives the on-call LDAP login (vault_ldap_*); the secret would go to a file.
+    Issue 15: the open step needs an approval in Vault, given first by the approver (before the snapshot)."""
+    incident_id = vault_approvals.incident()
+    vault_approvals.approve(vault_approvals.vault_under_test(env), incident_id)
+    return ['-e', json.dumps({'incident_id': incident_id, 'approved_by': 'teamlead',
                               'reason': 'check mode test of the break-glass runbook',
                               'secret_output_file': str(tmp_path / 'out' / 'mongodb.json')})]
 

@@ -16,6 +16,8 @@ from bson import encode
 from bson.int64 import Int64
 from kubernetes import client as k8s_client, config as k8s_config
 
+import vault_approvals
+
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import backup as mongodb_backup
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import ArchiveWriter
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import RAW_OPTIONS
@@ -198,9 +200,11 @@ def test_mongodb_uri_from_vault_through_break_glass(world, sandbox_env, sandbox_
     archive = backup_of(mongo, database, tmp_path / 'same.archive')  # the database already holds it
     env = dict(sandbox_env, MONGODB_URI='', VAULT_LDAP_USERNAME=sandbox_env['SANDBOX_ONCALL_USER'],
                VAULT_LDAP_PASSWORD=sandbox_env['SANDBOX_ONCALL_PASSWORD'])
+    incident_id = vault_approvals.incident()  # issue 15: the approver approves first (two-person break glass)
+    vault_approvals.approve(vault_approvals.vault_under_test(sandbox_env), incident_id)
     result = run_playbook('db_rollback.yml', '-e', 'backup_archive=%s' % archive, '-e',
                           'safety_backup_dir=%s' % (tmp_path / 'safety'), '-e', 'mongodb_uri_from_vault=true',
-                          '-e', 'incident_id=INC-6-test', '-e', 'reason=database rollback test',
+                          '-e', 'incident_id=%s' % incident_id, '-e', 'reason=database rollback test',
                           '-e', 'approved_by=teamlead', env=env)
     assert 'already holds exactly this content' in result.stdout and 'Scale the writers' not in result.stdout
     assert sandbox_env['MONGODB_URI'] not in result.stdout + result.stderr

@@ -20,6 +20,7 @@ from pathlib import Path
 import kubernetes
 import pytest
 
+import vault_approvals
 from sandbox_support import REPO, VENV_BIN, use_real_env
 
 REFUSAL = 'Refusing to run: this is the sandbox inventory'
@@ -133,7 +134,10 @@ def test_break_glass_result_loses_the_secret_and_records_are_private(run_playboo
     records = tmp_path / 'records'
     records.mkdir(mode=0o755)
     os.chmod(records, 0o755)  # an older records folder, made with a umask of 022
-    result = run_playbook('tests/integration/playbooks/break_glass_scrubbed.yml', *_break_glass_args(),
+    incident_id = vault_approvals.incident()  # issue 15: the approver approves first (two-person break glass)
+    vault_approvals.approve(vault_approvals.vault_under_test(vault_env), incident_id)
+    result = run_playbook('tests/integration/playbooks/break_glass_scrubbed.yml',
+                          *_break_glass_args(incident_id=incident_id),
                           env=dict(vault_env, HALOBUZZ_RECORDS_DIR=str(records)))
     assert result.recap['localhost']['failed'] == 0
     assert stat.S_IMODE(records.stat().st_mode) == 0o700

@@ -48,13 +48,14 @@ def test_pymongo_ping(env):
         client.close()
 
 
-def test_vault_ldap_break_glass_reads_mongodb_and_nothing_outside(env):
+def test_vault_ldap_oncall_alone_reads_no_production_secret(env):
     client = hvac.Client(url=env["VAULT_ADDR"])
     login = client.auth.ldap.login(username=env["SANDBOX_ONCALL_USER"], password=env["SANDBOX_ONCALL_PASSWORD"])
     assert login["auth"]["client_token"]
-    secret = client.secrets.kv.v2.read_secret_version(path="production/mongodb", mount_point="secret",
-                                                      raise_on_deleted_version=True)
-    assert secret["data"]["data"]["uri"].startswith("mongodb")
+    # Issue 15: the requester alone cannot read production (two-person break glass, enforced by Vault)
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.secrets.kv.v2.read_secret_version(path="production/mongodb", mount_point="secret",
+                                                 raise_on_deleted_version=True)
     with pytest.raises(hvac.exceptions.Forbidden):
         client.secrets.kv.v2.read_secret_version(path="ops/root-credentials", mount_point="secret",
                                                  raise_on_deleted_version=True)

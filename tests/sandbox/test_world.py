@@ -108,7 +108,10 @@ def test_vault_config_puts_real_endpoints_and_passwords_in():
         "uri": "mongodb://127.0.0.1:1/halobuzz", "username": "halobuzz_app", "password": "pw"}
     assert cfg["ldap_users"]["oncall"]["password"] == "o"
     assert "default" not in cfg["policies"], "Vault attaches `default` to every token: never widen it"
+    # Issue 15: no LDAP user reads production; only the token role `breakglass` mints a reader.
     readers = {name for name, pol in cfg["policies"].items() if "secret/data/production/*" in pol["path"]}
-    assert readers and readers <= set(cfg["ldap_users"]["oncall"]["policies"])
-    for user in ("teamlead", "developer"):
+    assert readers == {"breakglass-production-read"}
+    for user in ("oncall", "teamlead", "developer"):
         assert not readers & set(cfg["ldap_users"][user]["policies"]), user
+    assert cfg["token_roles"]["breakglass"]["allowed_policies"] == ["breakglass-production-read"]
+    assert "auth/token/create/breakglass" in cfg["policies"]["breakglass-approver"]["path"]

@@ -1,61 +1,65 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Break-glass access to a Vault KV v2 secret: the runbook's Emergency Access, enforced.
+"""Break-glass access to a Vault KV v2 secret: the runbook's Emergency Access, two people, enforced by Vault.
 
-``validate_request`` refuses a request without an incident, a reason or an approver (or
-approved by the requester) before anything talks to Vault. ``open_access`` logs in, creates a
-short-lived child token holding only the policies needed, reads the secret with it, writes
-the access record (never the secret) to KV and returns both. ``revoke_access`` revokes the
-child token by accessor, idempotently. ``vault_break_glass`` is what the module of that name
-runs: the whole flow from its parameters to its result.
+The requester alone cannot read a production secret: their policy has no read on it. ``approval.py``
+is the approver's half (a response-wrapped read token minted through a token role, and the approval
+record). ``open_access`` is the requester's half: it finds the approval for the incident, checks
+that approver and requester are different Vault identities (entity and normalised user name,
+identity.py), unwraps the token once (a second unwrap fails: the tamper signal), reads the secret
+with it, writes the access record create-only, and revokes the token (in ``finally``).
+``vault_break_glass`` is what the module of that name runs: approve, open or revoke.
 
-Layers: client.py (connection, errors) -> auth.py (login methods) -> this file.
+Layers: client.py (connection, errors) -> auth.py (login methods) -> identity.py -> approval.py -> this file.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import datetime
 import json
 import os
-import re
 import tempfile
 
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault.approval import (
+    APPROVAL_PREFIX,
+    TAMPER_HINT,
+    BreakGlassRefused,
+    approve,
+    check_incident_id,
+    iso,
+    lookup_wrap,
+    read_approval,
+    revoke_token_self,
+    unwrap,
+    utc_now,
+    whoami,
+)
 from ansible_collections.halobuzz.ops.plugins.module_utils.vault.auth import auth_method
 from ansible_collections.halobuzz.ops.plugins.module_utils.vault.client import (
     VaultAccessError,
     make_client,
     vault_request,
 )
+from ansible_collections.halobuzz.ops.plugins.module_utils.vault.identity import IdentityRefused, normalize_name
 
-DEFAULT_TTL_SECONDS = 15 * 60
-MAX_TTL_SECONDS = 60 * 60
-MIN_TTL_SECONDS = 60
 RECORD_PREFIX = 'audit/break-glass'
-_INCIDENT_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
-_TTL = re.compile(r'^\s*(\d+)\s*([smh]?)\s*$')
-_UNITS = {'': 1, 's': 1, 'm': 60, 'h': 3600}
+__all__ = ['APPROVAL_PREFIX', 'BreakGlassRefused', 'vault_break_glass']
 
 
-class BreakGlassRefused(VaultAccessError):
-    """The request breaks a break-glass rule; nothing was sent to Vault."""
+def validate_request(incident_id, reason, approved_by=None, requester=None):
+    """The checked open request as a dict; BreakGlassRefused names the first rule broken.
 
-
-def parse_ttl(value):
-    """Seconds for a TTL given as seconds or ``<n>s|m|h``, within the break-glass bounds."""
-    if value is None or value == '':
-        return DEFAULT_TTL_SECONDS
-    match = _TTL.match(str(value))
-    if not match:
-        raise BreakGlassRefused("ttl %r is not a duration: give seconds or a number with s, m or h (e.g. '15m')." % (value,))
-    seconds = int(match.group(1)) * _UNITS[match.group(2)]
-    if seconds < MIN_TTL_SECONDS:
-        raise BreakGlassRefused('ttl %r is shorter than %d seconds: too short to use.' % (value, MIN_TTL_SECONDS))
-    if seconds > MAX_TTL_SECONDS:
-        raise BreakGlassRefused('ttl %r is longer than the break-glass limit of 1h: ask for 1h at most and run '
-                                'again when it expires.' % (value,))
-    return seconds
+    ``approved_by`` and ``requester`` are typed names: labels for the record, never the proof (the
+    approval in Vault and the Vault identities are).
+    """
+    incident_id = check_incident_id(incident_id)
+    reason = (reason or '').strip()
+    if not reason:
+        raise BreakGlassRefused('Break-glass access refused: reason is missing. Say why production access is '
+                                'needed (it goes into the access record).')
+    return dict(incident_id=incident_id, reason=reason, approved_by_label=(approved_by or '').strip() or None,
+                requester_label=(requester or '').strip() or None)
 
 
 def normalize_secret_path(path, engine_mount_point):
@@ -74,97 +78,37 @@ def normalize_secret_path(path, engine_mount_point):
     return clean
 
 
-def validate_request(incident_id, reason, approved_by, requester, ttl=None):
-    """The checked request as a dict; BreakGlassRefused names the first rule broken.
-
-    ``requester`` is the person asking (the LDAP user, or the requester option); None when
-    only Vault knows (auth_method=token): check_approver_identity then runs after login.
-    """
-    incident_id = (incident_id or '').strip()
-    reason = (reason or '').strip()
-    approved_by = (approved_by or '').strip()
-    if not incident_id:
-        raise BreakGlassRefused('Break-glass access refused: incident_id is missing. Open an incident first and '
-                                'give its id.')
-    if not _INCIDENT_ID.match(incident_id):
-        raise BreakGlassRefused('Break-glass access refused: incident_id %r must be 1-64 letters, digits, ".", "_" '
-                                'or "-" (it names the audit record path).' % (incident_id,))
-    if not reason:
-        raise BreakGlassRefused('Break-glass access refused: reason is missing. Say why production access is '
-                                'needed (it goes into the access record).')
-    if not approved_by:
-        raise BreakGlassRefused("Break-glass access refused: approved_by is missing. Get the team lead's approval "
-                                'and give their name.')
-    if requester and approved_by.lower() == requester.strip().lower():
-        raise BreakGlassRefused('Break-glass access refused: approved_by %r is the requester. Someone else (the team '
-                                'lead) must approve.' % (approved_by,))
-    return dict(incident_id=incident_id, reason=reason, approved_by=approved_by,
-                requester=(requester or '').strip() or None, ttl_seconds=parse_ttl(ttl))
-
-
-def check_approver_identity(request, login):
-    """Refuse when the approver is the identity Vault logged in (known only after login)."""
-    if request['approved_by'].lower() in login.identities():
-        raise BreakGlassRefused('Break-glass access refused: approved_by %r is the Vault identity that logged in '
-                                '(%s). Someone else must approve.' % (request['approved_by'], login.display_name))
-
-
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-
-
-def _iso(moment):
-    return moment.strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
 def record_path(incident_id, accessed_at, accessor):
     """Where the access record goes inside the KV mount (unique per access)."""
     return '%s/%s/%s-%s' % (RECORD_PREFIX, incident_id, accessed_at.strftime('%Y%m%dT%H%M%SZ'), accessor)
 
 
-def build_access_record(request, login, child, mount, path, version, keys, accessed_at):
-    """The access record: who, when, incident, path, version, approver, accessor; never a secret value."""
-    expires_at = accessed_at + datetime.timedelta(seconds=request['ttl_seconds'])
+def build_access_record(request, requester, approval, token, mount, path, version, keys, accessed_at, method):
+    """The access record: who (Vault identities), when, incident, path, version, approval; never a secret value."""
+    meta = token.get('metadata') or {}
     return {
         'event': 'vault_break_glass_access',
         'incident_id': request['incident_id'],
         'reason': request['reason'],
-        'requester': request['requester'] or login.display_name,
-        'vault_identity': login.display_name,
-        'auth_method': login.method,
-        'approved_by': request['approved_by'],
-        'accessed_at': _iso(accessed_at),
-        'expires_at': _iso(expires_at),
+        'requester': requester.name,
+        'requester_entity_id': requester.entity_id,
+        'vault_identity': requester.display_name,
+        'auth_method': method,
+        'approved_by': meta.get('approver') or approval.get('approver'),
+        'approver_entity_id': token.get('entity_id'),
+        'approved_at': approval.get('approved_at'),
+        'typed_labels': {'approved_by': request['approved_by_label'], 'requester': request['requester_label']},
+        'accessed_at': iso(accessed_at),
         'mount': mount,
         'path': path,
         'api_path': '%s/data/%s' % (mount, path),
         'version': version,
         'secret_keys': sorted(keys),
-        'token_accessor': child['accessor'],
-        'token_policies': child['policies'],
-        'token_ttl_seconds': request['ttl_seconds'],
-        'login_token_accessor': login.accessor,
+        'token_accessor': token.get('accessor'),
+        'token_policies': sorted(token.get('policies') or []),
+        'wrap_accessor': approval.get('wrap_accessor'),
+        'token_revoked': True,
     }
-
-
-def create_child_token(client, request, login, policies, vault_addr):
-    """A non-renewable child token with only ``policies`` and the request's TTL."""
-    ttl = '%ds' % request['ttl_seconds']
-    meta = {'incident_id': request['incident_id'], 'approved_by': request['approved_by'],
-            'purpose': 'break-glass'}
-    with vault_request('creating the break-glass child token at', 'auth/token/create', vault_addr,
-                       policies=login.policies, capability='update on auth/token/create',
-                       hint='The break-glass policy must grant update on auth/token/create and hold %s.'
-                            % (policies,)):
-        response = client.auth.token.create(policies=policies, ttl=ttl, explicit_max_ttl=ttl, renewable=False,
-                                            no_default_policy=True, meta=meta,
-                                            display_name='break-glass-%s' % request['incident_id'])
-    auth = (response or {}).get('auth') or {}
-    if not auth.get('client_token') or not auth.get('accessor'):
-        raise VaultAccessError('Vault created no usable child token at auth/token/create (no token or accessor '
-                               'in the answer).')
-    return {'token': auth['client_token'], 'accessor': auth['accessor'],
-            'policies': sorted(auth.get('policies') or policies)}
 
 
 def read_secret(client, mount, path, version, policies, vault_addr):
@@ -232,59 +176,102 @@ def _is_gone(exc):
     return 'accessor' in text or 'invalid token' in text or 'not found' in text
 
 
-def open_access(params, request, login_method, client_factory, secret_sink, now=None):
-    """Log in, create the child token, read the secret, write the record.
+def _refuse_same_person(requester_name, approver_name, how):
+    if normalize_name(requester_name, "the requester's Vault user name %r" % (requester_name,)) == normalize_name(
+            approver_name, 'the approver %r' % (approver_name,)):
+        raise IdentityRefused('Break-glass access refused: self-approval - the approval was given by %r, which is '
+                              'you (%s) once names are normalised (%s). Another person must approve.'
+                              % (approver_name, requester_name, how))
 
-    Returns ``(record, record_path, data)``. ``client_factory(token)`` builds an hvac client;
-    ``secret_sink(value)`` is told every token, so the module can mask it. On every path after
-    the login that does not hand the access back - a refusal, a Vault error, and any other
-    exception (a bug, a KeyboardInterrupt) - the child token and the login token are revoked
-    (in ``finally``) before the error goes on; on success they stay alive for the caller, whose
-    access record names both accessors (the role revokes them in its ``always``).
+
+def check_approval(approval, request, requester, token_role):
+    """Refuse an approval that does not fit this incident and requester, before unwrapping anything."""
+    incident_id = request['incident_id']
+    if approval is None:
+        raise BreakGlassRefused(
+            'Break-glass access refused: no approval for incident %s. An approver (breakglass-approver) runs '
+            'playbooks/break_glass.yml -e break_glass_action=approve -e incident_id=%s -e requester=%s.'
+            % (incident_id, incident_id, requester.name))
+    if approval.get('incident_id') != incident_id:
+        raise BreakGlassRefused('Break-glass access refused: the approval stored for incident %s is for incident %r. '
+                                'Ask for an approval of %s.' % (incident_id, approval.get('incident_id'), incident_id))
+    if not approval.get('wrap_token'):
+        raise BreakGlassRefused('Break-glass access refused: the approval for incident %s holds no wrapped token. '
+                                'Ask for a new approval.' % (incident_id,))
+    if normalize_name(approval.get('requester'), "the approval's requester") != normalize_name(
+            requester.name, "the requester's Vault user name"):
+        raise BreakGlassRefused('Break-glass access refused: the approval for incident %s is for %r, and you are %s '
+                                'in Vault.' % (incident_id, approval.get('requester'), requester.name))
+    _refuse_same_person(requester.name, approval.get('approver'), "the approval record's approver")
+    return approval
+
+
+def check_unwrapped(token, request, requester, token_role):
+    """Refuse a token that Vault says came from the requester, or was minted for another incident."""
+    meta = token.get('metadata') or {}
+    if not token.get('client_token'):
+        raise BreakGlassRefused('Break-glass access refused: the approval\'s wrapped response holds no token.')
+    if not token.get('entity_id'):
+        raise IdentityRefused('Break-glass access refused: the approval\'s token carries no Vault identity '
+                              '(entity_id is empty): it was not minted by an approver\'s own login.')
+    if token['entity_id'] == requester.entity_id:
+        raise IdentityRefused('Break-glass access refused: self-approval - Vault says the approval\'s token was '
+                              'minted by your own identity (entity %s).' % (requester.entity_id,))
+    if meta.get('incident_id') != request['incident_id']:
+        raise BreakGlassRefused('Break-glass access refused: the approval\'s token was minted for incident %r, not '
+                                '%s.' % (meta.get('incident_id'), request['incident_id']))
+    _refuse_same_person(requester.name, meta.get('approver'), "the approver named in the token Vault minted")
+
+
+def open_access(params, request, login_method, client_factory, secret_sink, check_mode=False, now=None):
+    """The open step. Returns ``(record, record_path, data)`` (None in check mode after the checks).
+
+    Every token this step holds is revoked in ``finally``: the read token (its own revoke-self) and
+    the requester's login (never a token the caller gave with auth_method=token).
     """
     vault_addr = params['vault_addr']
     mount = params['engine_mount_point'].strip('/')
     path = normalize_secret_path(params['secret_path'], mount)
+    token_role = (params.get('token_role') or 'breakglass').strip()
     client = client_factory(None)
     login = login_method.login(client)
-    child = None
-    handed_over = False
+    token = None
     try:
         secret_sink(login.token)
-        check_approver_identity(request, login)
-        policies = sorted(set(params.get('token_policies')
-                              or [p for p in login.policies if p not in ('default', 'root')]))
-        if not policies:
-            raise BreakGlassRefused('Break-glass access refused: no policy to give the child token (the login '
-                                    'holds only %s). Set token_policies to the break-glass read policy.'
-                                    % (login.policies,))
-        child = create_child_token(client, request, login, policies, vault_addr)
-        secret_sink(child['token'])
-        data, version = read_secret(client_factory(child['token']), mount, path, params.get('version'),
-                                    child['policies'], vault_addr)
+        requester = whoami(client, vault_addr)
+        normalize_name(requester.name, "the requester's Vault user name %r" % (requester.name,))
+        approval, dummy = read_approval(client, mount, request['incident_id'], vault_addr, login.policies)
+        if approval and approval.get('wrap_token'):
+            secret_sink(approval['wrap_token'])
+        check_approval(approval, request, requester, token_role)
+        info = lookup_wrap(client, approval['wrap_token'], vault_addr)
+        if info is None:
+            raise BreakGlassRefused('Break-glass access refused: the approval for incident %s (by %s at %s) can no '
+                                    'longer be opened: Vault says its wrapping token is not valid or does not '
+                                    'exist. %s' % (request['incident_id'], approval.get('approver'),
+                                                   approval.get('approved_at'), TAMPER_HINT))
+        expected = 'auth/token/create/%s' % token_role
+        if info.get('creation_path') != expected:
+            raise BreakGlassRefused('Break-glass access refused: the approval\'s wrapped response was created at %r, '
+                                    'not by the break-glass token role (%s).' % (info.get('creation_path'), expected))
+        if check_mode:
+            return None, None, None
+        token = (unwrap(client, approval['wrap_token'], vault_addr) or {}).get('auth') or {}
+        if token.get('client_token'):
+            secret_sink(token['client_token'])
+        check_unwrapped(token, request, requester, token_role)
+        data, version = read_secret(client_factory(token['client_token']), mount, path, params.get('version'),
+                                    token.get('policies') or [], vault_addr)
         accessed_at = now or utc_now()
-        record = build_access_record(request, login, child, mount, path, version, list(data), accessed_at)
-        where = record_path(request['incident_id'], accessed_at, child['accessor'])
+        record = build_access_record(request, requester, approval, token, mount, path, version, list(data),
+                                     accessed_at, login.method)
+        where = record_path(request['incident_id'], accessed_at, token.get('accessor'))
         write_record(client, mount, where, record, login.policies, vault_addr)
-        handed_over = True
         return record, where, data
     finally:
-        if not handed_over:
-            end_access(client, login, child and child['accessor'], vault_addr)
-
-
-def end_access(client, login, child_accessor, vault_addr):
-    """Best effort: revoke the child token (by accessor) and the login token; never raises.
-
-    Runs while another error is on its way: that error is the one to report, and a token this
-    cannot revoke still dies with its short TTL.
-    """
-    if child_accessor:
-        try:
-            revoke_by_accessor(client, child_accessor, login.policies, vault_addr)
-        except Exception:  # the original error is the one to report
-            pass
-    end_login(client, login)
+        if token and token.get('client_token'):
+            revoke_token_self(client_factory, token['client_token'])
+        end_login(client, login)
 
 
 def end_login(client, login):
@@ -318,14 +305,10 @@ def revoke_access(params, login_method, client_factory, secret_sink, check_only=
     return changed, before
 
 
-def check_present_params(params, auth_requester, task_no_log):
-    """The validated request for state=present, or BreakGlassRefused; no Vault request is made."""
-    requester = params.get('requester') or auth_requester
-    if not requester and params.get('auth_method') == 'approle':
-        raise BreakGlassRefused('Break-glass access refused: auth_method=approle logs in a machine; give requester, '
-                                'the person asking (in AWX, the job launcher).')
+def check_open_params(params, task_no_log):
+    """The validated open request, or BreakGlassRefused; no Vault request is made."""
     request = validate_request(params.get('incident_id'), params.get('reason'), params.get('approved_by'),
-                               requester, params.get('ttl'))
+                               params.get('requester'))
     normalize_secret_path(params.get('secret_path'), params.get('engine_mount_point') or 'secret')
     if params.get('version') is not None and params['version'] < 1:
         raise BreakGlassRefused('version %r is not a secret version: versions start at 1.' % (params['version'],))
@@ -381,16 +364,15 @@ def write_secret_file(path, secret):
 def revocation_record(params, changed):
     return {'event': 'vault_break_glass_revoked', 'token_accessor': params['token_accessor'],
             'login_token_accessor': params.get('login_token_accessor'),
-            'revoked': changed, 'already_revoked': not changed, 'at': _iso(utc_now())}
+            'revoked': changed, 'already_revoked': not changed, 'at': iso(utc_now())}
 
 
 def vault_break_glass(params, check_mode, task_no_log, mask):
-    """The vault_break_glass module: open (state=present) or end (state=revoked) a break-glass access.
+    """The vault_break_glass module: approve, open (state=present) or end (state=revoked) a break-glass access.
 
     ``task_no_log`` says whether the task has no_log (only then is the secret returned); ``mask(value)``
     is told every token, and the secret's string values when the secret goes to a file, so that none
-    of them can reach the output. Returns the module result. A failure after the access was opened
-    carries ``access_record`` and ``token_accessor``, so that the role can revoke the tokens.
+    of them can reach the output. Returns the module result.
     """
     method = auth_method(params)
 
@@ -404,49 +386,25 @@ def vault_break_glass(params, check_mode, task_no_log, mask):
         if not check_mode:
             result['halobuzz_record'] = revocation_record(params, changed)
         return result
+    if params.get('action') == 'approve':
+        return approve(params, check_mode, method, client_factory, mask)
     # check mode returns no secret, so it needs no no_log
-    request = check_present_params(params, method.requester(), task_no_log or check_mode)
+    request = check_open_params(params, task_no_log or check_mode)
+    record, where, data = open_access(params, request, method, client_factory, mask, check_mode=check_mode)
     if check_mode:
-        client = client_factory(None)
-        login = method.login(client)
-        mask(login.token)
-        try:
-            check_approver_identity(request, login)
-        finally:
-            end_login(client, login)
-        return dict(changed=True, msg='Would open break-glass access to %s/%s as %s for %s.' % (
-            params['engine_mount_point'], params['secret_path'], login.display_name, request['incident_id']))
-    record, where, data = open_access(params, request, method, client_factory, mask)
+        return dict(changed=True, msg='Would open break-glass access to %s/%s for %s with the approval found '
+                                      '(checked, not unwrapped).' % (params['engine_mount_point'],
+                                                                     params['secret_path'], request['incident_id']))
     result = dict(changed=True, access_record=record, halobuzz_record=record, record_path=where,
                   token_accessor=record['token_accessor'], diff=dict(before={}, after=record))
-    handed_over = False
-    try:
-        secret = select_secret(data, params.get('secret_key'), params['engine_mount_point'], params['secret_path'])
-        if params.get('secret_output_file'):
-            write_secret_file(params['secret_output_file'], secret)
-            # not returned, so it may be masked: nothing of it can reach the output by accident
-            for value in data.values():
-                if isinstance(value, str) and len(value) >= 6:
-                    mask(value)
-            result['secret_output_file'] = params['secret_output_file']
-        else:
-            result['secret'] = secret
-        handed_over = True
-    except VaultAccessError as error:
-        # The access is open: its accessors go back with the failure so that the role revokes the tokens
-        # (they are revoked below already; the role's revoke then reports them gone).
-        raise VaultAccessError(str(error), access_record=record, token_accessor=record['token_accessor'])
-    finally:
-        if not handed_over:
-            _end_recorded_access(params, method, client_factory, mask, record)
+    secret = select_secret(data, params.get('secret_key'), params['engine_mount_point'], params['secret_path'])
+    if params.get('secret_output_file'):
+        write_secret_file(params['secret_output_file'], secret)
+        # not returned, so it may be masked: nothing of it can reach the output by accident
+        for value in data.values():
+            if isinstance(value, str) and len(value) >= 6:
+                mask(value)
+        result['secret_output_file'] = params['secret_output_file']
+    else:
+        result['secret'] = secret
     return result
-
-
-def _end_recorded_access(params, method, client_factory, mask, record):
-    """Revoke both tokens of an opened access whose secret was not handed over; never raises."""
-    try:
-        revoke_access(dict(params, token_accessor=record['token_accessor'],
-                           login_token_accessor=record.get('login_token_accessor')),
-                      method, client_factory, mask)
-    except Exception:  # the error on its way is the one to report; the TTL bounds the tokens
-        pass

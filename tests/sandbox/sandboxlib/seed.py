@@ -266,6 +266,7 @@ def vault_config(state: dict, secrets: dict, endpoints: dict) -> dict:
                        for name, user in vcfg["ldap_users"].items()},
         "policies": vcfg["policies"],
         "approle": {"roles": {}},
+        "token_roles": vcfg.get("token_roles") or {},
         "kv": render(vcfg["kv"]),
     }
 

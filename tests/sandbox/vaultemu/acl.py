@@ -29,6 +29,16 @@ DEFAULT_POLICY = {
     "sys/tools/hash": ["update"],
     "sys/tools/hash/*": ["update"],
     "sys/internal/ui/resultant-acl": ["read"],
+    # response wrapping (vault/policy_store.go defaultPolicy): wrap, look up and unwrap
+    "sys/wrapping/wrap": ["update"],
+    "sys/wrapping/lookup": ["update"],
+    "sys/wrapping/unwrap": ["update"],
+}
+
+# The one policy of a response-wrapping token (vault/policy_store.go responseWrappingPolicy).
+RESPONSE_WRAPPING_POLICY = {
+    "cubbyhole/response": ["create", "read"],
+    "sys/wrapping/unwrap": ["update"],
 }
 
 # Paths that need `sudo` besides the operation's capability (Vault's root-protected paths).
@@ -90,6 +100,8 @@ class ACL:
             rules = policies.get(name)
             if rules is None and name == "default":
                 rules = DEFAULT_POLICY
+            if name == "response-wrapping":  # built in, cannot be defined or replaced
+                rules = RESPONSE_WRAPPING_POLICY
             for path, caps in (rules or {}).items():
                 merged.setdefault(path, set()).update(caps)
         for caps in merged.values():

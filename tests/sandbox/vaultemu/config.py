@@ -79,6 +79,7 @@ class Config:
     policies: dict = field(default_factory=dict)
     approle_roles: dict = field(default_factory=dict)
     kv: dict = field(default_factory=dict)
+    token_roles: dict = field(default_factory=dict)
     version: str = "1.17.6"
     cluster_name: str = "vault-cluster-sandbox"
 
@@ -161,7 +162,7 @@ def parse_config(raw):
     """Config from a dict (the YAML document or the JSON body of POST /_sandbox/reset)."""
     raw = _require_mapping(raw, "<top level>")
     known = {"root_token", "default_ttl", "max_ttl", "ldap", "ldap_users", "policies", "approle",
-             "kv", "version", "cluster_name"}
+             "kv", "token_roles", "version", "cluster_name"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"unknown config keys {sorted(unknown)}; known keys are {sorted(known)}")
@@ -185,8 +186,8 @@ def parse_config(raw):
         cfg.ldap_users[str(user)] = LdapUser(password, _policy_list(spec.get("policies"),
                                                                    f"ldap_users.{user}.policies"))
     for name, body in _require_mapping(raw.get("policies"), "policies").items():
-        if name == "root":
-            raise ConfigError("config key 'policies.root': the root policy is built in and cannot be defined")
+        if name in ("root", "response-wrapping"):
+            raise ConfigError(f"config key 'policies.{name}': the {name} policy is built in and cannot be defined")
         cfg.policies[str(name)] = _validate_policy(name, body)
     approle = _require_mapping(raw.get("approle"), "approle")
     for name, spec in _require_mapping(approle.get("roles"), "approle.roles").items():
@@ -206,6 +207,18 @@ def parse_config(raw):
             if not isinstance(data, dict):
                 raise ConfigError(f"config key 'kv.{mount}.{path}' must be a mapping of secret fields")
             cfg.kv[str(path).strip("/")] = data
+    from .roles import FIELDS, TokenRole, apply_role_fields  # roles.py imports parse_duration from here
+
+    for name, spec in _require_mapping(raw.get("token_roles"), "token_roles").items():
+        spec = _require_mapping(spec, f"token_roles.{name}")
+        unknown_fields = set(spec) - set(FIELDS) - {"explicit_max_ttl"}
+        if unknown_fields:
+            raise ConfigError(f"config key 'token_roles.{name}' has unsupported keys {sorted(unknown_fields)}; "
+                              f"emulated: {list(FIELDS)}")
+
+        def role_error(msg, name=name):
+            return ConfigError(f"config key 'token_roles.{name}': {msg}")
+        cfg.token_roles[str(name).lower()] = apply_role_fields(TokenRole(str(name).lower()), spec, role_error)
     cfg.version = str(raw.get("version", cfg.version))
     cfg.cluster_name = str(raw.get("cluster_name", cfg.cluster_name))
     return cfg

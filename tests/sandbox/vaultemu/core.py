@@ -17,7 +17,8 @@ from .audit import AuditDevice
 from .errors import INVALID_TOKEN, PERMISSION_DENIED, Resp, VaultError, bad_request, multierror
 from .kv import KVv2
 from .config import ConfigError, parse_duration, parse_policy_document
-from .tokens import TokenStore, go_duration, sanitize_policies
+from .roles import TokenRole, apply_role_fields
+from .tokens import TokenStore, go_duration, rfc3339, sanitize_policies
 
 # Requests answered in the HTTP layer without a token and without an audit entry, as in Vault.
 UNAUTHENTICATED = ("sys/health", "sys/seal-status", "sys/leader")
@@ -32,6 +33,9 @@ MOUNTS = {  # mount point -> (type, description, accessor, plugin version)
     "auth/approle/": ("approle", "", "auth_approle_2d3e4f5a", "v1.17.6+builtin.vault"),
 }
 LDAP_BIND_FAILED = "ldap operation failed: failed to bind as user"
+# sdk/helper/consts: ErrInvalidWrappingToken; http/logical.go answers it with 400 for sys/wrapping/*.
+INVALID_WRAPPING_TOKEN = "wrapping token is not valid or does not exist"
+WRAPPING_PATHS = ("sys/wrapping/lookup", "sys/wrapping/unwrap", "sys/wrapping/rewrap")
 
 
 @dataclass
@@ -45,6 +49,8 @@ class Request:
     remote_port: int
     mount_point: str = ""
     mount_type: str = ""
+    wrap_ttl: str = ""           # the X-Vault-Wrap-TTL header
+    wrap_token: object = None    # sys/wrapping/*: the validated wrapping token
 
 
 def mount_of(path):
@@ -100,6 +106,7 @@ class VaultCore:
             self.kv = KVv2(self.clock)
             for path, data in config.kv.items():
                 self.kv.seed(path, data)
+            self.token_roles = {name: TokenRole(**vars(role)) for name, role in config.token_roles.items()}
 
     def acl_for(self, tok):
         return aclmod.ACL(tok.policies, self.policies)
@@ -117,7 +124,14 @@ class VaultCore:
             if req.path.endswith("/") and req.operation in ("update", "create"):
                 return 400, {"errors": ["cannot write to a path ending in '/'"]}
             spent = False
+            if req.path in WRAPPING_PATHS and req.operation in ("update", "create"):
+                refused = self._validate_wrapping_token(req)
+                if refused:
+                    return refused
             try:
+                wrap_ttl = self._wrap_ttl(req)
+                if req.path == "sys/wrapping/lookup":  # unauthenticated (system backend PathsSpecial)
+                    login = True
                 if not login:
                     tok = self._authenticate(req)
                     spent = self.tokens.use(tok)  # a use counts even when the ACL then refuses, as in Vault
@@ -135,7 +149,79 @@ class VaultCore:
             self._audit_response(req, tok, resp)
             if resp.status == 204:
                 return 204, None
+            if wrap_ttl and resp.status == 200 and (resp.data is not None or resp.auth):
+                return 200, self._wrap(req, resp, wrap_ttl, tok)
             return resp.status, self._envelope(req, resp)
+
+    # -- response wrapping (vault/wrapping.go, http/logical.go) -------------------------------
+    def _wrap_ttl(self, req):
+        if not req.wrap_ttl:
+            return 0
+        try:
+            ttl = parse_duration(req.wrap_ttl, "wrap TTL")
+        except ValueError:
+            raise bad_request("error parsing wrap TTL: invalid duration") from None
+        return ttl
+
+    def _validate_wrapping_token(self, req):
+        """Core.ValidateWrappingToken: the token in the body (third party) or the client token must be a
+        live token whose only policy is response-wrapping; otherwise 400 before anything else."""
+        third_party = "token" in req.data
+        value = req.data.get("token") if third_party else req.token
+        if third_party and (not isinstance(value, str) or not value):
+            self.audit.log("request", req, None, error="error validating wrapping token")
+            return 400, {"errors": ["error validating wrapping token: empty token in request body"]}
+        wtok = self.tokens.lookup(value) if value else None
+        if wtok is None or wtok.policies != ["response-wrapping"] or wtok.wrapped is None:
+            self.audit.log("request", req, None, error=INVALID_WRAPPING_TOKEN)
+            return 400, {"errors": [INVALID_WRAPPING_TOKEN]}
+        req.wrap_token = wtok
+        return None
+
+    def _new_wrapping_token(self, envelope, creation_path, ttl):
+        """A response-wrapping token: orphan, one use, only the response-wrapping policy, holding the
+        response in its cubbyhole with creation_ttl/creation_time/creation_path (wrapping.go wrapInCubbyhole)."""
+        now = self.clock()
+        return self.tokens.create(["response-wrapping"], creation_path, "response-wrapping", ttl=ttl,
+                                  num_uses=1, renewable=False, explicit_max_ttl=ttl, entity_id="",
+                                  wrapped={"response": envelope,
+                                           "wrapinfo": {"creation_ttl": ttl, "creation_time": rfc3339(now),
+                                                        "creation_path": creation_path}})
+
+    def _wrap_info(self, wtok, wrapped_accessor=""):
+        info = wtok.wrapped["wrapinfo"]
+        out = {"token": wtok.id, "accessor": wtok.accessor, "ttl": info["creation_ttl"],
+               "creation_time": info["creation_time"], "creation_path": info["creation_path"]}
+        if wrapped_accessor:
+            out["wrapped_accessor"] = wrapped_accessor
+        return out
+
+    def _wrap(self, req, resp, ttl, tok):
+        envelope = {"data": resp.data, "auth": resp.auth, "warnings": resp.warnings}
+        wtok = self._new_wrapping_token(envelope, req.path, ttl)
+        body = {"request_id": req.id, "lease_id": "", "renewable": False, "lease_duration": 0, "data": None,
+                "wrap_info": self._wrap_info(wtok, (resp.auth or {}).get("accessor", "")), "warnings": None,
+                "auth": None, "mount_type": req.mount_type}
+        return body
+
+    def _sys_wrapping(self, sub, op, body, tok, req):
+        wtok = req.wrap_token
+        if wtok is None or op not in ("update", "create"):
+            raise VaultError(405, multierror("unsupported operation"))
+        if sub == "wrapping/lookup":
+            info = wtok.wrapped["wrapinfo"]
+            return Resp(data={"creation_ttl": info["creation_ttl"], "creation_time": info["creation_time"],
+                              "creation_path": info["creation_path"]})
+        if sub == "wrapping/unwrap":
+            # single use: the wrapping token is revoked once read (wrapping.go / the cubbyhole goes with it)
+            envelope = wtok.wrapped["response"]
+            self.tokens.revoke_tree(wtok)
+            return Resp(data=envelope["data"], auth=envelope["auth"], warnings=envelope["warnings"])
+        # rewrap: same response and creation TTL in a new token; the old one is invalidated
+        info = wtok.wrapped["wrapinfo"]
+        new = self._new_wrapping_token(wtok.wrapped["response"], info["creation_path"], info["creation_ttl"])
+        self.tokens.revoke_tree(wtok)
+        return Resp(data=None, wrap_info=self._wrap_info(new))
 
     def _audit_response(self, req, tok, resp, error=None):
         if resp is None:
@@ -157,6 +243,8 @@ class VaultCore:
         """The ACL check, after KV's existence check has made a write `create` or `update`."""
         if req.operation in ("create", "update"):
             exists = self.kv.exists(req.path[len("secret/"):]) if req.mount_point == "secret/" else None
+            if req.path.startswith("auth/token/roles/"):  # pathRoles has an ExistenceCheck, as KV does
+                exists = req.path[len("auth/token/roles/"):].lower() in self.token_roles
             if exists is not None:
                 req.operation = "update" if exists else "create"
             else:
@@ -170,7 +258,7 @@ class VaultCore:
 
     def _envelope(self, req, resp):
         body = {"request_id": req.id, "lease_id": "", "renewable": False, "lease_duration": 0,
-                "data": resp.data, "wrap_info": None, "warnings": resp.warnings, "auth": resp.auth,
+                "data": resp.data, "wrap_info": resp.wrap_info, "warnings": resp.warnings, "auth": resp.auth,
                 "mount_type": req.mount_type}
         return {**resp.data, **body} if resp.top_level and resp.data else body
 
@@ -186,6 +274,8 @@ class VaultCore:
         if req.mount_point == "auth/approle/":
             return self._approle(path[len("auth/approle/"):], op, body)
         if req.mount_point == "sys/":
+            if path in WRAPPING_PATHS:
+                return self._sys_wrapping(path[len("sys/"):], op, body, tok, req)
             return self._sys(path[len("sys/"):], op, body, tok)
         raise VaultError(404, f"no handler for route \"{path}\". route entry not found.")
 
@@ -208,12 +298,18 @@ class VaultCore:
                      "performance_standby_last_remote_wal": 0}
 
     # -- auth methods -----------------------------------------------------------------------
-    def _login(self, policies, path, display_name, meta, ttl, max_ttl):
+    def entity_id(self, mount, alias_name):
+        """The identity entity of a login alias: stable for the same alias, as Vault's identity store
+        keeps one entity per (auth mount accessor, alias name) once created."""
+        accessor = MOUNTS[mount][2]
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"vaultemu:{self.cluster_id}:{accessor}:{alias_name}"))
+
+    def _login(self, policies, path, display_name, meta, ttl, max_ttl, entity_id=""):
         system_max = self.config.max_ttl
         max_ttl = min(max_ttl, system_max) if max_ttl else system_max
         ttl = min(ttl or self.config.default_ttl, max_ttl)
         tok = self.tokens.create(sanitize_policies(policies, True), path, display_name, ttl=ttl,
-                                 meta=meta, max_ttl=max_ttl)
+                                 meta=meta, max_ttl=max_ttl, entity_id=entity_id)
         return Resp(auth=self.tokens.auth_block(tok))
 
     def _ldap(self, sub, op, body):
@@ -227,8 +323,10 @@ class VaultCore:
         user = self.config.ldap_users.get(username)
         if user is None or user.password != password:
             raise bad_request(LDAP_BIND_FAILED)
+        # builtin/credential/ldap: the alias name is the user name, lower-cased (case_sensitive_names false)
         return self._login(user.policies, f"auth/ldap/login/{username}", f"ldap-{username}",
-                           {"username": username}, self.config.ldap_token_ttl, self.config.ldap_token_max_ttl)
+                           {"username": username}, self.config.ldap_token_ttl, self.config.ldap_token_max_ttl,
+                           entity_id=self.entity_id("auth/ldap/", username.lower()))
 
     def _approle(self, sub, op, body):
         if sub != "login" or op not in ("create", "update"):
@@ -244,11 +342,22 @@ class VaultCore:
                 if role.secret_id != secret_id:
                     break
                 return self._login(role.policies, "auth/approle/login", "approle", {"role_name": name},
-                                   role.token_ttl, role.token_max_ttl)
+                                   role.token_ttl, role.token_max_ttl,
+                                   entity_id=self.entity_id("auth/approle/", role.role_id))
         raise bad_request("invalid role or secret ID")
 
     # -- token store --------------------------------------------------------------------------
     def _token(self, sub, op, body, tok):
+        if sub == "roles" or sub.startswith("roles/"):
+            return self._token_roles(sub[len("roles/"):] if sub != "roles" else "", op, body)
+        if sub.startswith("create/") and sub != "create/":
+            if op not in ("update", "create"):
+                raise VaultError(405, multierror("unsupported operation"))
+            name = sub[len("create/"):].lower()
+            role = self.token_roles.get(name)
+            if role is None:
+                raise bad_request(f"unknown role {name}")  # token_store.go handleCreateAgainstRole
+            return self._token_create(body, tok, role=role)
         handler = {
             ("create", "update"): self._token_create,
             ("create-orphan", "update"): lambda b, t: self._token_create(b, t, orphan=True),
@@ -268,8 +377,54 @@ class VaultCore:
             raise VaultError(404, multierror("unsupported path"))
         return handler(body, tok)
 
-    def _token_create(self, body, parent, orphan=False):
-        """auth/token/create and create-orphan (the latter is ACL'd by its path, not by sudo)."""
+    def _token_roles(self, name, op, body):
+        """auth/token/roles (LIST) and auth/token/roles/:name (read, create/update, delete)."""
+        if not name:
+            if op != "list":
+                raise VaultError(405, multierror("unsupported operation"))
+            if not self.token_roles:
+                raise VaultError(404)
+            return Resp(data={"keys": sorted(self.token_roles)})
+        name = name.lower()
+        role = self.token_roles.get(name)
+        if op == "read":
+            if role is None:
+                raise VaultError(404)
+            return Resp(data=role.read_data())
+        if op in ("create", "update"):
+            updated = apply_role_fields(TokenRole(**vars(role)) if role else TokenRole(name), body, bad_request)
+            self.token_roles[name] = updated
+            return Resp.empty()
+        if op == "delete":
+            self.token_roles.pop(name, None)
+            return Resp.empty()
+        raise VaultError(405, multierror("unsupported operation"))
+
+    @staticmethod
+    def _go_quote_list(items):
+        """Go's %q of a []string: ["a" "b"]."""
+        return "[" + " ".join(json.dumps(i) for i in items) + "]"
+
+    def _role_policies(self, role, requested, no_default, parent):
+        """handleCreateCommon, `case role != nil && (allowed or disallowed)`."""
+        local_add_default = not no_default and "default" not in role.disallowed_policies
+        final = sanitize_policies(requested, local_add_default) if requested else []
+        if role.allowed_policies:
+            role_policies = sanitize_policies(role.allowed_policies, local_add_default)
+            if not final:
+                final = role_policies
+            elif not set(final) <= set(role_policies):
+                raise bad_request(f"token policies ({self._go_quote_list(final)}) must be subset of the role's "
+                                  f"allowed policies ({self._go_quote_list(role_policies)})")
+        elif not final:
+            final = sanitize_policies(parent.policies, local_add_default)
+        for policy in final:
+            if policy in role.disallowed_policies:
+                raise bad_request(f"token policy {json.dumps(policy)} is disallowed by this role")
+        return final
+
+    def _token_create(self, body, parent, orphan=False, role=None):
+        """auth/token/create, create-orphan (ACL'd by its path, not by sudo) and create/:role."""
         known = {"policies", "meta", "no_parent", "no_default_policy", "renewable", "ttl", "explicit_max_ttl",
                  "display_name", "num_uses", "id", "type"}
         warnings = []
@@ -286,8 +441,11 @@ class VaultCore:
         # token_store.go handleCreateCommon: inherit the parent's policies when none are given;
         # without root or sudo a child may only hold policies its parent holds.
         policies = _policies_param(body.get("policies"))
-        no_default = _bool(body.get("no_default_policy"), False)
-        if not policies:
+        no_default = _bool(body.get("no_default_policy"), False) or bool(role and role.token_no_default_policy)
+        if role is not None and (role.allowed_policies or role.disallowed_policies):
+            policies = self._role_policies(role, policies, no_default, parent)
+            add_default = False
+        elif not policies:
             policies = list(parent.policies)
             add_default = not no_default and "default" in parent.policies
         elif not is_sudo:
@@ -300,7 +458,9 @@ class VaultCore:
         if no_default and "default" in policies:
             policies.remove("default")
         no_parent = _bool(body.get("no_parent"), False)
-        if no_parent and not is_sudo:
+        if role is not None:  # the role decides: orphan or a child of the caller, no sudo needed
+            no_parent = role.orphan
+        elif no_parent and not is_sudo:
             raise bad_request("root or sudo privileges required to create orphan token")
         meta = body.get("meta")
         if meta is not None and not isinstance(meta, dict):
@@ -313,12 +473,21 @@ class VaultCore:
             raise bad_request("error parsing num_uses: expected an integer") from None
         if num_uses < 0:
             raise bad_request("number of uses cannot be negative")
+        if role is not None and role.token_num_uses and (not num_uses or role.token_num_uses < num_uses):
+            num_uses = role.token_num_uses
         display = "token"
         if body.get("display_name"):
             display = re.sub(r"[^a-zA-Z0-9-]", "-", "token-" + str(body["display_name"])).rstrip("-")
         root_child = policies == ["root"]
         if not ttl and not root_child:
             ttl = self.config.default_ttl
+        if role is not None and role.token_explicit_max_ttl:
+            if explicit_max:
+                explicit_max = min(explicit_max, role.token_explicit_max_ttl)
+                warnings.append("Explicit max TTL specified both during creation call and in role; using the "
+                                f"lesser value of {explicit_max} seconds")
+            else:
+                explicit_max = role.token_explicit_max_ttl
         max_ttl = self.config.max_ttl
         if explicit_max and explicit_max < max_ttl:
             max_ttl = explicit_max
@@ -329,10 +498,14 @@ class VaultCore:
             ttl = max_ttl
         if root_child and not explicit_max and not body.get("ttl"):
             ttl, max_ttl = 0, 0
-        tok = self.tokens.create(policies, "auth/token/create-orphan" if orphan else "auth/token/create",
+        path = "auth/token/create-orphan" if orphan else "auth/token/create"
+        if role is not None:
+            path = f"auth/token/create/{role.name}" + (f"/{role.path_suffix}" if role.path_suffix else "")
+        renewable = _bool(body.get("renewable"), True) and (role is None or role.renewable)
+        tok = self.tokens.create(policies, path,
                                  display, ttl=ttl, parent=None if no_parent or orphan else parent,
                                  meta={str(k): str(v) for k, v in meta.items()} if meta else None,
-                                 renewable=_bool(body.get("renewable"), True), explicit_max_ttl=explicit_max,
+                                 renewable=renewable, explicit_max_ttl=explicit_max,
                                  max_ttl=max_ttl, num_uses=num_uses, token_id=body.get("id") or None)
         return Resp(auth=self.tokens.auth_block(tok), warnings=warnings or None)
 

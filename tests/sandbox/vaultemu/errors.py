@@ -41,6 +41,7 @@ class Resp:
     auth: dict = None
     warnings: list = None
     top_level: bool = False  # older sys/ endpoints also copy `data` to the top of the body
+    wrap_info: dict = None   # sys/wrapping/rewrap answers a new wrap_info
 
 
     @classmethod

@@ -6,7 +6,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from .config import ConfigError, load_config, parse_config
 from .core import Request, VaultCore
@@ -72,9 +72,12 @@ class _Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization") or ""
         if not token and auth.startswith("Bearer "):
             token = auth[len("Bearer "):].strip()
-        req = Request(id=str(uuid.uuid4()), operation=operation, path=url.path[len("/v1/"):].lstrip("/"),
+        # Go's net/http hands Vault the decoded path (URL.Path): auth/ldap/login/HALOBUZZ%5Calice is
+        # the user HALOBUZZ\alice.
+        req = Request(id=str(uuid.uuid4()), operation=operation,
+                      path=unquote(url.path[len("/v1/"):]).lstrip("/"),
                       data=body, token=token, remote_address=self.client_address[0],
-                      remote_port=self.client_address[1])
+                      remote_port=self.client_address[1], wrap_ttl=self.headers.get("X-Vault-Wrap-TTL") or "")
         status, payload = self.server.core.handle(req)
         self._send(status, payload)
 

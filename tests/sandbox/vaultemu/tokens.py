@@ -51,6 +51,8 @@ class Token:
     num_uses: int = 0
     last_renewal: float = 0.0
     children: set = field(default_factory=set)
+    entity_id: str = ""          # the identity entity (LDAP/AppRole logins; inherited by non-orphan children)
+    wrapped: dict = None         # a response-wrapping token's cubbyhole: {"response": ..., "wrapinfo": ...}
 
     @property
     def orphan(self):
@@ -73,13 +75,16 @@ class TokenStore:
         self.by_accessor = {}
 
     def create(self, policies, path, display_name, ttl=0, parent=None, meta=None, renewable=True,
-               explicit_max_ttl=0, max_ttl=0, num_uses=0, token_id=None):
+               explicit_max_ttl=0, max_ttl=0, num_uses=0, token_id=None, entity_id=None, wrapped=None):
         now = self.clock()
         tok = Token(id=token_id or "hvs." + _random(24), accessor=_random(24), policies=list(policies),
                     path=path, display_name=display_name, creation_time=now, ttl=int(ttl),
                     creation_ttl=int(ttl), explicit_max_ttl=int(explicit_max_ttl), max_ttl=int(max_ttl),
                     parent=parent.id if parent else "", meta=meta, renewable=renewable and bool(ttl),
-                    num_uses=int(num_uses))
+                    num_uses=int(num_uses), wrapped=wrapped)
+        # token_store.go handleCreateCommon: "If the token is not going to be an orphan, inherit the
+        # parent's entity identifier into the child token."
+        tok.entity_id = entity_id if entity_id is not None else (parent.entity_id if parent else "")
         self.by_id[tok.id] = tok
         self.by_accessor[tok.accessor] = tok
         if parent:
@@ -149,7 +154,7 @@ class TokenStore:
             "creation_time": int(tok.creation_time),
             "creation_ttl": tok.creation_ttl,
             "display_name": tok.display_name,
-            "entity_id": "",
+            "entity_id": tok.entity_id,
             "expire_time": rfc3339(tok.expire_time()) if tok.ttl else None,
             "explicit_max_ttl": tok.explicit_max_ttl,
             "id": tok.id if include_id else "",
@@ -178,7 +183,7 @@ class TokenStore:
             "metadata": dict(tok.meta) if tok.meta else None,
             "lease_duration": tok.ttl if ttl is None else ttl,
             "renewable": tok.renewable,
-            "entity_id": "",
+            "entity_id": tok.entity_id,
             "token_type": "service",
             "orphan": tok.orphan,
             "mfa_requirement": None,

@@ -7,22 +7,21 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.halobuzz.ops.plugins.doc_fragments.vault import ModuleDocFragment
 from ansible_collections.halobuzz.ops.plugins.module_utils.vault import break_glass as bg
-from ansible_collections.halobuzz.ops.plugins.module_utils.vault.auth import VaultLogin
 from ansible_collections.halobuzz.ops.plugins.module_utils.vault.client import VAULT_CONNECTION
 from ansible_collections.halobuzz.ops.plugins.modules import vault_break_glass as module
 
 BASE = dict(vault_addr='http://127.0.0.1:1', username='oncall', password='pw-value-123', incident_id='INC-1',
             reason='why', approved_by='teamlead')
-RECORD = {'event': 'vault_break_glass_access', 'token_accessor': 'acc-child', 'login_token_accessor': 'acc-login'}
+RECORD = {'event': 'vault_break_glass_access', 'token_accessor': 'acc-child', 'token_revoked': True}
 
 
 def run_main(monkeypatch, args, opened=None, revoked=None):
     calls = []
 
-    def fake_open(params, request, method, factory, sink):
+    def fake_open(params, request, method, factory, sink, check_mode=False):
         calls.append('open')
         sink('hvs.child-token-value')
-        return opened
+        return (None, None, None) if check_mode else opened
 
     def fake_revoke(params, method, factory, sink, check_only=False):
         calls.append(('revoke', check_only))
@@ -56,8 +55,9 @@ def test_documentation_matches_the_argspec():
 
 @pytest.mark.parametrize('args, error', [
     (BASE, 'without no_log'),
-    (dict(BASE, approved_by='ONCALL', _ansible_no_log=True), 'is the requester'),
-    (dict(BASE, ttl='2h', _ansible_no_log=True), 'longer than the break-glass limit'),
+    (dict(BASE, reason=' ', _ansible_no_log=True), 'reason is missing'),
+    (dict(BASE, action='approve', requester=None), 'requester is missing'),
+    (dict(BASE, action='approve', requester='alice', wrap_ttl='2h'), 'longer than the break-glass limit'),
     (dict(BASE, password=None, _ansible_no_log=True), 'auth_method=ldap needs password'),
     (dict(BASE, secret_output_file='/nonexistent-h10/secret.json'), 'directory /nonexistent-h10 does not exist'),
 ])
@@ -88,16 +88,14 @@ def test_present_writes_the_file_and_returns_no_secret(monkeypatch, capsys, tmp_
 
 
 @pytest.mark.parametrize('to_a_directory', [False, True])
-def test_a_failure_after_the_access_opened_returns_the_accessors_to_revoke(
-        monkeypatch, capsys, tmp_path, to_a_directory):
-    # A missing secret_key, or a secret_output_file that cannot be written (a directory): the role's revoke
-    # step needs the accessors, or the child and login tokens would live until their TTL.
+def test_a_failure_after_the_access_opened_hands_nothing_out(monkeypatch, capsys, tmp_path, to_a_directory):
+    # A missing secret_key, or a secret_output_file that cannot be written (a directory): a clear failure,
+    # no secret (the open step has revoked its tokens already).
     args = (dict(BASE, secret_output_file=str(tmp_path)) if to_a_directory
             else dict(BASE, secret_key='nope', _ansible_no_log=True))
     run_main(monkeypatch, args, opened=(RECORD, 'audit/x', {'uri': 'mongodb://u:p@h/db'}))
     result = output(capsys)
-    assert result['failed'] and 'secret' not in result
-    assert result['access_record'] == RECORD and result['token_accessor'] == 'acc-child'
+    assert result['failed'] and 'secret' not in result and 'mongodb://u:p@h/db' not in json.dumps(result)
 
 
 @pytest.mark.parametrize('check_mode, revoked, changed', [(False, (True, 'active'), True),
@@ -113,13 +111,17 @@ def test_revoked(monkeypatch, capsys, check_mode, revoked, changed):
     assert ('halobuzz_record' in result) is (not check_mode)
 
 
-def test_check_mode_logs_in_and_ends_the_login(monkeypatch, capsys):
-    ended = []
-    login = VaultLogin('ldap', 'hvs.login-token', 'acc-login', ['breakglass-production'], 'oncall', 'oncall')
-    monkeypatch.setattr('ansible_collections.halobuzz.ops.plugins.module_utils.vault.auth.LdapAuth.login',
-                        lambda self, client: login)
-    monkeypatch.setattr(bg, 'end_login', lambda client, which: ended.append(which))
+def test_check_mode_checks_without_opening(monkeypatch, capsys):
     calls = run_main(monkeypatch, dict(BASE, _ansible_check_mode=True))
     result = output(capsys)
-    assert result['changed'] and 'Would open break-glass access to secret/production/mongodb as oncall' in result['msg']
-    assert calls == ['client'] and ended == [login]
+    assert result['changed'] and 'Would open break-glass access to secret/production/mongodb for INC-1' in result['msg']
+    assert calls == ['open'] and 'secret' not in result
+
+
+def test_approve_goes_to_the_approval_step(monkeypatch, capsys):
+    seen = []
+    monkeypatch.setattr(bg, 'approve', lambda params, check_mode, method, factory, sink: seen.append(
+        (params['requester'], params['wrap_ttl'], params['token_role'], check_mode)) or dict(changed=True))
+    calls = run_main(monkeypatch, dict(BASE, action='approve', requester='oncall', username='teamlead'))
+    assert output(capsys)['changed'] is True and calls == []
+    assert seen == [('oncall', '15m', 'breakglass', False)]
