@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from . import acl as aclmod
 from .audit import AuditDevice
 from .errors import INVALID_TOKEN, PERMISSION_DENIED, Resp, VaultError, bad_request, multierror
+from .jwtauth import JwtAuth
 from .kv import KVv2
 from .config import ConfigError, parse_duration, parse_policy_document
 from .roles import TokenRole, apply_role_fields
@@ -22,7 +23,7 @@ from .tokens import TokenStore, go_duration, rfc3339, sanitize_policies
 
 # Requests answered in the HTTP layer without a token and without an audit entry, as in Vault.
 UNAUTHENTICATED = ("sys/health", "sys/seal-status", "sys/leader")
-LOGIN_PATHS = ("auth/ldap/login/", "auth/approle/login")
+LOGIN_PATHS = ("auth/ldap/login/", "auth/approle/login", "auth/jwt/login")
 
 MOUNTS = {  # mount point -> (type, description, accessor, plugin version)
     "secret/": ("kv", "key/value secret storage", "kv_5e1a7a3c", "v0.20.0+builtin"),
@@ -31,6 +32,7 @@ MOUNTS = {  # mount point -> (type, description, accessor, plugin version)
     "auth/token/": ("token", "token based credentials", "auth_token_4b5c6d7e", "v1.17.6+builtin.vault"),
     "auth/ldap/": ("ldap", "", "auth_ldap_8f9a0b1c", "v1.17.6+builtin.vault"),
     "auth/approle/": ("approle", "", "auth_approle_2d3e4f5a", "v1.17.6+builtin.vault"),
+    "auth/jwt/": ("jwt", "", "auth_jwt_6e7f8091", "v0.21.1+builtin"),
 }
 LDAP_BIND_FAILED = "ldap operation failed: failed to bind as user"
 # sdk/helper/consts: ErrInvalidWrappingToken; http/logical.go answers it with 400 for sys/wrapping/*.
@@ -107,6 +109,7 @@ class VaultCore:
             for path, data in config.kv.items():
                 self.kv.seed(path, data)
             self.token_roles = {name: TokenRole(**vars(role)) for name, role in config.token_roles.items()}
+            self.jwt = JwtAuth(self.clock)
 
     def acl_for(self, tok):
         return aclmod.ACL(tok.policies, self.policies)
@@ -273,6 +276,8 @@ class VaultCore:
             return self._ldap(path[len("auth/ldap/"):], op, body)
         if req.mount_point == "auth/approle/":
             return self._approle(path[len("auth/approle/"):], op, body)
+        if req.mount_point == "auth/jwt/":
+            return self._jwt(path[len("auth/jwt/"):], op, body)
         if req.mount_point == "sys/":
             if path in WRAPPING_PATHS:
                 return self._sys_wrapping(path[len("sys/"):], op, body, tok, req)
@@ -345,6 +350,39 @@ class VaultCore:
                                    role.token_ttl, role.token_max_ttl,
                                    entity_id=self.entity_id("auth/approle/", role.role_id))
         raise bad_request("invalid role or secret ID")
+
+    def _jwt(self, sub, op, body):
+        """auth/jwt/config, auth/jwt/role/:name, auth/jwt/login (vault-plugin-auth-jwt, static keys)."""
+        write = op in ("create", "update")
+        if sub == "login" and write:
+            name, role, user = self.jwt.login(body)
+            return self._login(role["token_policies"], "auth/jwt/login", f"jwt-{user}", {"role": name},
+                               role["token_ttl"], role["token_max_ttl"], entity_id=self.entity_id("auth/jwt/", user))
+        if sub == "config":
+            if write:
+                self.jwt.write_config(body)
+                return Resp.empty()
+            if op == "read":
+                data = self.jwt.read_config()
+                if data is None:
+                    raise VaultError(404)
+                return Resp(data=data)
+        if sub.startswith("role/") and sub != "role/":
+            name = sub[len("role/"):]
+            if write:
+                self.jwt.write_role(name, body)
+                return Resp.empty()
+            if op == "read":
+                data = self.jwt.read_role(name)
+                if data is None:
+                    raise VaultError(404)
+                return Resp(data=data)
+            if op == "delete":
+                self.jwt.roles.pop(name, None)
+                return Resp.empty()
+        if sub in ("login", "config") or sub.startswith("role/"):
+            raise VaultError(405, multierror("unsupported operation"))
+        raise VaultError(404, multierror("unsupported path"))
 
     # -- token store --------------------------------------------------------------------------
     def _token(self, sub, op, body, tok):

@@ -284,8 +284,8 @@ def test_approve_then_open():
     approved = approve_with(vault)
     assert approved['changed'] is True and 'wrap_token' not in json.dumps(approved)
     stored = vault.kv['approvals/break-glass/INC-2041'][-1]
-    assert (stored['approver'], stored['approver_entity_id'], stored['requester']) == ('teamlead', 'ent-teamlead',
-                                                                                      'oncall')
+    assert (stored['approver'], stored['approver_entity_id'], stored['requester']) == (
+        'teamlead', 'ent-teamlead', 'oncall')
     assert stored['wrap_token'] in vault.tokens and stored['approved_at'] == '2026-11-26T22:40:05Z'
     create = [c for c in vault.calls if c[0] == 'create'][0][2]
     assert create['role_name'] == 'breakglass' and create['wrap_ttl'] == '900s' and create['renewable'] is False
