@@ -54,8 +54,8 @@ def _request(addr, method, path, token=None, body=None, cafile=None):
         raise CIVaultError('Vault answered %s to %s %s: %s' % (exc.code, method, path, '; '.join(errors) or exc.reason))
     except (urllib.error.URLError, OSError) as exc:
         parts = urllib.parse.urlsplit(addr)
-        raise CIVaultError('cannot reach Vault at %s://%s (%s %s): %s' % (parts.scheme, parts.netloc, method, path,
-                                                                           getattr(exc, 'reason', exc)))
+        reason = getattr(exc, 'reason', exc)
+        raise CIVaultError('cannot reach Vault at %s://%s (%s %s): %s' % (parts.scheme, parts.netloc, method, path, reason))
 
 
 def parse_secret(spec):

@@ -85,8 +85,8 @@ def spec_errors(spec):
         if field not in spec:
             errors.append("Field '%s' is missing from survey spec." % field)
         elif not isinstance(spec[field], kind):
-            errors.append("Expected %s for field '%s', received %s type." % (kind.__name__, field,
-                                                                           type(spec[field]).__name__))
+            received = type(spec[field]).__name__
+            errors.append("Expected %s for field '%s', received %s type." % (kind.__name__, field, received))
     if isinstance(spec.get('spec'), list) and not spec['spec']:
         errors.append("'spec' doesn't contain any items.")
     if errors:

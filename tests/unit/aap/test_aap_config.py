@@ -170,7 +170,7 @@ BAD_QUESTIONS = [
 ]
 
 
-@pytest.mark.parametrize('change, message', BAD_QUESTIONS, ids=[m for _, m in BAD_QUESTIONS])
+@pytest.mark.parametrize('change, message', BAD_QUESTIONS, ids=[case[1] for case in BAD_QUESTIONS])
 def test_awx_rules_refuse(change, message):
     assert spec_errors({'name': 'n', 'description': '', 'spec': [dict(GOOD)]}) == []
     errors = spec_errors({'name': 'n', 'description': '', 'spec': [dict(GOOD, **change)]})
@@ -195,7 +195,7 @@ ANSWERS = [
 ]
 
 
-@pytest.mark.parametrize('question, value, message', ANSWERS, ids=[m + '-' + repr(v) for _, v, m in ANSWERS])
+@pytest.mark.parametrize('question, value, message', ANSWERS, ids=[case[2] + '-' + repr(case[1]) for case in ANSWERS])
 def test_awx_answer_rules(question, value, message):
     question = dict({'variable': 'v', 'required': False}, **question)
     errors = answer_errors(question, {'v': value})
@@ -275,7 +275,8 @@ def test_survey_agrees_with_the_argument_specs(template):
             default = option['default']
             expected = ('true' if default else 'false') if option.get('type') == 'bool' else default
             assert question.get('default') == expected, name
-            assert type(question.get('default')) is ALLOWED_PY[question['type']], name
+            # the exact type AWX checks (isinstance(default, float) refuses an int for a float question)
+            assert type(question.get('default')) is ALLOWED_PY[question['type']], name  # pylint: disable=unidiomatic-typecheck
         else:
             assert 'default' not in question, name
     # what is not asked has a reason: the inventory says it, a credential supplies it, its default is a
