@@ -299,8 +299,8 @@ def test_github_job_of_another_repository_is_refused(sandbox_env, sandbox_secret
         lambda aud: sign(signing_key, dict(github_claims(repository='someone/fork'), aud=aud)))
     repo_vars = {'VAULT_ADDR': sandbox_env['VAULT_ADDR'], 'VAULT_AUDIENCE': AUDIENCE,
                  'HALOBUZZ_INVENTORY': 'inventories/sandbox'}
-    failed, outputs, artifacts, _runner_temp = run_github_job('key-audit', '0 4 * * 1', sandbox_env, tmp_path, token_endpoint,
-                                                   repo_vars)
+    failed, outputs, artifacts, _runner_temp = run_github_job('key-audit', '0 4 * * 1', sandbox_env, tmp_path,
+                                                              token_endpoint, repo_vars)
     assert failed
     login = dict(outputs)['Log in to Vault (JWT) and fetch the Redis URL']
     assert login.returncode == 1 and 'Vault answered' in login.stderr and 'auth/jwt/login' in login.stderr
