@@ -3,7 +3,6 @@ import importlib
 import os
 import re
 
-import pytest
 import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
