@@ -65,7 +65,7 @@ ee-check: venv
 # One scenario per role (extensions/molecule/<role>/): create brings up a private sandbox, converge ->
 # idempotence -> verify, destroy takes it down. molecule runs from the collection root.
 molecule: venv
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/molecule test --all
+	env -u ANSIBLE_CONFIG PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/molecule test --all
 
 sandbox-up: venv
 	$(PY) tests/sandbox/sandbox.py up --dir $(SANDBOX_DIR) --scenario $(SCENARIO)
