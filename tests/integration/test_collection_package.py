@@ -133,8 +133,8 @@ def user_env(sandbox_env, records_dir):
     return env
 
 
-def test_installed_collection_runs_halobuzz_ops_rollback_outside_the_checkout(installed, sandbox_env, scenario,
-                                                                                tmp_path):
+def test_installed_collection_runs_halobuzz_ops_rollback_outside_the_checkout(
+        installed, sandbox_env, scenario, tmp_path):
     scenario('bad-release')
     assert kubectl_deployment(sandbox_env) == (3, 'registry.halobuzz.com/backend:v1.5.1')
     # A user's project: an inventory of its own, nothing from this checkout on any path.
