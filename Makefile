@@ -63,9 +63,12 @@ ee-check: venv
 	$(PY) scripts/ee-check
 
 # One scenario per role (extensions/molecule/<role>/): create brings up a private sandbox, converge ->
-# idempotence -> verify, destroy takes it down. molecule runs from the collection root.
+# idempotence -> verify, destroy takes it down. molecule runs from the collection root; its settings are
+# .config/molecule/config.yml (no ANSIBLE_CONFIG: the scenarios bring their own inventory).
+# Scenarios run one after another; MOLECULE_ARGS="--workers 2" runs two at once (molecule: experimental).
+MOLECULE_ARGS ?=
 molecule: venv
-	env -u ANSIBLE_CONFIG PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/molecule test --all
+	env -u ANSIBLE_CONFIG PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/molecule test --all $(MOLECULE_ARGS)
 
 sandbox-up: venv
 	$(PY) tests/sandbox/sandbox.py up --dir $(SANDBOX_DIR) --scenario $(SCENARIO)
