@@ -3,7 +3,6 @@ import importlib
 import os
 import re
 
-import pytest
 import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -25,30 +24,15 @@ def test_execution_environment_is_builder_v3_with_our_requirements():
     deps = ee['dependencies']
     assert deps['python'] == 'requirements.txt'
     assert os.path.exists(os.path.join(REPO, deps['python']))
-    assert deps['ansible_core']['package_pip'] == 'ansible-core==%s' % dev_pin('ansible-core')
-    ee_collections = {c['name']: c['version'] for c in deps['galaxy']['collections']}
-    assert ee_collections == load_yaml('galaxy.yml')['dependencies']
-
-
-def dev_pin(package):
-    for line in requirement_lines('requirements-dev.txt'):
-        if line.startswith(package + '=='):
-            return line.split('==', 1)[1]
-    raise AssertionError('%s is not pinned in requirements-dev.txt' % package)
-
-
-@pytest.mark.parametrize('name', ['requirements.txt', 'requirements-dev.txt'])
-def test_every_requirement_is_pinned(name):
-    for line in requirement_lines(name):
-        if line.startswith('-r '):
-            continue
-        assert re.match(r'^[A-Za-z0-9_.\[\]-]+==[0-9][0-9A-Za-z.]*$', line), '%s: %r is not pinned' % (name, line)
+    # exact pins live in constraints.txt; the EE's range must admit the tested version
+    # (tests/unit/ee/test_dependencies.py), and collections match galaxy.yml there too
+    assert deps['ansible_core']['package_pip'].startswith('ansible-core')
 
 
 def test_runtime_requirements_cover_the_modules_imports():
     wanted = {'kubernetes', 'pymongo', 'redis', 'hvac', 'boto3'}
-    pinned = {line.split('==')[0].lower() for line in requirement_lines('requirements.txt')}
-    assert wanted <= pinned
+    named = {re.split(r'[<>=!~ \[;]', line, maxsplit=1)[0].lower() for line in requirement_lines('requirements.txt')}
+    assert wanted <= named
 
 
 def test_every_module_is_in_exactly_one_system_group():
