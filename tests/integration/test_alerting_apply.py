@@ -11,19 +11,15 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
-import time
-from pathlib import Path
 
 import pytest
 import yaml
 
+from prometheus_operator import CRD_FILE, CRD_PATH, MONITORING, REPO, established, install_operator_crd, wait_for
 from sandbox_support import use_real_env
 from sandboxlib.kube import KubeAPI
 
-REPO = Path(__file__).resolve().parents[2]
-CRD_FILE = REPO / "tests" / "sandbox" / "kubeemu" / "crds" / "monitoring.coreos.com_prometheusrules.yaml"
-CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/prometheusrules.monitoring.coreos.com"
-NS, MONITORING = "halobuzz", "monitoring"
+NS = "halobuzz"
 RULE_PATH = "/apis/monitoring.coreos.com/v1/namespaces/%s/prometheusrules/halobuzz-rules" % NS
 CONFIG_PATH = "/api/v1/namespaces/%s/secrets/alertmanager-main" % MONITORING
 RECEIVERS_PATH = "/api/v1/namespaces/%s/secrets/halobuzz-alertmanager-receivers" % MONITORING
@@ -40,41 +36,15 @@ def _renderer():
     return module.render
 
 
-def wait_for(fn, what, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail("timed out waiting for " + what)
-
-
-def established(api):
-    resp = api.get(CRD_PATH)
-    if resp.status_code != 200:
-        return False
-    return any(c["type"] == "Established" and c["status"] == "True"
-               for c in (resp.json().get("status") or {}).get("conditions") or [])
-
-
 @pytest.fixture
 def cluster(sandbox_env, tmp_path):
     if not sandbox_env.get("KUBECONFIG"):
         pytest.skip("KUBECONFIG is not set")
     api = KubeAPI(sandbox_env["KUBECONFIG"])
-    created_crd = False
     if not use_real_env():
-        if api.get(CRD_PATH).status_code == 404:
-            api.must("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-                     json=yaml.safe_load(CRD_FILE.read_text()))
-            created_crd = True
-        if api.get("/api/v1/namespaces/" + MONITORING).status_code == 404:
-            namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": MONITORING}}
-            api.must("POST", "/api/v1/namespaces", json=namespace)
         for path in (RULE_PATH, CONFIG_PATH, RECEIVERS_PATH):
             api.request("DELETE", path)
-    wait_for(lambda: established(api), "the PrometheusRule CRD to be Established")
+    created_crd = install_operator_crd(api)
     keys = tmp_path / "receivers.json"
     keys.write_text(json.dumps(dict(KEYS, slack_webhook_url=sandbox_env.get("SLACK_WEBHOOK_URL")
                                     or "https://hooks.slack.example/services/T0/B0/x")))

@@ -33,6 +33,8 @@ import pytest
 import yaml
 
 from awx_survey_rules import launch_extra_vars
+from prometheus_operator import install_operator_crd
+from sandboxlib.kube import KubeAPI
 
 ansible_runner = pytest.importorskip('ansible_runner')
 jinja2 = pytest.importorskip('jinja2')
@@ -54,6 +56,10 @@ WORKFLOWS = yaml.safe_load((AAP / 'controller_workflows.yml').read_text())['cont
 LDAP_CREDENTIALS = {'HaloBuzz Vault LDAP': 'oncall', 'HaloBuzz Vault LDAP (team lead)': 'teamlead'}
 AWX_USER = 'sre-oncall'
 NS = 'halobuzz'
+# Test credentials only: what a PagerDuty credential would hold.
+ALERTING_KEYS = {'alerting_pagerduty_routing_key_oncall': 'R0UTINGKEY0NCALLawx0000000000001',
+                 'alerting_pagerduty_routing_key_team_lead': 'R0UTINGKEYLEADawx000000000000002',
+                 'alerting_pagerduty_routing_key_cto': 'R0UTINGKEYCT0awx0000000000000003'}
 
 
 class Job(NamedTuple):
@@ -242,6 +248,13 @@ def _memory_leak(_env, tmp_path):
             {'incident_response_heap_dump': False, 'incident_response_heap_dump_dir': str(tmp_path / 'heapdumps')})
 
 
+def _alerting(env, _tmp_path):
+    """The cluster as a site has it: prometheus-operator's CRD Established (prometheus_operator.py). The
+    PagerDuty routing keys are the survey's password answers (AWX would take them from a credential)."""
+    install_operator_crd(KubeAPI(env['KUBECONFIG']))
+    return dict(ALERTING_KEYS), {}
+
+
 def _rehearsal(env, _tmp_path):
     """The schedule's extra_data, with the site's node list filled in."""
     (schedule,) = [s for s in SCHEDULES if s['unified_job_template'] == TEMPLATES['playbooks/maintenance.yml']['name']]
@@ -253,6 +266,7 @@ REHEARSAL = Job('maintenance', _rehearsal, job_type='check', diff_mode=True)
 GROUPS = {
     'bad-release': [Job('rollback')],
     'healthy': [Job('redis_check'), Job('service_down'), *break_glass_workflow(), Job('scale_up'),
+                Job('alerting', _alerting),
                 Job('db_rollback', _db_rollback), REHEARSAL, Job('maintenance', _maintenance('start'))],
     'stream-latency': [Job('cache_purge')],
     'db-corruption': [Job('db_connection_lost')],
