@@ -301,7 +301,7 @@ def run_restore(params, check_mode, diff):
     except (MongoArchiveError, MongoClientError) as exc:
         raise MongoArchiveError('%s; nothing was written' % exc)
     result = dict(changed=changed, identical=identical,
-                  collections=plan.summary(), documents=sum(i.entry.count for i in plan.items),
+                  collections=plan.summary(convert), documents=sum(i.entry.count for i in plan.items),
                   skipped_namespaces=plan.skipped_namespaces, excluded_namespaces=plan.excluded_namespaces,
                   skipped_files=plan.source.skipped_files, source_kind=plan.source.kind,
                   skipped_indexes=[dict(namespace=i.ns, indexes=i.skipped_indexes) for i in plan.items

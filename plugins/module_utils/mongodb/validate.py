@@ -115,7 +115,7 @@ def index_signature(spec):
         if option in spec and spec[option] not in (False, None):
             value = spec[option]
             number = _number(value)
-            result[option] = number if number is not None else value
+            result[option] = value if number is None else (int(number) if number.is_integer() else number)
     return result
 
 
@@ -277,7 +277,8 @@ class PlanItem(object):
             if _number(index.get('v')) == 1 and spec.get('collation') == {'locale': 'simple'}:
                 del spec['collation']  # restore.go stripSimpleCollation: a v:1 index refuses any collation
             specs.append(spec)
-        self.skipped_indexes = skipped
+        if convert_legacy:
+            self.skipped_indexes = skipped
         return specs
 
     def expected_indexes(self, convert_legacy=False, server_version=None):
@@ -300,9 +301,9 @@ class PlanItem(object):
             result['options'] = plain(options)
         return result
 
-    def summary(self):
+    def summary(self, convert_legacy=False):
         result = dict(namespace=self.ns, source_namespace=self.entry.ns)
-        result.update(self.expected())
+        result.update(self.expected(convert_legacy))
         return result
 
 
@@ -326,8 +327,8 @@ class Plan(object):
     def by_source(self):
         return dict(((i.entry.db, i.entry.collection), i) for i in self.items)
 
-    def summary(self):
-        return [item.summary() for item in self.items]
+    def summary(self, convert_legacy=False):
+        return [item.summary(convert_legacy) for item in self.items]
 
 
 def validate(path, ns_filter=None):
