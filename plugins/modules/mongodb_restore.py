@@ -91,12 +91,13 @@ options:
     default: []
   ns_from:
     description:
-      - Rename patterns, as C(--nsFrom); C($name$) captures any characters. Each needs the O(ns_to) at the same position.
+      - Rename patterns, as C(--nsFrom); C($name$) captures any characters, C(*) is a wild card (C(\\*) a literal
+        asterisk). Each needs the O(ns_to) at the same position; when several match, the last pair wins (as upstream).
     type: list
     elements: str
     default: []
   ns_to:
-    description: Targets for O(ns_from), as C(--nsTo); C($name$) inserts what O(ns_from) captured.
+    description: Targets for O(ns_from), as C(--nsTo); C($name$) or the C(*) at the same rank inserts what O(ns_from) captured.
     type: list
     elements: str
     default: []

@@ -41,6 +41,14 @@ def test_skip_rules(db, coll, fragment):
     ({'ns_from': ['$db$.$c$'], 'ns_to': ['$c$.$db$']}, 'shop.orders.v2', True, 'orders.v2.shop'),
     ({'ns_from': ['db1.caf\u00e9s'], 'ns_to': ['db1.cafes']}, 'db1.caf\u00e9s', True, 'db1.cafes'),
     ({'ns_from': ['other.$c$'], 'ns_to': ['x.$c$']}, 'shop.orders', True, 'shop.orders'),
+    # issue 14 case 4, mongorestore/ns/ns.go: `*` renames, `\*` is a literal asterisk, the last matching pair wins
+    ({'ns_from': ['prod.*'], 'ns_to': ['prod_restored.*']}, 'prod.users', True, 'prod_restored.users'),
+    ({'ns_from': ['*.*'], 'ns_to': ['*_old.*']}, 'prod.users', True, 'prod_old.users'),
+    ({'ns_from': ['prod.a\\*'], 'ns_to': ['prod.star']}, 'prod.a*', True, 'prod.star'),
+    ({'ns_from': ['prod.a\\*'], 'ns_to': ['prod.star']}, 'prod.ab', True, 'prod.ab'),
+    ({'ns_from': ['prod.*', 'prod.users'], 'ns_to': ['a.*', 'b.users']}, 'prod.users', True, 'b.users'),
+    ({'ns_from': ['prod.users', 'prod.*'], 'ns_to': ['b.users', 'a.*']}, 'prod.users', True, 'a.users'),
+    ({'ns_include': ['prod.a\\*']}, 'prod.ab', False, 'prod.ab'),
 ])
 def test_namespace_filter(kwargs, ns, selected, target):
     ns_filter = NamespaceFilter(**kwargs)
@@ -51,7 +59,9 @@ def test_namespace_filter(kwargs, ns, selected, target):
 @pytest.mark.parametrize('kwargs, message', [
     ({'ns_from': ['a.$x$'], 'ns_to': []}, 'one ns_to per ns_from'),
     ({'ns_from': ['a.$x$'], 'ns_to': ['b.$y$']}, r'uses \$y\$'),
-    ({'ns_from': ['a.$x$.$x$'], 'ns_to': ['b.$x$']}, 'define once'),
+    ({'ns_from': ['a.$x$.$x$'], 'ns_to': ['b.$x$']}, 'define each once'),
+    ({'ns_from': ['a.*'], 'ns_to': ['b.c']}, 'different number of asterisks'),
+    ({'ns_include': ['a.$x$']}, "'\\$' is not allowed"),
 ])
 def test_namespace_filter_refuses(kwargs, message):
     with pytest.raises(MongoArchiveError, match=message):
