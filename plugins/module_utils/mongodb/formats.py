@@ -51,6 +51,10 @@ class CollectionEntry(object):
         self.kind = kind or (metadata or {}).get('type') or 'collection'
         if self.kind == 'collection' and (metadata or {}).get('options', {}).get('viewOn'):
             self.kind = 'view'
+        elif self.kind == 'view' and not (metadata or {}).get('options', {}).get('viewOn'):
+            # mongodump --viewsAsCollections keeps type "view" but removes viewOn/pipeline and dumps the
+            # view's documents (mongodump/prepare.go): mongorestore creates a collection from those options
+            self.kind = 'collection'
         self.data_path = data_path
         self.viewless_timeseries = viewless_timeseries
         self.count = 0

@@ -29,7 +29,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
-    RAW_OPTIONS, SON, MongoClientError, PyMongoError, RawBSONDocument, WriteConcern, connect)
+    RAW_OPTIONS, SON, MongoClientError, PyMongoError, RawBSONDocument, WriteConcern, bson, connect)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
     TIMESERIES_BUCKET_PREFIX, ContentChecksum, MongoArchiveError)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.namespaces import NamespaceFilter
@@ -41,6 +41,9 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.validate impo
 
 # Buffered bytes per collection before a batch is sent whatever its document count.
 MAX_BATCH_BYTES = 16 * 1024 * 1024
+# Documents decoded only to look for empty timestamps (plain dicts, bson.Timestamp values).
+RAW_DECODE = bson.codec_options.CodecOptions() if bson is not None else None
+Timestamp = bson.timestamp.Timestamp if bson is not None else None
 
 
 def _command(action, ns, func, *args, **kwargs):
@@ -152,6 +155,36 @@ def compare(client, plan, drop_extra_collections=False, convert_legacy=False):
     return identical, before, after
 
 
+def has_zero_timestamp(raw):
+    """Whether a document holds a Timestamp(0, 0) anywhere (mongorestore/empty_timestamp.go FindZeroTimestamps;
+    the quick test first: the type byte 0x11 and eight zero bytes must appear)."""
+    if b'\x00' * 8 not in raw or b'\x11' not in raw:
+        return False
+    return _find_zero_timestamp(bson.decode(raw, RAW_DECODE))
+
+
+def _find_zero_timestamp(value):
+    if isinstance(value, Timestamp):
+        return value.time == 0 and value.inc == 0
+    if isinstance(value, dict):
+        return any(_find_zero_timestamp(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_find_zero_timestamp(v) for v in value)
+    return False
+
+
+def accepts_literal_zero_timestamp(version):
+    """common/db/empty_timestamp.go MongoCanAcceptLiteralZeroTimestamp: bypassEmptyTsReplacement exists from 8.0
+    and in 7.0.13+, 6.0.17+, 5.0.29+."""
+    if version is None:
+        return False
+    if version[0] >= 8:
+        return True
+    if version[1] != 0:
+        return False
+    return {7: 13, 6: 17, 5: 29}.get(version[0], 10 ** 9) <= version[2]
+
+
 def write_concern(value):
     """The write concern of option ``write_concern``: ``majority``, a number of members, or a tag set name."""
     text = str(value).strip()
@@ -204,6 +237,10 @@ class _Writer(object):
         self.collection = self._database(item).get_collection(item.data_collection, codec_options=RAW_OPTIONS)
 
     def add(self, item, raw):
+        if has_zero_timestamp(raw):
+            self.flush(item)
+            self._insert_zero_timestamp(item, raw)
+            return
         self.batch.append(RawBSONDocument(raw, RAW_OPTIONS))
         self.size += len(raw)
         if len(self.batch) >= self.batch_size or self.size >= MAX_BATCH_BYTES:
@@ -215,6 +252,24 @@ class _Writer(object):
             _command('inserting into', item.ns, self.collection.insert_many, self.batch, ordered=True,
                      bypass_document_validation=not item.is_timeseries)
             self.batch, self.size = [], 0
+
+    def _insert_zero_timestamp(self, item, raw):
+        """A document with an empty Timestamp(0, 0), which a server replaces by the current time on insert, kept
+        as it is (mongo-tools mongorestore/restore.go insertDocWithEmptyTimestamps; common/db/empty_timestamp.go:
+        servers with bypassEmptyTsReplacement are asked not to replace it, older ones get the document put back
+        with an update after the insert)."""
+        doc = RawBSONDocument(raw, RAW_OPTIONS)
+        database = self._database(item)
+        if accepts_literal_zero_timestamp(self.version):
+            _command('inserting into', item.ns, database.command, SON([
+                ('insert', item.data_collection), ('documents', [doc]), ('ordered', True),
+                ('bypassDocumentValidation', not item.is_timeseries), ('bypassEmptyTsReplacement', True),
+                ('writeConcern', self.concern.document)]))
+            return
+        _command('inserting into', item.ns, self.collection.insert_one, doc,
+                 bypass_document_validation=not item.is_timeseries)
+        _command('putting back the empty timestamp of a document of', item.ns, self.collection.update_one,
+                 {'_id': bson.decode(raw, RAW_DECODE)['_id']}, [{'$replaceRoot': {'newRoot': {'$literal': doc}}}])
 
     def finish(self, item):
         self.flush(item)

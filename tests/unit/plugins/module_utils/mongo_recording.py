@@ -12,12 +12,18 @@ The behaviour follows the server's documented answers (never kinder):
   drops unknown options, without it an unknown option fails (code 197 InvalidIndexSpecificationOption), a
   key value that is not a number or a known type string fails (code 67 CannotCreateIndex), geoHaystack
   fails on servers >= 4.9;
+- an insert replaces an empty Timestamp(0, 0) in a top-level field other than _id by the current time
+  (https://www.mongodb.com/docs/manual/reference/bson-types/#timestamps) unless the insert command carries
+  ``bypassEmptyTsReplacement`` (servers 8.0, 7.0.13+, 6.0.17+, 5.0.29+: mongo-tools common/db/empty_timestamp.go);
 - ``mode='nx'`` answers like the sandbox's nx-27017: ``ok`` to anything, a plain collection with no options
   whatever was asked, index keys all ascending.
 """
 import re
 
+import bson
 from bson.raw_bson import RawBSONDocument
+from bson.son import SON
+from bson.timestamp import Timestamp
 from pymongo.errors import OperationFailure
 
 KNOWN_OPTIONS = {'key', 'name', 'v', 'unique', 'sparse', 'partialFilterExpression', 'expireAfterSeconds',
@@ -117,6 +123,12 @@ class FakeDatabase:
             return self._create(command)
         if verb == 'createIndexes':
             return self._create_indexes(command)
+        if verb == 'insert':
+            coll = self.get_collection(command['insert'], write_concern=None)
+            self.server.log.append(('insertCommand', coll.ns, len(command['documents']),
+                                    command.get('bypassEmptyTsReplacement')))
+            coll.store(command['documents'], bypass_empty_ts=bool(command.get('bypassEmptyTsReplacement')))
+            return {'ok': 1, 'n': len(command['documents'])}
         raise OperationFailure('no such command: %s' % verb, 59)
 
     def _create(self, command):
@@ -201,8 +213,33 @@ class FakeCollection:
         self.server.log.append(('insert', self.ns, len(docs), bypass_document_validation, concern))
         if self.ns in self.server.fail_insert:
             raise OperationFailure('connection reset while inserting into %s' % self.ns, 6)
+        self.store(docs)
+
+    def insert_one(self, doc, bypass_document_validation=False):
+        self.server.log.append(('insertOne', self.ns))
+        self.store([doc])
+
+    def update_one(self, query, pipeline):
+        """Only the update mongorestore sends: [{$replaceRoot: {newRoot: {$literal: doc}}}] by _id."""
+        self.server.log.append(('updateOne', self.ns))
+        literal = pipeline[0]['$replaceRoot']['newRoot']['$literal']
+        literal = literal.raw if isinstance(literal, RawBSONDocument) else bson.encode(literal)
+        coll = self.server.coll(self.database.name, self.name)
+        for i, raw in enumerate(coll['docs']):
+            if bson.decode(raw)['_id'] == query['_id']:
+                coll['docs'][i] = literal
+
+    def store(self, docs, bypass_empty_ts=False):
         coll = self.server.coll(self.database.name, self.name)
         if coll is None:
             self.server.put(self.database.name, self.name)
             coll = self.server.coll(self.database.name, self.name)
-        coll['docs'].extend(docs)
+        for doc in docs:
+            raw = doc.raw if isinstance(doc, RawBSONDocument) else doc
+            if not bypass_empty_ts:
+                decoded = bson.decode(raw, codec_options=bson.codec_options.CodecOptions(document_class=SON))
+                for key, value in decoded.items():
+                    if key != '_id' and isinstance(value, Timestamp) and (value.time, value.inc) == (0, 0):
+                        decoded[key] = Timestamp(1764379999, 1)
+                raw = bson.encode(decoded)
+            coll['docs'].append(raw)

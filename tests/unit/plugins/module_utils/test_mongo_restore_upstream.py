@@ -11,12 +11,15 @@ import shutil
 
 import bson
 import pytest
+from bson.timestamp import Timestamp
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import backup as backup_utils
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import restore as restore_utils
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import MAGIC_BYTES, ArchiveReader
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (
+    MAGIC_BYTES, ArchiveReader, ArchiveWriter)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.dump_dir import DumpDirectory
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import MongoArchiveError
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
+    CollectionEntry, MongoArchiveError, dump_metadata)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.validate import validate
 
 from mongo_recording import FakeClient, FakeServer
@@ -192,8 +195,6 @@ def test_backup_with_a_view_and_an_empty_collection_passes_the_demultiplexer_che
 
 def test_demultiplexer_check_fails_on_an_archive_without_a_view_segment(tmp_path):
     """The check itself can fail: the writer of before issue 14 left views without segment and EOF."""
-    from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import ArchiveWriter
-    from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import CollectionEntry, dump_metadata
     meta = {'options': {'viewOn': 'orders', 'pipeline': []}, 'indexes': []}
     view = CollectionEntry('shop', 'recent', dump_metadata(meta), meta, kind='view')
     path = str(tmp_path / 'old.archive')
@@ -414,3 +415,46 @@ def test_archive_reader_maps_buckets_to_the_timeseries_entry():
     reader.close()
     assert counts == {'timeseries_test.foo_ts': 10, 'admin.system.version': 1}
 
+
+
+# --- case 8: --viewsAsCollections archives ----------------------------------------------------------------
+
+def test_views_as_collections_archive_restores_a_collection(server, tmp_path):
+    """mongodump --viewsAsCollections (mongodump/prepare.go): prelude type "view", viewOn/pipeline removed, the
+    view's documents dumped: mongorestore creates a collection from those options and inserts them."""
+    meta = {'options': {}, 'indexes': [], 'type': 'view'}
+    entry = CollectionEntry('shop', 'recent', dump_metadata(meta), meta, kind='view')
+    path = str(tmp_path / 'views.archive')
+    with open(path, 'wb') as handle:
+        writer = ArchiveWriter(handle)
+        writer.write_prelude([entry])
+        writer.write_namespace(entry, [bson.encode({'_id': i}) for i in range(3)])
+        writer.close()
+    result = run(path)
+    assert result['verified']['shop.recent']['type'] == 'collection'
+    assert result['verified']['shop.recent']['documents'] == 3
+
+
+# --- case 10: Timestamp(0, 0) -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('version, sequence', [
+    ('7.0.13', ['insertCommand']),           # bypassEmptyTsReplacement (common/db/empty_timestamp.go)
+    ('7.0.2', ['insertOne', 'updateOne']),   # insert, then put the document back (insertDocWithEmptyTimestamps)
+])
+def test_top_level_empty_timestamp_survives_the_insert(server, tmp_path, version, sequence):
+    server.version = version
+    docs = [bson.encode({'_id': 1, 'n': 1}), bson.encode({'_id': 2, 'ts': Timestamp(0, 0)}),
+            bson.encode({'_id': 3, 'n': 3})]
+    (tmp_path / 'shop').mkdir()
+    (tmp_path / 'shop' / 'events.bson').write_bytes(b''.join(docs))
+    result = run(str(tmp_path))
+    assert sorted(server.coll('shop', 'events')['docs']) == sorted(docs)
+    assert result['verified']['shop.events']['documents'] == 3
+    ops = [e[0] for e in writes(server, 'shop') if e[0] in ('insert', 'insertCommand', 'insertOne', 'updateOne')]
+    assert ops == ['insert'] + sequence + ['insert']
+
+
+def test_the_recording_server_replaces_empty_timestamps_as_a_real_one(server):
+    """The emulator is not kinder than the server: a plain insert loses the empty timestamp."""
+    FakeClient(server)['shop']['events'].insert_many([bson.encode({'_id': 1, 'ts': Timestamp(0, 0)})])
+    assert bson.decode(server.coll('shop', 'events')['docs'][0])['ts'] != Timestamp(0, 0)
