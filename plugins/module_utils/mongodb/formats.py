@@ -51,7 +51,7 @@ class CollectionEntry(object):
         self.kind = kind or (metadata or {}).get('type') or 'collection'
         if self.kind == 'collection' and (metadata or {}).get('options', {}).get('viewOn'):
             self.kind = 'view'
-        elif self.kind == 'view' and not (metadata or {}).get('options', {}).get('viewOn'):
+        elif self.kind == 'view' and metadata is not None and not (metadata.get('options') or {}).get('viewOn'):
             # mongodump --viewsAsCollections keeps type "view" but removes viewOn/pipeline and dumps the
             # view's documents (mongodump/prepare.go): mongorestore creates a collection from those options
             self.kind = 'collection'
