@@ -127,6 +127,16 @@ options:
     description: Do nothing (C(changed=false)) when the database already holds exactly the source's content.
     type: bool
     default: true
+  single_pass:
+    description:
+      - Read the source once. No separate validation pass and no comparison with the database (the task always
+        restores): each namespace is checked (BSON of every document, CRC-64 at its end, time-series buckets),
+        counted and checksummed while it is written, and verified right after.
+      - For a source that a check-mode run of this module already validated (C(db_rollback) does so before it
+        stops the writers, then compares the checksums verified here with that run's). A namespace found corrupt
+        now fails the task after the collections before it were restored. Ignored in check mode.
+    type: bool
+    default: false
 '''
 
 EXAMPLES = r'''
@@ -224,6 +234,7 @@ OPTIONS = dict(
     convert_legacy_indexes=dict(type='bool', default=False),
     write_concern=dict(type='str', default='majority'),
     skip_if_identical=dict(type='bool', default=True),
+    single_pass=dict(type='bool', default=False),
 )
 
 

@@ -227,7 +227,10 @@ class _Writer(object):
             _command('dropping', item.ns, database.drop_collection, item.collection)
             exists = False
         else:
-            exists = item.collection in _command('listing collections of', item.db, list_collections, database)
+            infos = _command('listing collections of', item.db, list_collections, database)
+            exists = item.collection in infos
+            if item.ns not in self.plan.states:  # single pass: what a merge adds to
+                self.plan.states[item.ns] = collection_state(self.client, item.db, item.collection, infos)
         if not exists:
             _command('creating', item.ns, database.command,
                      self._with_concern(create_command(item, self.version)))
@@ -287,18 +290,21 @@ class _Writer(object):
 
 
 def restore(client, plan, path, drop=True, batch_size=1000, restore_indexes=True, drop_extra_collections=False,
-            convert_legacy_indexes=False, version=None, concern=None):
+            convert_legacy_indexes=False, version=None, concern=None, single_pass=False):
     """Write the plan into the database one collection at a time; return the verified per-collection state.
 
-    Call :func:`preflight` first: this function assumes the server can hold every item."""
+    Call :func:`preflight` first: this function assumes the server can hold every item. With ``single_pass``
+    the plan comes from ``validate(read_documents=False)``: each namespace is checked (BSON of every document,
+    CRC-64 at its EOF, time-series buckets) and counted while it is written, so the source is read once."""
     writer = _Writer(client, plan, drop, batch_size, restore_indexes, convert_legacy_indexes, version,
                      concern or WriteConcern(w='majority'))
     items = plan.by_source()
     current = None
-    source = open_source(path)
+    source = plan.source if single_pass else open_source(path)
     try:
-        source.read_prelude()
-        for entry, raw in source.documents():
+        if not single_pass:
+            source.read_prelude()
+        for entry, raw in source.documents(verify_documents=single_pass):
             item = items.get((entry.db, entry.collection))
             if item is None:
                 continue
@@ -314,9 +320,12 @@ def restore(client, plan, path, drop=True, batch_size=1000, restore_indexes=True
                 writer.finish(item)
                 current = None
                 continue
+            if single_pass:
+                item.add(raw, source.where)
             writer.add(item, raw)
-        changed = [e.ns for e in source.collections
-                   if (e.db, e.collection) in items and e.count != items[(e.db, e.collection)].entry.count]
+        changed = [] if single_pass else [
+            e.ns for e in source.collections
+            if (e.db, e.collection) in items and e.count != items[(e.db, e.collection)].entry.count]
     finally:
         source.close()
     if changed:
@@ -342,25 +351,28 @@ def run_restore(params, check_mode, diff):
     if params['batch_size'] < 1:
         raise MongoArchiveError('batch_size must be at least 1, got %d' % params['batch_size'])
     convert = params.get('convert_legacy_indexes', False)
+    single = bool(params.get('single_pass')) and not check_mode
+    plan = None
     try:
         concern = write_concern(params.get('write_concern', 'majority'))
         plan = validate(params['src'], NamespaceFilter(params['ns_include'], params['ns_exclude'],
-                                                       params['ns_from'], params['ns_to']))
+                                                       params['ns_from'], params['ns_to']), read_documents=not single)
         client = connect(params)
-        identical, before, after = compare(client, plan, params['drop_extra_collections'], convert)
-        changed = not (identical and params['skip_if_identical'])
+        if single:  # validated by an earlier (check mode) run: no second read, no comparison
+            identical, before, after, changed = False, {}, {}, True
+        else:
+            identical, before, after = compare(client, plan, params['drop_extra_collections'], convert)
+            changed = not (identical and params['skip_if_identical'])
         version = None
         if changed:
             version = preflight(client, plan, drop=params['drop'], convert_legacy=convert,
                                 restore_indexes=params['restore_indexes'])
     except (MongoArchiveError, MongoClientError) as exc:
+        if single and plan is not None:
+            plan.source.close()
         raise MongoArchiveError('%s; nothing was written' % exc)
-    result = dict(changed=changed, identical=identical,
-                  collections=plan.summary(convert), documents=sum(i.entry.count for i in plan.items),
-                  skipped_namespaces=plan.skipped_namespaces, excluded_namespaces=plan.excluded_namespaces,
-                  skipped_files=plan.source.skipped_files, source_kind=plan.source.kind,
-                  skipped_indexes=[dict(namespace=i.ns, indexes=i.skipped_indexes) for i in plan.items
-                                   if getattr(i, 'skipped_indexes', None)])
+    result = dict(changed=changed, identical=identical, skipped_namespaces=plan.skipped_namespaces,
+                  excluded_namespaces=plan.excluded_namespaces, source_kind=plan.source.kind)
     if diff:
         result['diff'] = dict(before=before, after=after)
     if changed and not check_mode:
@@ -368,9 +380,16 @@ def run_restore(params, check_mode, diff):
             result['verified'] = restore(
                 client, plan, params['src'], drop=params['drop'], batch_size=params['batch_size'],
                 restore_indexes=params['restore_indexes'], drop_extra_collections=params['drop_extra_collections'],
-                convert_legacy_indexes=convert, version=version, concern=concern)
+                convert_legacy_indexes=convert, version=version, concern=concern, single_pass=single)
         except (MongoArchiveError, MongoClientError) as exc:
             raise MongoArchiveError('restore of %s failed after writing began: %s; the collections not yet reached '
                                     'are untouched, the one being restored may be partly restored: restore it '
                                     'again (or put back a backup)' % (params['src'], exc))
+        finally:
+            if single:
+                plan.source.close()
+    result.update(collections=plan.summary(convert), documents=sum(i.entry.count for i in plan.items),
+                  skipped_files=plan.source.skipped_files,
+                  skipped_indexes=[dict(namespace=i.ns, indexes=i.skipped_indexes) for i in plan.items
+                                   if i.skipped_indexes])
     return result

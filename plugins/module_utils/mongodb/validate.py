@@ -209,6 +209,15 @@ class PlanItem(object):
     def ns(self):
         return '%s.%s' % (self.db, self.collection)
 
+    def add(self, raw, where):
+        """Count one document of the source into the checksum (a time-series bucket is checked first)."""
+        self.checksum.add(raw)
+        if self.is_timeseries:
+            problem = bucket_problem(bson.decode(raw))
+            if problem:
+                raise MongoArchiveError('%s: time-series %s: bucket document %d %s; a server refuses it (so does '
+                                        'mongorestore)' % (where, self.entry.ns, self.entry.count, problem))
+
     @property
     def kind(self):
         return self.entry.kind
@@ -331,8 +340,11 @@ class Plan(object):
         return [item.summary(convert_legacy) for item in self.items]
 
 
-def validate(path, ns_filter=None):
-    """Read and check the whole archive or dump; return the :class:`Plan`. Writes nothing."""
+def validate(path, ns_filter=None, read_documents=True):
+    """Read and check the whole archive or dump; return the :class:`Plan`. Writes nothing.
+
+    With ``read_documents=False`` only the prelude (archive) or the file list and metadata (directory) are
+    read: the restore then checks and counts each namespace while it writes it (single pass)."""
     ns_filter = ns_filter or NamespaceFilter()
     source = open_source(path)
     plan = Plan(source)
@@ -353,18 +365,16 @@ def validate(path, ns_filter=None):
                                         % (targets[target], entry.ns, target))
             targets[target] = entry.ns
             plan.items.append(PlanItem(entry, target))
+        if not read_documents:
+            return plan  # the caller reads the documents (restore, single pass) and closes the source
         items = plan.by_source()
         for entry, raw in source.documents(verify_documents=True):
             if raw is not None:
                 item = items.get((entry.db, entry.collection))
                 if item is not None:
-                    item.checksum.add(raw)
-                    if item.is_timeseries:
-                        problem = bucket_problem(bson.decode(raw))
-                        if problem:
-                            raise MongoArchiveError(
-                                '%s: time-series %s: bucket document %d %s; a server refuses it (mongorestore '
-                                'too): nothing was restored' % (source.where, entry.ns, entry.count, problem))
-    finally:
+                    item.add(raw, source.where)
+    except BaseException:
         source.close()
+        raise
+    source.close()
     return plan

@@ -458,3 +458,43 @@ def test_the_recording_server_replaces_empty_timestamps_as_a_real_one(server):
     """The emulator is not kinder than the server: a plain insert loses the empty timestamp."""
     FakeClient(server)['shop']['events'].insert_many([bson.encode({'_id': 1, 'ts': Timestamp(0, 0)})])
     assert bson.decode(server.coll('shop', 'events')['docs'][0])['ts'] != Timestamp(0, 0)
+
+
+# --- fewer passes: the writers-down window reads the archive once ----------------------------------------------
+
+def test_single_pass_reads_the_source_once_and_scans_each_collection_once(server, monkeypatch):
+    checksum = validate(fixture('archives', 'test.bar.archive')).items[0].checksum.hexdigest()
+    from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import archive as archive_utils
+    reads, scans = [], []
+    documents = archive_utils.ArchiveReader.documents
+    monkeypatch.setattr(archive_utils.ArchiveReader, 'documents', lambda self, **kw: reads.append(1) or documents(
+        self, **kw))
+    state = restore_utils.collection_state
+    monkeypatch.setattr(restore_utils, 'collection_state', lambda *a, **k: scans.append(a[2]) or state(*a, **k))
+    result = run(fixture('archives', 'test.bar.archive'), single_pass=True, skip_if_identical=False)
+    assert result['verified']['test.bar']['documents'] == 1 and result['collections'][0]['documents'] == 1
+    assert result['collections'][0]['checksum'] == checksum
+    assert len(reads) == 1 and scans == ['bar']
+    reads.clear()
+    scans.clear()
+    run(fixture('archives', 'test.bar.archive'), skip_if_identical=False)
+    assert len(reads) == 2 and scans == ['bar', 'bar']  # the default: validation pass + compare, then restore + verify
+
+
+def test_single_pass_corrupt_namespace_fails_after_the_ones_before_it(server, tmp_path):
+    from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import CollectionEntry as Entry
+    meta = {'options': {}, 'indexes': [{'v': 2, 'key': {'_id': 1}, 'name': '_id_'}]}
+    first, second = Entry('shop', 'a', dump_metadata(meta), meta), Entry('shop', 'b', dump_metadata(meta), meta)
+    path = tmp_path / 'two.archive'
+    with open(str(path), 'wb') as handle:
+        writer = ArchiveWriter(handle)
+        writer.write_prelude([first, second])
+        writer.write_namespace(first, [bson.encode({'_id': 1})])
+        writer.write_namespace(second, [bson.encode({'_id': 2, 'x': 'abc'})])
+        writer.close()
+    data = bytearray(path.read_bytes())
+    data[data.rindex(b'abc')] ^= 0x01  # a flipped byte in b's only document: its CRC no longer matches
+    path.write_bytes(bytes(data))
+    with pytest.raises(MongoArchiveError, match='failed after writing began.*CRC-64 mismatch'):
+        run(str(path), single_pass=True)
+    assert len(server.coll('shop', 'a')['docs']) == 1
