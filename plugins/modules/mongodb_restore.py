@@ -129,9 +129,9 @@ options:
     default: true
   single_pass:
     description:
-      - Read the source once. No separate validation pass and no comparison with the database (the task always
+      - "Read the source once. No separate validation pass and no comparison with the database (the task always
         restores): each namespace is checked (BSON of every document, CRC-64 at its end, time-series buckets),
-        counted and checksummed while it is written, and verified right after.
+        counted and checksummed while it is written, and verified right after."
       - For a source that a check-mode run of this module already validated (C(db_rollback) does so before it
         stops the writers, then compares the checksums verified here with that run's). A namespace found corrupt
         now fails the task after the collections before it were restored. Ignored in check mode.

@@ -102,8 +102,8 @@ def state_problems(state, item, convert_legacy=False, version=None, check_indexe
     problems = []
     wanted = item.compared_options(version)
     if not contains(state.get('options') or {}, wanted):
-        problems.append('%s has options %s, the source %s' % (item.ns, plain(state.get('options') or {}),
-                                                            plain(wanted)))
+        problems.append('%s has options %s, the source %s' % (
+            item.ns, plain(state.get('options') or {}), plain(wanted)))
     if item.is_view:
         return problems
     expected = ContentChecksum()

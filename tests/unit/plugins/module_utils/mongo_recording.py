@@ -94,7 +94,7 @@ class FakeDatabase:
     def get_collection(self, name, codec_options=None, write_concern=None):
         return FakeCollection(self, name, write_concern or self.write_concern)
 
-    def list_collections(self, filter=None):  # pylint: disable=redefined-builtin  (pymongo's name)
+    def list_collections(self, filter=None):  # pylint: disable=redefined-builtin
         out = []
         for name, coll in sorted(self.server.dbs.get(self.name, {}).items()):
             if filter and filter.get('name') not in (None, name):

@@ -416,7 +416,6 @@ def test_archive_reader_maps_buckets_to_the_timeseries_entry():
     assert counts == {'timeseries_test.foo_ts': 10, 'admin.system.version': 1}
 
 
-
 # --- case 8: --viewsAsCollections archives ----------------------------------------------------------------
 
 def test_views_as_collections_archive_restores_a_collection(server, tmp_path):
