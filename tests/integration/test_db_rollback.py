@@ -238,3 +238,16 @@ def test_mongodb_uri_from_vault_through_break_glass(world, sandbox_env, sandbox_
     assert 'already holds exactly this content' in result.stdout and 'Scale the writers' not in result.stdout
     assert sandbox_env['MONGODB_URI'] not in result.stdout + result.stderr
     assert sandbox_secrets['mongodb_password'] not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize('url, problem', [('ftp://status.example/healthz', 'http'), ('http://', 'host')])
+def test_bad_healthz_url_is_refused_before_anything(world, run_playbook, tmp_path, url, problem):
+    """issue 15 leftover: healthz_url goes through halobuzz.ops.url_problem before use, as in the other roles."""
+    mongo, database, apps = world
+    archive = backup_of(mongo, database, tmp_path / 'same.archive')
+    before, deploy_before = db_state(mongo, database), writers(apps)
+    result = run_playbook('db_rollback.yml', '-e', 'backup_archive=%s' % archive, '-e',
+                          'safety_backup_dir=%s' % (tmp_path / 'safety'), '-e', 'healthz_url=%s' % url, check=False)
+    assert result.rc != 0 and 'healthz_url' in result.stdout and problem in result.stdout
+    assert 'Validate the archive' not in result.stdout and 'Nothing was changed' in result.stdout
+    assert writers(apps) == deploy_before and db_state(mongo, database) == before
