@@ -20,17 +20,31 @@ description:
   - "First a validation pass reads the whole source: archive structure, the CRC-64 of every namespace,
     the BSON structure of every document, every metadata document. A problem fails the task with the
     file, the namespace and the byte offset, and nothing is written."
-  - Then each collection is dropped (as C(mongorestore --drop)) and recreated with the options from its
-    metadata, the documents are inserted as the raw BSON they were dumped as (every BSON type survives
-    exactly), the indexes are recreated from the metadata, and every collection is re-read and its
-    document count and content checksum compared with the source.
+  - "Then a pre-flight checks every namespace, option and index against the target server before anything is
+    dropped: mongorestore's own rules (a time-series collection restored without O(drop) must not exist,
+    geoHaystack indexes are refused by servers 4.9 and later) and a probe: each collection is created with its
+    name, options and indexes in a scratch database (C(halobuzz_preflight_<random>)), read back with
+    C(listCollections)/C(listIndexes) and dropped. A server that cannot hold something (a view, a time-series
+    collection, a hashed index, a collation, a name) fails the task with the list of problems; nothing was written."
+  - "Then one collection at a time, as mongorestore: drop (as C(mongorestore --drop); C(system.*) collections are
+    never dropped), create with the options of its metadata (rewritten as mongorestore does: C(autoIndexId),
+    C(idIndex), C(recordIdsReplicated)), insert the documents as the raw BSON they were dumped as (every BSON type
+    survives exactly; time-series buckets into C(system.buckets.<name>), with validation), create the indexes
+    (C(ignoreUnknownIndexOptions) for servers 4.1.9 and later, as mongorestore), then re-read the collection once
+    and compare count, content checksum, full index specs (key with direction/type, unique, sparse, partial
+    filter, TTL, collation, hidden), collection options and view definition with the source. A failure leaves the
+    other collections untouched."
   - "Content checksum: sha256 over the document count and the sum (mod 2**256) of the sha256 of each
     document's raw BSON; order-independent, the same function for the archive and for the database."
   - "Namespaces not restored, as C(mongorestore) without C(--oplogReplay): the oplog; the C(local) and
     C(config) databases; C(system.users), C(system.roles) and C(admin.system.version) (users, roles,
-    auth schema); C(system.views) (views come from their own metadata); C(system.buckets.*) (time series);
-    other C(system.*) collections except C(system.js). They are listed in RV(skipped_namespaces)."
-  - When the database already holds exactly the source's content (counts, checksums, index keys), nothing
+    auth schema); C(system.views) (views come from their own metadata); C(system.buckets.*) (restored as the
+    data of their time-series collection); other C(system.*) collections except C(system.js). They are listed
+    in RV(skipped_namespaces)."
+  - "Time-series collections: from archives (the prelude names C(<name>) with type C(timeseries), the data travels
+    as C(system.buckets.<name>)) and dump directories (C(system.buckets.<name>.bson)); bucket documents without
+    C(control.version/min/max) or C(data) are refused before any write."
+  - When the database already holds exactly the source's content (counts, checksums, indexes, options), nothing
     is written and the task reports C(changed=false), unless O(skip_if_identical=false).
 author:
   - HaloBuzz DevOps Team (@halobuzz)
@@ -41,10 +55,11 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Runs the whole validation pass and the comparison with the database and reports real counts; writes nothing.
+    details: Runs the whole validation pass, the comparison with the database and the pre-flight (whose scratch
+      database is created and dropped), and reports real counts; writes nothing to the target collections.
   diff_mode:
     support: full
-    details: Returns per-collection state (count, checksum, index keys) before and after.
+    details: Returns per-collection state (count, checksum, indexes, options) before and after.
 options:
   src:
     description:
@@ -54,7 +69,8 @@ options:
   drop:
     description:
       - Drop each target collection before restoring it (C(mongorestore --drop)).
-      - With V(false), documents are inserted into existing collections; duplicate C(_id)s fail the task.
+      - With V(false), documents are added to existing collections (merged); duplicate C(_id)s fail the task, and
+        verification checks that each collection holds what it held before plus every document written.
     type: bool
     default: true
   drop_extra_collections:
@@ -75,12 +91,13 @@ options:
     default: []
   ns_from:
     description:
-      - Rename patterns, as C(--nsFrom); C($name$) captures any characters. Each needs the O(ns_to) at the same position.
+      - Rename patterns, as C(--nsFrom); C($name$) captures any characters, C(*) is a wild card (C(\\*) a literal
+        asterisk). Each needs the O(ns_to) at the same position; when several match, the last pair wins (as upstream).
     type: list
     elements: str
     default: []
   ns_to:
-    description: Targets for O(ns_from), as C(--nsTo); C($name$) inserts what O(ns_from) captured.
+    description: Targets for O(ns_from), as C(--nsTo); C($name$) or the C(*) at the same rank inserts what O(ns_from) captured.
     type: list
     elements: str
     default: []
@@ -95,14 +112,31 @@ options:
   convert_legacy_indexes:
     description:
       - Make index keys that old servers accepted and current servers refuse valid before creating the index, as
-        C(mongorestore --convertLegacyIndexes) does (a key value of C(0), C(true), C("") or an unknown string becomes
-        C(1)). With V(false) such an index fails the restore.
+        C(mongorestore --convertLegacyIndexes) does (a key value of C(0), C(true), C("") or another non-number
+        becomes C(1)); specs that become duplicates of an earlier one are skipped (RV(skipped_indexes)).
+      - Off by default, as upstream. With V(false) the pre-flight refuses such an index before anything is written.
     type: bool
-    default: true
+    default: false
+  write_concern:
+    description:
+      - Write concern of every write (C(w)), as C(mongorestore --writeConcern), which defaults to C(majority) so that
+        a failover right after a verified restore cannot roll the writes back. A number of members or a tag name.
+    type: str
+    default: majority
   skip_if_identical:
     description: Do nothing (C(changed=false)) when the database already holds exactly the source's content.
     type: bool
     default: true
+  single_pass:
+    description:
+      - "Read the source once. No separate validation pass and no comparison with the database (the task always
+        restores): each namespace is checked (BSON of every document, CRC-64 at its end, time-series buckets),
+        counted and checksummed while it is written, and verified right after."
+      - For a source that a check-mode run of this module already validated (C(db_rollback) does so before it
+        stops the writers, then compares the checksums verified here with that run's). A namespace found corrupt
+        now fails the task after the collections before it were restored. Ignored in check mode.
+    type: bool
+    default: false
 '''
 
 EXAMPLES = r'''
@@ -139,7 +173,7 @@ collections:
       type: collection
       documents: 1200
       checksum: 4acb009e5522705e0eb555ae96bdc199d6ea419713f381c2887dd97720552d45
-      indexes: ["_id", "email"]
+      indexes: ["{_id: 1}", "{email: 1} (unique=True)"]
 documents:
   description: Total documents in the restored collections.
   returned: success
@@ -163,13 +197,19 @@ skipped_files:
   type: list
   elements: dict
   sample: [{path: badfile.txt, reason: "don't know what to do with file at the top of a dump"}]
+skipped_indexes:
+  description: Index specs skipped because O(convert_legacy_indexes) made them duplicates of an earlier one (as mongorestore).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{namespace: indextest.duplicate_index_key, indexes: ["foo_1.0", "foo_1"]}]
 verified:
   description:
     - What each restored collection holds after the restore, re-read from the database (type, documents,
-      checksum, index keys); the task fails instead when any differs from RV(collections).
+      checksum, indexes, options); the task fails instead when any differs from RV(collections).
   returned: when the module restored (not in check mode, not when identical)
   type: dict
-  sample: {halobuzz.users: {type: collection, documents: 1200, checksum: 4acb009e55..., indexes: ["_id", "email"]}}
+  sample: {halobuzz.users: {type: collection, documents: 1200, checksum: 4acb009e55..., indexes: ["{_id: 1}"]}}
 source_kind:
   description: C(archive) or C(directory).
   returned: success
@@ -191,8 +231,10 @@ OPTIONS = dict(
     ns_to=dict(type='list', elements='str', default=[]),
     batch_size=dict(type='int', default=1000),
     restore_indexes=dict(type='bool', default=True),
-    convert_legacy_indexes=dict(type='bool', default=True),
+    convert_legacy_indexes=dict(type='bool', default=False),
+    write_concern=dict(type='str', default='majority'),
     skip_if_identical=dict(type='bool', default=True),
+    single_pass=dict(type='bool', default=False),
 )
 
 

@@ -53,8 +53,12 @@ REAL_SOURCES = [
     ('dumps/indextestdump', TO_H5IT, {'indextest_test_collection': 100}),
     ('dumps/prelude_test/prelude_gzip', TO_H5IT, {'test_foo': 1}),
     ('dumps/specialcharacter', dict(ns_from=['db1.caf\u00e9s'], ns_to=[DB + '.cafes']), {'cafes': 1}),
-    ('dumps/testdirs', TO_H5IT, {'db1_c1': 100, 'db1_c2': 0, 'db1_c3': 0, 'db1_c4': 10}),
+    # db2/c1.bin: mongorestore/filepath.go getInfoFromFile restores .bin files "for legacy reasons"
+    ('dumps/testdirs', TO_H5IT, {'db1_c1': 100, 'db1_c2': 0, 'db1_c3': 0, 'db1_c4': 10, 'db2_c1': 0}),
 ]
+# The legacy index key of indextestdump ({b: true, c: 0, d: ""}) is refused by current servers: restored as
+# mongorestore --convertLegacyIndexes restores it (restore.go convertLegacyIndexes).
+CONVERT = {'dumps/indextestdump'}
 
 
 @pytest.mark.parametrize('source, renames, expected', REAL_SOURCES, ids=[s[0] for s in REAL_SOURCES])
@@ -65,9 +69,10 @@ def test_every_real_source_restores_with_the_right_counts(mongo, source, renames
     assert not identical and all(state == {'type': None} for state in before.values())
     assert dict((ns, state['documents']) for ns, state in after.items()) == dict(
         (DB + '.' + c, n) for c, n in expected.items())
-    restore_utils.restore(mongo, plan, path)  # verifies counts and checksums itself
+    convert = source in CONVERT
+    restore_utils.restore(mongo, plan, path, convert_legacy_indexes=convert)  # verifies counts and checksums itself
     assert dict((c, mongo[DB][c].count_documents({})) for c in expected) == expected
-    assert restore_utils.compare(mongo, plan)[0] is True
+    assert restore_utils.compare(mongo, plan, convert_legacy=convert)[0] is True
     for item in plan.items:  # every document arrives as the bytes that were dumped
         assert len(raw_docs(mongo, DB, item.collection)) == item.entry.count
 
@@ -97,7 +102,8 @@ def test_bad_format_archive_fails_without_writing_or_hanging(mongo, sandbox_env)
     assert mongo[DB].list_collection_names() == []
 
 
-CORRUPT = ['bad_cstring', 'bad_type', 'broken_array', 'invalid_field_name', 'partial_file', 'random_bytes']
+# broken_array.bson is not corrupt for the tools (bsondump --objcheck accepts it: issue 14, case 7)
+CORRUPT = ['bad_cstring', 'bad_type', 'invalid_field_name', 'partial_file', 'random_bytes']
 
 
 @pytest.mark.parametrize('name', CORRUPT)
@@ -117,10 +123,10 @@ def test_corrupt_bson_in_a_dump_writes_nothing(mongo, tmp_path, name):
 def test_corrupt_bson_through_the_module(mongo, sandbox_env, tmp_path):
     (tmp_path / 'shop').mkdir()
     shutil.copy(str(FIXTURES / 'bson' / 'sample.bson'), str(tmp_path / 'shop' / 'aaa_good.bson'))
-    shutil.copy(str(FIXTURES / 'bson' / 'broken_array.bson'), str(tmp_path / 'shop' / 'zzz_bad.bson'))
+    shutil.copy(str(FIXTURES / 'bson' / 'bad_type.bson'), str(tmp_path / 'shop' / 'zzz_bad.bson'))
     failed, result = run_module(sandbox_env, 'mongodb_restore', dict(
         mongodb_uri=sandbox_env['MONGODB_URI'], src=str(tmp_path), **TO_H5IT))
-    assert failed and 'byte offset 629' in result['msg'] and 'nothing was written' in result['msg']
+    assert failed and 'byte offset 21' in result['msg'] and 'nothing was written' in result['msg']
     assert mongo[DB].list_collection_names() == []
 
 
@@ -155,7 +161,9 @@ def test_backup_then_restore_round_trip_in_the_sandbox(mongo, sandbox_env, tmp_p
     assert not failed and restored['changed']
     assert raw_docs(mongo, DB, 'rt_copy') == sorted(docs)
     assert restored['collections'][0]['checksum'] == backup['collections'][0]['checksum']
-    assert restored['collections'][0]['indexes'] == ['_id', 'name,level']
+    # full index specs (nx-27017 itself keeps only ascending keys: what the backup read is what comes back)
+    assert [i.split(',')[0] for i in restored['collections'][0]['indexes']] == ['{_id: 1}', '{name: 1']
+    assert restored['verified'][DB + '.rt_copy']['indexes'] == restored['collections'][0]['indexes']
     failed, again = run_module(sandbox_env, 'mongodb_backup', dict(mongodb_uri=uri, dest=archive, databases=[DB]))
     assert not failed and not again['changed'] and again['sha256'] == backup['sha256']  # exists: kept, described
 

@@ -90,6 +90,7 @@ class ArchiveReader(object):
             self._fail(offset, 'archive format version %r is not supported (only %r)' % (
                 header.get('version'), FORMAT_VERSION))
         self.header = header
+        self._viewless = viewless_timeseries(header.get('server_version'))
         while True:
             offset, raw = self._read()
             if raw is None:
@@ -117,11 +118,14 @@ class ArchiveReader(object):
             metadata = parse_metadata(text)
         except ValueError as exc:
             self._fail(offset, 'collection metadata is %s' % exc, ns)
-        if (db, coll) in self._by_ns:
+        entry = CollectionEntry(db, coll, text, metadata, kind=doc.get('type') or None,
+                                viewless_timeseries=self._viewless)
+        # data travels under entry.data_collection: system.buckets.<name> for a time-series collection
+        # dumped from a server before 8.3 (mongo-tools common/archive/demultiplexer.go, CreateDemux)
+        if (db, entry.data_collection) in self._by_ns:
             self._fail(offset, 'namespace listed twice in the prelude', ns)
-        entry = CollectionEntry(db, coll, text, metadata, kind=doc.get('type') or None)
         self.collections.append(entry)
-        self._by_ns[(db, coll)] = entry
+        self._by_ns[(db, entry.data_collection)] = entry
 
     def documents(self, verify_documents=False):
         """Yield ``(entry, raw)`` per document and ``(entry, None)`` per verified EOF."""
@@ -173,9 +177,28 @@ class ArchiveReader(object):
                 entry.count += 1
                 yield entry, raw
             crcs[key] = crc
-        missing = [e.ns for e in self.collections if e.has_data and (e.db, e.collection) not in finished]
+        missing = [e.ns for e in self.collections if e.has_data and (e.db, e.data_collection) not in finished]
         if missing:
             self._fail(self._input.offset, 'archive ends before the EOF of %s (truncated?)' % ', '.join(missing))
+
+
+def parse_version(text):
+    """'5.0.3' -> (5, 0, 3); None when unknown (mongo-tools common/db/version.go, StrToVersion)."""
+    if not isinstance(text, str):
+        return None
+    parts = text.split('-', 1)[0].split('.')
+    try:
+        numbers = tuple(int(p) for p in parts[:3])
+    except ValueError:
+        return None
+    return (numbers + (0, 0, 0))[:3] if numbers else None
+
+
+def viewless_timeseries(server_version):
+    """Whether a dump from this server keeps time-series data under the collection's own name (>= 8.3;
+    mongo-tools common/db/version.go, SupportsRawData). An unknown version counts as older."""
+    version = parse_version(server_version)
+    return version is not None and version >= (8, 3, 0)
 
 
 class _HashingWriter(object):
@@ -199,8 +222,11 @@ class _HashingWriter(object):
 class ArchiveWriter(object):
     """Writes a mongodump-compatible archive, one namespace after another.
 
-    Use: ``write_prelude(entries)`` once, then ``write_namespace(entry, raw_docs)`` for each
-    entry that has data, then ``close()``. ``sha256``/``size`` describe the file as written
+    Use: ``write_prelude(entries)`` once, then ``write_namespace(entry, raw_docs)`` for EVERY entry
+    of the prelude (a view with no documents: mongorestore only creates what its demultiplexer sees
+    opened and closed, "archive finished before all collections were seen" otherwise, and mongodump
+    writes an empty segment for a view as the trigger to create it: mongodump/mongodump.go,
+    dumpValidatedQueryToIntent), then ``close()``. ``sha256``/``size`` describe the file as written
     (compressed bytes when ``compress`` is set).
     """
 
@@ -232,7 +258,7 @@ class ArchiveWriter(object):
         self._write(TERMINATOR)
 
     def _namespace_header(self, entry, eof, crc):
-        return bson.encode(SON([('db', entry.db), ('collection', entry.collection),
+        return bson.encode(SON([('db', entry.db), ('collection', entry.data_collection),
                                 ('EOF', eof), ('CRC', Int64(crc))]))
 
     def write_namespace(self, entry, raw_documents, on_document=None):

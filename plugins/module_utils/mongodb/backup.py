@@ -18,7 +18,8 @@ __metaclass__ = type
 import os
 import tempfile
 
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import ArchiveWriter, file_sha256
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (
+    ArchiveWriter, file_sha256, viewless_timeseries)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
     RAW_OPTIONS, SON, PyMongoError, connect)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
@@ -70,7 +71,7 @@ def count(client, entries):
     try:
         for entry in entries:
             if entry.has_data:
-                entry.count = client[entry.db][entry.collection].count_documents({})
+                entry.count = client[entry.db][entry.data_collection].count_documents({})
     except PyMongoError as exc:
         raise MongoArchiveError('counting %s failed: %s' % (entry.ns, exc))
     return entries
@@ -98,6 +99,12 @@ def write(client, entries, dest, compress=False):
         raise
     collections = []
     entry = None
+    if viewless_timeseries(server_version) and any(e.is_timeseries for e in entries):
+        _remove(partial)
+        os.close(descriptor)
+        raise MongoArchiveError('cannot back up time-series collection(s) %s: the server (%s) keeps them viewless '
+                                '(8.3+), whose buckets this backup cannot read; use mongodump' % (
+                                    ', '.join(e.ns for e in entries if e.is_timeseries), server_version))
     try:
         with os.fdopen(descriptor, 'wb') as handle:
             writer = ArchiveWriter(handle, compress=compress, server_version=server_version,
@@ -106,11 +113,16 @@ def write(client, entries, dest, compress=False):
             for entry in entries:
                 summary = {'namespace': entry.ns, 'type': entry.kind}
                 if entry.has_data:
+                    # a time-series collection's documents are its buckets (system.buckets.<name>), which
+                    # mongodump dumps for servers before 8.3 (mongodump/prepare.go)
                     checksum = ContentChecksum()
-                    cursor = client[entry.db].get_collection(entry.collection, codec_options=RAW_OPTIONS).find(
+                    cursor = client[entry.db].get_collection(entry.data_collection, codec_options=RAW_OPTIONS).find(
                         {}, batch_size=1000)
                     writer.write_namespace(entry, (doc.raw for doc in cursor), on_document=checksum.add)
                     summary.update(documents=entry.count, checksum=checksum.hexdigest())
+                else:
+                    # every prelude namespace gets its segment and EOF: an empty one for a view, as mongodump
+                    writer.write_namespace(entry, ())
                 collections.append(summary)
             writer.close()
             handle.flush()

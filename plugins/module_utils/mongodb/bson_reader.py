@@ -6,7 +6,7 @@
 Documents travel through the archive engine as the bytes they were dumped as. This file
 reads one framed document at a time from a stream (bounded memory: one document, at most
 :data:`MAX_DOCUMENT_SIZE`) and checks a document's structure (lengths, type codes,
-null-terminated names, sequential array keys, nested documents) so a corrupt file is
+null-terminated names, nested documents; never stricter than bsondump --objcheck) so a corrupt file is
 refused before anything is written, with the byte offset of the first problem.
 """
 
@@ -93,10 +93,9 @@ def _string_end(buf, pos, end, field):
 _FIXED = {0x01: 8, 0x06: 0, 0x07: 12, 0x09: 8, 0x0A: 0, 0x10: 4, 0x11: 8, 0x12: 8,
           0x13: 16, 0xFF: 0, 0x7F: 0}
 _STRINGS = (0x02, 0x0D, 0x0E)
-_ARRAY_KEYS = tuple(str(i).encode('ascii') for i in range(1024))
 
 
-def _walk(buf, pos, limit, is_array, depth):
+def _walk(buf, pos, limit, _is_array, depth):
     """Check the document starting at ``pos``; return the offset just past it.
 
     The hot path does one dict lookup and one ``find`` per field; names are decoded only
@@ -117,7 +116,6 @@ def _walk(buf, pos, limit, is_array, depth):
     find = buf.find
     fixed = _FIXED
     p = pos + 4
-    index = 0
     while True:
         kind = buf[p]
         if kind == 0:
@@ -127,11 +125,8 @@ def _walk(buf, pos, limit, is_array, depth):
         name_end = find(b'\x00', p + 1, last)
         if name_end < 0:
             raise BsonError(p + 1, 'field name is not null-terminated')
-        if is_array:
-            expected = _ARRAY_KEYS[index] if index < 1024 else str(index).encode('ascii')
-            if buf[p + 1:name_end] != expected:
-                raise BsonError(p + 1, 'array key %r where %r was expected' % (_field_name(buf, p), expected.decode('ascii')))
-            index += 1
+        # Array keys are not checked: bsondump --objcheck (bson.Unmarshal) accepts an array whose keys are
+        # not "0", "1", ... (mongo-tools bsondump/bsondump_test.go, broken_array.bson), so a restore must too.
         v = name_end + 1
         step = fixed.get(kind)
         if step is not None:
@@ -191,7 +186,7 @@ def check_document(raw):
     """Raise :class:`BsonError` if ``raw`` is not one well-formed BSON document.
 
     One pure-Python walk over the structure (no objects are built): it checks what a decoder
-    would trip on and also the array keys, which pymongo's C decoder does not look at.
+    would trip on; no stricter than bsondump --objcheck (array keys are not checked, as upstream).
     """
     problem = find_problem(raw)
     if problem is not None:

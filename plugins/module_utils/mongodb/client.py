@@ -20,10 +20,11 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.connection import Connection
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.redact import redact_text, redact_url
 
-# bson, json_util, Int64 and SON are imported for the package's other files (archive, formats, validate, ...).
+# bson, json_util, Int64, SON, OperationFailure and WriteConcern are imported for the package's other files.
 try:
     import pymongo
-    from pymongo.errors import ConfigurationError, PyMongoError
+    from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError  # noqa: F401  pylint: disable=unused-import
+    from pymongo.write_concern import WriteConcern  # noqa: F401  pylint: disable=unused-import
     import bson  # noqa: F401  pylint: disable=unused-import
     from bson import json_util  # noqa: F401  pylint: disable=unused-import
     from bson.codec_options import CodecOptions
@@ -36,13 +37,16 @@ try:
     PYMONGO_IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - HaloBuzzModule reports missing_required_lib('pymongo')
     PYMONGO_IMPORT_ERROR = traceback.format_exc()
-    pymongo = bson = json_util = Int64 = RawBSONDocument = SON = RAW_OPTIONS = None
+    pymongo = bson = json_util = Int64 = RawBSONDocument = SON = RAW_OPTIONS = WriteConcern = None
 
     class PyMongoError(Exception):
         pass
 
     class ConfigurationError(PyMongoError):
         pass
+
+    class OperationFailure(PyMongoError):
+        code = None
 
 
 class MongoClientError(HaloBuzzError):

@@ -23,12 +23,17 @@ import os
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.bson_reader import (
     BsonError, check_document, read_document)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
-    CollectionEntry, MongoArchiveError, open_maybe_gzip, parse_metadata, unescape_collection_name)
+    TIMESERIES_BUCKET_PREFIX, CollectionEntry, MongoArchiveError, open_maybe_gzip, parse_metadata,
+    unescape_collection_name)
 
 OPLOG_NAMES = ('oplog.bson', 'oplog.bson.gz')
 PRELUDE_NAMES = ('prelude.json', 'prelude.json.gz')
-_BSON_SUFFIXES = ('.bson', '.bson.gz')
+# mongo-tools mongorestore/filepath.go, getInfoFromFile: ".bin supported for legacy reasons" (never gzip)
+_BSON_SUFFIXES = ('.bson', '.bson.gz', '.bin')
 _METADATA_SUFFIXES = ('.metadata.json', '.metadata.json.gz')
+# getInfoFromFile: a file name mongodump truncated (it holds "%24" and is 238 bytes long) takes the
+# collection's real name from the "collectionName" of its metadata.
+_TRUNCATED_NAME_LENGTH = 238
 
 
 def _strip_suffix(name, suffixes):
@@ -38,8 +43,13 @@ def _strip_suffix(name, suffixes):
     return None
 
 
+def _is_gzip(path):
+    """gzip by the name's suffix, as mongorestore (filepath.go: strings.HasSuffix(path, ".gz"))."""
+    return path.endswith('.gz')
+
+
 def _read_text(path, where):
-    stream, _compressed = open_maybe_gzip(path, where)
+    stream, _compressed = open_maybe_gzip(path, where, _is_gzip(path))
     try:
         data = b''
         while True:
@@ -104,34 +114,73 @@ class DumpDirectory(object):
             if os.path.isdir(full):
                 self._skip(full, "don't know what to do with a subdirectory of a database directory")
                 continue
-            meta_name = _strip_suffix(name, _METADATA_SUFFIXES)
-            data_name = None if meta_name is not None else _strip_suffix(name, _BSON_SUFFIXES)
-            if meta_name is None and data_name is None:
-                self._skip(full, "don't know what to do with file (neither .bson nor .metadata.json)")
+            meta_stem = _strip_suffix(name, _METADATA_SUFFIXES)
+            data_stem = None if meta_stem is not None else _strip_suffix(name, _BSON_SUFFIXES)
+            if meta_stem is None and data_stem is None:
+                self._skip(full, "don't know what to do with file (neither .bson, .bin nor .metadata.json)")
                 continue
-            try:
-                coll = unescape_collection_name(meta_name if meta_name is not None else data_name)
-            except ValueError as exc:
-                raise MongoArchiveError('%s: file %s: %s' % (self.where, full, exc))
-            target = metadata if meta_name is not None else files
-            if coll in target:
-                raise MongoArchiveError('%s: both %s and a compressed/uncompressed twin hold %s.%s; '
-                                        'keep one' % (self.where, full, db, coll))
-            target[coll] = full
+            target = metadata if meta_stem is not None else files
+            stem = meta_stem if meta_stem is not None else data_stem
+            if stem in target:
+                raise MongoArchiveError('%s: both %s and %s hold the same collection of database %s; keep one'
+                                        % (self.where, target[stem], full, db))
+            target[stem] = full
         if 'system.indexes' in files:
             self._skip(files.pop('system.indexes'), 'legacy system.indexes: indexes come from each '
                        'collection\'s metadata.json')
-        for coll in sorted(set(files) | set(metadata)):
+        entries = {}
+        buckets = {}
+        for stem in sorted(set(files) | set(metadata)):
             text = parsed = None
-            if coll in metadata:
-                where = 'metadata file %s' % metadata[coll]
-                text = _read_text(metadata[coll], where)
+            if stem in metadata:
+                where = 'metadata file %s' % metadata[stem]
+                text = _read_text(metadata[stem], where)
                 try:
                     parsed = parse_metadata(text)
                 except ValueError as exc:
-                    raise MongoArchiveError('%s (namespace %s.%s): collection metadata is %s at byte offset 0'
-                                            % (where, db, coll, exc))
-            self.collections.append(CollectionEntry(db, coll, text, parsed, data_path=files.get(coll)))
+                    try:
+                        named = '%s.%s' % (db, unescape_collection_name(stem))
+                    except ValueError:
+                        named = 'database %s' % db
+                    raise MongoArchiveError('%s (namespace %s): collection metadata is %s at byte offset 0'
+                                            % (where, named, exc))
+            coll = self._collection_name(db, stem, files.get(stem) or metadata[stem], parsed)
+            if coll.startswith(TIMESERIES_BUCKET_PREFIX) and stem not in metadata:
+                # mongorestore/filepath.go: system.buckets.<name>.bson is the data of time-series <name>
+                buckets[coll[len(TIMESERIES_BUCKET_PREFIX):]] = files[stem]
+                continue
+            entries[coll] = CollectionEntry(db, coll, text, parsed, data_path=files.get(stem))
+        for coll, path in sorted(buckets.items()):
+            entry = entries.get(coll)
+            if entry is None or not entry.is_timeseries:
+                raise MongoArchiveError('%s: %s holds time-series buckets, but %s.%s has no time-series metadata '
+                                        'file (mongorestore: "could not find the timeseries collection metadata '
+                                        'file"); restore the dump with its %s.metadata.json' % (
+                                            self.where, path, db, coll, coll))
+            if entry.data_path is not None:
+                raise MongoArchiveError('%s: time-series %s.%s has both %s and %s; keep one' % (
+                    self.where, db, coll, entry.data_path, path))
+            entry.data_path = path
+        for coll in sorted(entries):
+            entry = entries[coll]
+            if entry.is_timeseries and entry.data_path is None:
+                # a time-series collection without its buckets would be recreated empty
+                raise MongoArchiveError('%s: time-series collection %s.%s has metadata but no %s%s.bson; '
+                                        'the dump is incomplete' % (self.where, db, coll,
+                                                                    TIMESERIES_BUCKET_PREFIX, coll))
+            self.collections.append(entry)
+
+    def _collection_name(self, db, stem, path, parsed):
+        if '%24' in stem and len(stem) == _TRUNCATED_NAME_LENGTH:
+            name = (parsed or {}).get('collectionName')
+            if not isinstance(name, str) or not name:
+                raise MongoArchiveError('%s: %s has a truncated name and its metadata gives no "collectionName" '
+                                        '(database %s)' % (self.where, path, db))
+            return name
+        try:
+            return unescape_collection_name(stem)
+        except ValueError as exc:
+            raise MongoArchiveError('%s: file %s: %s' % (self.where, path, exc))
 
     def documents(self, verify_documents=False):
         """Yield ``(entry, raw)`` per document and ``(entry, None)`` after each collection."""
@@ -144,7 +193,7 @@ class DumpDirectory(object):
 
     def _file_documents(self, entry, verify_documents):
         where = 'file %s' % entry.data_path
-        stream, compressed = open_maybe_gzip(entry.data_path, where)
+        stream, compressed = open_maybe_gzip(entry.data_path, where, _is_gzip(entry.data_path))
         zipped = ' (offset in the decompressed stream)' if compressed else ''
         try:
             while True:

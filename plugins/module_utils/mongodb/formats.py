@@ -23,9 +23,10 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import json_util
 
 READ_BUFFER = 1 << 20
-# Collection types whose data is not stored under their own name (a view has none; a
-# time-series collection's data is in system.buckets.<name>).
-DATALESS_TYPES = ('view', 'timeseries')
+# Collection types without documents of their own (a view has none; a time-series collection's
+# documents are its buckets, stored in system.buckets.<name>; see CollectionEntry.data_collection).
+DATALESS_TYPES = ('view',)
+TIMESERIES_BUCKET_PREFIX = 'system.buckets.'
 
 
 class MongoArchiveError(HaloBuzzError):
@@ -33,9 +34,16 @@ class MongoArchiveError(HaloBuzzError):
 
 
 class CollectionEntry(object):
-    """One namespace of a dump: its names, its metadata and, once read, its document count."""
+    """One namespace of a dump: its names, its metadata and, once read, its document count.
 
-    def __init__(self, db, collection, metadata_text=None, metadata=None, kind=None, data_path=None):
+    A time-series collection ``<name>`` (type ``timeseries``) carries its bucket documents under
+    ``system.buckets.<name>`` when the dump comes from a server before 8.3, under its own name from
+    8.3 on (viewless time-series); mongo-tools common/archive/demultiplexer.go and
+    common/intents/intent.go (``DataCollection``) decide the same way.
+    """
+
+    def __init__(self, db, collection, metadata_text=None, metadata=None, kind=None, data_path=None,
+                 viewless_timeseries=False):
         self.db = db
         self.collection = collection
         self.metadata_text = metadata_text
@@ -43,12 +51,28 @@ class CollectionEntry(object):
         self.kind = kind or (metadata or {}).get('type') or 'collection'
         if self.kind == 'collection' and (metadata or {}).get('options', {}).get('viewOn'):
             self.kind = 'view'
+        elif self.kind == 'view' and metadata is not None and not (metadata.get('options') or {}).get('viewOn'):
+            # mongodump --viewsAsCollections keeps type "view" but removes viewOn/pipeline and dumps the
+            # view's documents (mongodump/prepare.go): mongorestore creates a collection from those options
+            self.kind = 'collection'
         self.data_path = data_path
+        self.viewless_timeseries = viewless_timeseries
         self.count = 0
 
     @property
     def ns(self):
         return '%s.%s' % (self.db, self.collection) if self.db else self.collection
+
+    @property
+    def is_timeseries(self):
+        return self.kind == 'timeseries'
+
+    @property
+    def data_collection(self):
+        """The collection that holds this namespace's documents (the buckets of a time-series one)."""
+        if self.is_timeseries and not self.viewless_timeseries:
+            return TIMESERIES_BUCKET_PREFIX + self.collection
+        return self.collection
 
     @property
     def has_data(self):
@@ -69,9 +93,26 @@ class ContentChecksum(object):
         self.count = 0
         self._sum = 0
 
+    @classmethod
+    def of(cls, count, total):
+        """A checksum from a count and sum another one reported (``count``, ``total``)."""
+        checksum = cls()
+        checksum.count, checksum._sum = count, total
+        return checksum
+
+    @property
+    def total(self):
+        """The sum of the documents' sha256, mod 2**256 (what two checksums add up with)."""
+        return self._sum & ((1 << 256) - 1)
+
     def add(self, raw):
         self.count += 1
         self._sum += int.from_bytes(hashlib.sha256(raw).digest(), 'big')
+
+    def merge(self, other):
+        """Add ``other``'s documents: the checksum of both sets together."""
+        self.count += other.count
+        self._sum += other.total
 
     def hexdigest(self):
         total = self._sum & ((1 << 256) - 1)
@@ -79,19 +120,25 @@ class ContentChecksum(object):
 
 
 def unescape_collection_name(name):
-    """The collection name behind a mongodump file name (``caf%C3%A9s`` -> ``cafés``)."""
+    """The collection name behind a mongodump file name, as Go's ``url.QueryUnescape`` reads it.
+
+    mongodump writes names with ``url.QueryEscape`` and mongorestore reads them back with
+    ``url.QueryUnescape`` (mongo-tools mongorestore/filepath.go, getInfoFromFile): ``%XX`` is a byte
+    and ``+`` is a space (``caf%C3%A9s`` -> ``cafés``, ``my+coll`` -> ``my coll``).
+    """
     out = bytearray()
     raw = name.encode('utf-8')
     i = 0
     while i < len(raw):
         if raw[i:i + 1] == b'%':
-            try:
-                out.append(int(raw[i + 1:i + 3].decode('ascii'), 16))
-            except (ValueError, UnicodeDecodeError):
+            digits = raw[i + 1:i + 3]
+            if len(digits) < 2 or not all(c in b'0123456789abcdefABCDEF' for c in digits):
                 raise ValueError('invalid percent-encoding in %r' % name)
-            if len(raw[i + 1:i + 3]) < 2:
-                raise ValueError('invalid percent-encoding in %r' % name)
+            out.append(int(digits.decode('ascii'), 16))
             i += 3
+        elif raw[i:i + 1] == b'+':
+            out.append(0x20)
+            i += 1
         else:
             out.append(raw[i])
             i += 1
@@ -147,14 +194,21 @@ class _CountingReader(object):
         self.raw.close()
 
 
-def open_maybe_gzip(path, where):
-    """Open ``path`` for streaming reads, decompressing it when it starts with gzip's magic."""
+def open_maybe_gzip(path, where, compressed=None):
+    """Open ``path`` for streaming reads, decompressing it when ``compressed`` (None: by gzip's magic).
+
+    Files of a dump directory are gzip exactly when their name ends in ``.gz``, as mongorestore
+    decides (mongo-tools mongorestore/filepath.go: ``gzip: strings.HasSuffix(path, ".gz")``): a plain
+    ``.bson`` whose first document happens to start with ``1f 8b`` is still plain. Archives keep the
+    magic-number test: a plain archive starts with 0x8199e26d, never with gzip's ``1f 8b``.
+    """
     try:
         handle = open(path, 'rb')
     except (IOError, OSError) as exc:
         raise MongoArchiveError('%s: cannot open: %s' % (where, exc.strerror or exc))
-    compressed = handle.read(2) == b'\x1f\x8b'
-    handle.seek(0)
+    if compressed is None:
+        compressed = handle.read(2) == b'\x1f\x8b'
+        handle.seek(0)
     if compressed:
         stream = io.BufferedReader(gzip.GzipFile(fileobj=handle, mode='rb'), READ_BUFFER)
     else:

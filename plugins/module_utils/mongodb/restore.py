@@ -1,18 +1,27 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, HaloBuzz DevOps Team
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Restore of a mongodump archive or dump directory: validate everything, then write.
+"""Restore of a mongodump archive or dump directory: validate everything, check the server, then write
+one collection at a time.
 
 1. :func:`validate` (validate.py) reads the whole source once and returns the plan; nothing
    is written and a problem raises MongoArchiveError.
 2. :func:`compare` reads the same collections from the database with the same checksum:
    when they already hold exactly the source's content, there is nothing to do.
-3. :func:`restore` drops and recreates each collection, streams the raw documents in
-   batches, recreates the indexes from the metadata, then :func:`verify` re-reads the
-   database and compares counts and checksums with the plan.
+3. :func:`preflight` (preflight.py) checks every namespace, option and index against the server
+   (mongorestore's own rules and a probe in a scratch namespace) and refuses before anything is dropped.
+4. :func:`restore` then takes one collection at a time, as mongorestore does (mongo-tools
+   mongorestore/restore.go, RestoreIntent: the collection is dropped just before it is restored):
+   drop -> create with the options of its metadata -> insert the raw documents -> create its indexes ->
+   re-read it once and compare it with the plan (count, content checksum, index specs, options, view
+   definition). A failure leaves every other collection as it was, so the role's automatic return to
+   the safety backup has something whole to return to.
 
-:func:`run_restore` is what the mongodb_restore module runs: the three steps above, and a
-failure message that says whether anything was written.
+Writes use write concern ``majority`` by default, as mongorestore (``--writeConcern`` defaults to
+majority): a failover right after a verified restore cannot roll the writes back.
+
+:func:`run_restore` is what the mongodb_restore module runs: the steps above, and a failure message
+that says whether anything was written.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,14 +29,21 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
-    RAW_OPTIONS, SON, MongoClientError, PyMongoError, RawBSONDocument, connect)
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import ContentChecksum, MongoArchiveError
+    RAW_OPTIONS, SON, MongoClientError, PyMongoError, RawBSONDocument, WriteConcern, bson, connect)
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
+    TIMESERIES_BUCKET_PREFIX, ContentChecksum, MongoArchiveError)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.namespaces import NamespaceFilter
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.preflight import (
+    create_command, create_indexes_command, list_collections, preflight)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.source import open_source
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.validate import index_fields, validate
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.validate import (
+    contains, indexes_differ, plain, show_index, validate)
 
 # Buffered bytes per collection before a batch is sent whatever its document count.
 MAX_BATCH_BYTES = 16 * 1024 * 1024
+# Documents decoded only to look for empty timestamps (plain dicts, bson.Timestamp values).
+RAW_DECODE = bson.codec_options.CodecOptions() if bson is not None else None
+Timestamp = bson.timestamp.Timestamp if bson is not None else None
 
 
 def _command(action, ns, func, *args, **kwargs):
@@ -37,26 +53,72 @@ def _command(action, ns, func, *args, **kwargs):
         raise MongoArchiveError('%s %s failed: %s' % (action, ns, exc))
 
 
-def collection_state(client, db, collection):
-    """What a collection holds now: type, count, content checksum, index names."""
+def collection_state(client, db, collection, infos=None):
+    """What a collection holds now: type, options, count, content checksum (and its sum), full index specs."""
     database = client[db]
-    # matched here as well: some servers (nx-27017) ignore listCollections' filter
-    infos = [info for info in _command('listing collections of', db, lambda: list(
-        database.list_collections(filter={'name': collection}))) if info.get('name') == collection]
-    if not infos:
+    if infos is None:
+        infos = _command('listing collections of', db, list_collections, database)
+    info = infos.get(collection)
+    if info is None:
         return {'type': None}
-    info = infos[0]
-    if info.get('type') == 'view':
-        return {'type': 'view', 'view_on': info.get('options', {}).get('viewOn')}
+    kind = info.get('type') or 'collection'
+    options = info.get('options') or {}
+    if kind == 'view':
+        return {'type': 'view', 'options': options}
+    data = TIMESERIES_BUCKET_PREFIX + collection if kind == 'timeseries' else collection
     checksum = ContentChecksum()
-    coll = database.get_collection(collection, codec_options=RAW_OPTIONS)
+    coll = database.get_collection(data, codec_options=RAW_OPTIONS)
 
     def read_all():
         for doc in coll.find({}, batch_size=1000):
             checksum.add(doc.raw)
-        return sorted(index_fields(index) for index in coll.list_indexes())
+        return list(database[collection].list_indexes())
     indexes = _command('reading', '%s.%s' % (db, collection), read_all)
-    return {'type': 'collection', 'documents': checksum.count, 'checksum': checksum.hexdigest(), 'indexes': indexes}
+    return {'type': kind, 'options': options, 'documents': checksum.count, 'checksum': checksum.hexdigest(),
+            'sum': checksum.total, 'indexes': indexes}
+
+
+def describe(state):
+    """A collection_state() for results and --diff (JSON-able, indexes as readable specs)."""
+    if state.get('type') is None:
+        return {'type': None}
+    shown = {'type': state['type']}
+    if state['type'] != 'view':
+        shown.update(documents=state['documents'], checksum=state['checksum'],
+                     indexes=sorted(show_index(i) for i in state['indexes']))
+    if state.get('options') or state['type'] == 'view':
+        shown['options'] = plain(state['options'])
+    return shown
+
+
+def state_problems(state, item, convert_legacy=False, version=None, check_indexes=True, base=None):
+    """How ``state`` differs from what the plan item must leave (a list; empty when it matches).
+
+    ``base`` is the collection's state before a restore without drop: then it must hold the documents it
+    held plus the ones written (the checksum is a sum, so the two add up) and at least the plan's indexes.
+    """
+    if state.get('type') != item.kind:
+        return ['%s is a %s, the source a %s' % (item.ns, state.get('type') or 'missing collection', item.kind)]
+    problems = []
+    wanted = item.compared_options(version)
+    if not contains(state.get('options') or {}, wanted):
+        problems.append('%s has options %s, the source %s' % (
+            item.ns, plain(state.get('options') or {}), plain(wanted)))
+    if item.is_view:
+        return problems
+    expected = ContentChecksum()
+    expected.merge(item.checksum)
+    if base is not None and base.get('type') is not None:
+        expected.merge(ContentChecksum.of(base['documents'], base['sum']))
+    if (state['documents'], state['checksum']) != (expected.count, expected.hexdigest()):
+        problems.append('%s holds %d documents (checksum %s...), expected %d (checksum %s...)' % (
+            item.ns, state['documents'], state['checksum'][:12], expected.count, expected.hexdigest()[:12]))
+    if check_indexes:
+        differences = indexes_differ(state['indexes'], item.expected_indexes(convert_legacy, version))
+        if base is not None:
+            differences = [d for d in differences if not d.startswith('unexpected')]
+        problems.extend('%s: %s' % (item.ns, d) for d in differences)
+    return problems
 
 
 def _extra_collections(client, plan):
@@ -69,138 +131,265 @@ def _extra_collections(client, plan):
     return extra
 
 
-def compare(client, plan, drop_extra_collections=False):
-    """(identical, before, after): the database now and as the plan would leave it."""
-    before, after = {}, {}
+def compare(client, plan, drop_extra_collections=False, convert_legacy=False):
+    """(identical, before, after): the database now and as the plan would leave it.
+
+    The raw states are kept in ``plan.states`` (a restore without drop verifies against them)."""
+    before, after, plan.states = {}, {}, {}
+    identical = True
+    infos = {}
     for item in plan.items:
-        before[item.ns] = collection_state(client, item.db, item.collection)
-        after[item.ns] = item.expected()
+        if item.db not in infos:
+            infos[item.db] = _command('listing collections of', item.db, list_collections, client[item.db])
+        state = collection_state(client, item.db, item.collection, infos[item.db])
+        plan.states[item.ns] = state
+        before[item.ns] = describe(state)
+        after[item.ns] = item.expected(convert_legacy)
+        if state_problems(state, item, convert_legacy):
+            identical = False
     if drop_extra_collections:
         for ns in _extra_collections(client, plan):
             before[ns] = {'type': 'collection'}
             after[ns] = {'type': None}
-    return before == after, before, after
+            identical = False
+    return identical, before, after
 
 
-def _create(client, item, drop):
-    database = client[item.db]
-    if drop:
-        _command('dropping', item.ns, database.drop_collection, item.collection)
-    elif item.collection in _command('listing collections of', item.db, database.list_collection_names):
-        return
-    options = item.metadata.get('options', {})
-    command = SON([('create', item.collection)])
-    for key, value in options.items():
-        command[key] = value
-    _command('creating', item.ns, database.command, command)
+def has_zero_timestamp(raw):
+    """Whether a document holds a Timestamp(0, 0) anywhere (mongorestore/empty_timestamp.go FindZeroTimestamps;
+    the quick test first: the type byte 0x11 and eight zero bytes must appear)."""
+    if b'\x00' * 8 not in raw or b'\x11' not in raw:
+        return False
+    return _find_zero_timestamp(bson.decode(raw, RAW_DECODE))
 
 
-def _flush(client, item, batch):
-    if batch:
-        coll = client[item.db].get_collection(item.collection, codec_options=RAW_OPTIONS)
-        _command('inserting into', item.ns, coll.insert_many, batch, ordered=True, bypass_document_validation=True)
-        del batch[:]
+def _find_zero_timestamp(value):
+    if isinstance(value, Timestamp):
+        return value.time == 0 and value.inc == 0
+    if isinstance(value, dict):
+        return any(_find_zero_timestamp(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_find_zero_timestamp(v) for v in value)
+    return False
+
+
+def accepts_literal_zero_timestamp(version):
+    """common/db/empty_timestamp.go MongoCanAcceptLiteralZeroTimestamp: bypassEmptyTsReplacement exists from 8.0
+    and in 7.0.13+, 6.0.17+, 5.0.29+."""
+    if version is None:
+        return False
+    if version[0] >= 8:
+        return True
+    if version[1] != 0:
+        return False
+    return {7: 13, 6: 17, 5: 29}.get(version[0], 10 ** 9) <= version[2]
+
+
+def write_concern(value):
+    """The write concern of option ``write_concern``: ``majority``, a number of members, or a tag set name."""
+    text = str(value).strip()
+    if not text:
+        raise MongoArchiveError('write_concern must not be empty (majority, a number of members or a tag name)')
+    return WriteConcern(w=int(text) if text.isdigit() else text)
+
+
+class _Writer(object):
+    """One collection at a time: begin (drop, create), add documents, finish (indexes, verify)."""
+
+    def __init__(self, client, plan, drop, batch_size, restore_indexes, convert_legacy, version, concern):
+        self.client = client
+        self.plan = plan
+        self.drop = drop
+        self.batch_size = batch_size
+        self.restore_indexes = restore_indexes
+        self.convert_legacy = convert_legacy
+        self.version = version
+        self.concern = concern
+        self.batch = []
+        self.size = 0
+        self.verified = {}
+        self.started = set()
+        self.collection = None
+
+    def _database(self, item):
+        return self.client.get_database(item.db, write_concern=self.concern)
+
+    def _with_concern(self, command):
+        command['writeConcern'] = self.concern.document
+        return command
+
+    def begin(self, item):
+        self.started.add(item.ns)
+        database = self._database(item)
+        if self.drop and not item.collection.startswith('system.'):
+            # restore.go RestoreIntent: "cannot drop system collection, skipping"; dropping a time-series
+            # collection drops its buckets too
+            _command('dropping', item.ns, database.drop_collection, item.collection)
+            exists = False
+        else:
+            infos = _command('listing collections of', item.db, list_collections, database)
+            exists = item.collection in infos
+            if item.ns not in self.plan.states:  # single pass: what a merge adds to
+                self.plan.states[item.ns] = collection_state(self.client, item.db, item.collection, infos)
+        if not exists:
+            _command('creating', item.ns, database.command,
+                     self._with_concern(create_command(item, self.version)))
+        self.resume(item)
+
+    def resume(self, item):
+        self.collection = self._database(item).get_collection(item.data_collection, codec_options=RAW_OPTIONS)
+
+    def add(self, item, raw):
+        if has_zero_timestamp(raw):
+            self.flush(item)
+            self._insert_zero_timestamp(item, raw)
+            return
+        self.batch.append(RawBSONDocument(raw, RAW_OPTIONS))
+        self.size += len(raw)
+        if len(self.batch) >= self.batch_size or self.size >= MAX_BATCH_BYTES:
+            self.flush(item)
+
+    def flush(self, item):
+        if self.batch:
+            # buckets are inserted with validation, as mongorestore (restore.go: bypass only when not time-series)
+            _command('inserting into', item.ns, self.collection.insert_many, self.batch, ordered=True,
+                     bypass_document_validation=not item.is_timeseries)
+            self.batch, self.size = [], 0
+
+    def _insert_zero_timestamp(self, item, raw):
+        """A document with an empty Timestamp(0, 0), which a server replaces by the current time on insert, kept
+        as it is (mongo-tools mongorestore/restore.go insertDocWithEmptyTimestamps; common/db/empty_timestamp.go:
+        servers with bypassEmptyTsReplacement are asked not to replace it, older ones get the document put back
+        with an update after the insert)."""
+        doc = RawBSONDocument(raw, RAW_OPTIONS)
+        database = self._database(item)
+        if accepts_literal_zero_timestamp(self.version):
+            _command('inserting into', item.ns, database.command, SON([
+                ('insert', item.data_collection), ('documents', [doc]), ('ordered', True),
+                ('bypassDocumentValidation', not item.is_timeseries), ('bypassEmptyTsReplacement', True),
+                ('writeConcern', self.concern.document)]))
+            return
+        _command('inserting into', item.ns, self.collection.insert_one, doc,
+                 bypass_document_validation=not item.is_timeseries)
+        _command('putting back the empty timestamp of a document of', item.ns, self.collection.update_one,
+                 {'_id': bson.decode(raw, RAW_DECODE)['_id']}, [{'$replaceRoot': {'newRoot': {'$literal': doc}}}])
+
+    def finish(self, item):
+        self.flush(item)
+        if self.restore_indexes and not item.is_view:
+            specs = item.index_specs(self.convert_legacy, self.version)
+            if specs:
+                _command('creating indexes on', item.ns, self._database(item).command,
+                         self._with_concern(create_indexes_command(item.collection, specs, self.version)))
+        state = collection_state(self.client, item.db, item.collection)
+        base = None if self.drop else self.plan.states.get(item.ns)
+        problems = state_problems(state, item, self.convert_legacy, self.version, self.restore_indexes, base)
+        if problems:
+            raise MongoArchiveError('verification after restoring %s failed: %s' % (item.ns, '; '.join(problems)))
+        self.verified[item.ns] = describe(state)
 
 
 def restore(client, plan, path, drop=True, batch_size=1000, restore_indexes=True, drop_extra_collections=False,
-            convert_legacy_indexes=True):
-    """Write the plan into the database; return the verified per-collection state."""
-    for item in plan.items:
-        _create(client, item, drop)
-    if drop_extra_collections:
-        for ns in _extra_collections(client, plan):
-            db, coll = ns.split('.', 1)
-            _command('dropping', ns, client[db].drop_collection, coll)
+            convert_legacy_indexes=False, version=None, concern=None, single_pass=False):
+    """Write the plan into the database one collection at a time; return the verified per-collection state.
+
+    Call :func:`preflight` first: this function assumes the server can hold every item. With ``single_pass``
+    the plan comes from ``validate(read_documents=False)``: each namespace is checked (BSON of every document,
+    CRC-64 at its EOF, time-series buckets) and counted while it is written, so the source is read once."""
+    writer = _Writer(client, plan, drop, batch_size, restore_indexes, convert_legacy_indexes, version,
+                     concern or WriteConcern(w='majority'))
     items = plan.by_source()
-    batches = dict((key, []) for key in items)
-    sizes = dict((key, 0) for key in items)
-    source = open_source(path)
+    current = None
+    source = plan.source if single_pass else open_source(path)
     try:
-        source.read_prelude()
-        for entry, raw in source.documents():
-            key = (entry.db, entry.collection)
-            item = items.get(key)
+        if not single_pass:
+            source.read_prelude()
+        for entry, raw in source.documents(verify_documents=single_pass):
+            item = items.get((entry.db, entry.collection))
             if item is None:
                 continue
+            if current is not item:
+                if current is not None:
+                    writer.flush(current)  # another namespace's block (archives may interleave): send the buffer
+                if item.ns in writer.started:
+                    writer.resume(item)
+                else:
+                    writer.begin(item)
+                current = item
             if raw is None:
-                _flush(client, item, batches[key])
-                sizes[key] = 0
+                writer.finish(item)
+                current = None
                 continue
-            batch = batches[key]
-            batch.append(RawBSONDocument(raw, RAW_OPTIONS))
-            sizes[key] += len(raw)
-            if len(batch) >= batch_size or sizes[key] >= MAX_BATCH_BYTES:
-                _flush(client, item, batch)
-                sizes[key] = 0
-        changed = [e.ns for e in source.collections
-                   if (e.db, e.collection) in items and e.count != items[(e.db, e.collection)].entry.count]
+            if single_pass:
+                item.add(raw, source.where)
+            writer.add(item, raw)
+        changed = [] if single_pass else [
+            e.ns for e in source.collections
+            if (e.db, e.collection) in items and e.count != items[(e.db, e.collection)].entry.count]
     finally:
         source.close()
     if changed:
         raise MongoArchiveError('%s changed while it was being restored (document counts of %s differ from '
                                 'the validation pass); restore from a file nobody is writing' % (path, ', '.join(changed)))
-    if restore_indexes:
-        for item in plan.items:
-            specs = item.index_specs(convert_legacy_indexes)
-            if specs and not item.is_view:
-                _command('creating indexes on', item.ns, client[item.db].command,
-                         SON([('createIndexes', item.collection), ('indexes', specs)]))
-    return verify(client, plan, restore_indexes)
-
-
-def verify(client, plan, check_indexes=True):
-    """Re-read every restored collection; raise MongoArchiveError on any difference."""
-    states = {}
-    problems = []
     for item in plan.items:
-        state = collection_state(client, item.db, item.collection)
-        expected = item.expected()
-        if not check_indexes:
-            state.pop('indexes', None)
-            expected.pop('indexes', None)
-        states[item.ns] = state
-        if state != expected:
-            problems.append('%s holds %s, the source %s' % (item.ns, _brief(state), _brief(expected)))
-    if problems:
-        raise MongoArchiveError('verification after the restore failed: %s' % '; '.join(problems))
-    return states
-
-
-def _brief(state):
-    if state.get('type') != 'collection':
-        return 'a %s' % (state.get('type') or 'missing collection')
-    return '%s documents (checksum %s…, indexes %s)' % (
-        state['documents'], state['checksum'][:12], ','.join(state.get('indexes', [])))
+        if item.ns not in writer.verified:  # namespaces without a segment of their own (views, older archives)
+            writer.begin(item)
+            writer.finish(item)
+    if drop_extra_collections:
+        for ns in _extra_collections(client, plan):
+            db, coll = ns.split('.', 1)
+            _command('dropping', ns, client.get_database(db, write_concern=writer.concern).drop_collection, coll)
+    return writer.verified
 
 
 def run_restore(params, check_mode, diff):
-    """mongodb_restore: validate ``params['src']``, compare it with the database, restore unless identical.
+    """mongodb_restore: validate ``params['src']``, compare it with the database, check it against the
+    server, restore unless identical.
 
-    A failure before the first write says "nothing was written"; one after says the target
-    collections may be partly restored.
+    A failure before the first write says "nothing was written"; one after names what may be partly restored.
     """
     if params['batch_size'] < 1:
         raise MongoArchiveError('batch_size must be at least 1, got %d' % params['batch_size'])
+    convert = params.get('convert_legacy_indexes', False)
+    single = bool(params.get('single_pass')) and not check_mode
+    plan = None
     try:
+        concern = write_concern(params.get('write_concern', 'majority'))
         plan = validate(params['src'], NamespaceFilter(params['ns_include'], params['ns_exclude'],
-                                                       params['ns_from'], params['ns_to']))
+                                                       params['ns_from'], params['ns_to']), read_documents=not single)
         client = connect(params)
-        identical, before, after = compare(client, plan, params['drop_extra_collections'])
+        if single:  # validated by an earlier (check mode) run: no second read, no comparison
+            identical, before, after, changed = False, {}, {}, True
+        else:
+            identical, before, after = compare(client, plan, params['drop_extra_collections'], convert)
+            changed = not (identical and params['skip_if_identical'])
+        version = None
+        if changed:
+            version = preflight(client, plan, drop=params['drop'], convert_legacy=convert,
+                                restore_indexes=params['restore_indexes'])
     except (MongoArchiveError, MongoClientError) as exc:
+        if single and plan is not None:
+            plan.source.close()
         raise MongoArchiveError('%s; nothing was written' % exc)
-    result = dict(changed=not (identical and params['skip_if_identical']), identical=identical,
-                  collections=plan.summary(), documents=sum(i.entry.count for i in plan.items),
-                  skipped_namespaces=plan.skipped_namespaces, excluded_namespaces=plan.excluded_namespaces,
-                  skipped_files=plan.source.skipped_files, source_kind=plan.source.kind)
+    result = dict(changed=changed, identical=identical, skipped_namespaces=plan.skipped_namespaces,
+                  excluded_namespaces=plan.excluded_namespaces, source_kind=plan.source.kind)
     if diff:
         result['diff'] = dict(before=before, after=after)
-    if result['changed'] and not check_mode:
+    if changed and not check_mode:
         try:
             result['verified'] = restore(
                 client, plan, params['src'], drop=params['drop'], batch_size=params['batch_size'],
                 restore_indexes=params['restore_indexes'], drop_extra_collections=params['drop_extra_collections'],
-                convert_legacy_indexes=params['convert_legacy_indexes'])
+                convert_legacy_indexes=convert, version=version, concern=concern, single_pass=single)
         except (MongoArchiveError, MongoClientError) as exc:
-            raise MongoArchiveError('restore of %s failed after writing began: %s; the target collections may be '
-                                    'partly restored: restore them again (or put back a backup)' % (params['src'], exc))
+            raise MongoArchiveError('restore of %s failed after writing began: %s; the collections not yet reached '
+                                    'are untouched, the one being restored may be partly restored: restore it '
+                                    'again (or put back a backup)' % (params['src'], exc))
+        finally:
+            if single:
+                plan.source.close()
+    result.update(collections=plan.summary(convert), documents=sum(i.entry.count for i in plan.items),
+                  skipped_files=plan.source.skipped_files,
+                  skipped_indexes=[dict(namespace=i.ns, indexes=i.skipped_indexes) for i in plan.items
+                                   if i.skipped_indexes])
     return result

@@ -22,8 +22,9 @@ def module_calls(monkeypatch):
 
     raise_on_exit(monkeypatch)
     monkeypatch.setattr(restore_utils, 'connect', lambda params: calls.append('connect') or object())
-    monkeypatch.setattr(restore_utils, 'compare', lambda client, plan, extra: (
+    monkeypatch.setattr(restore_utils, 'compare', lambda client, plan, extra, convert: (
         calls.append('compare') or (False, {}, {})))
+    monkeypatch.setattr(restore_utils, 'preflight', lambda *a, **k: calls.append('preflight'))
     monkeypatch.setattr(restore_utils, 'restore', lambda *a, **k: calls.append('restore'))
     return calls
 
@@ -46,8 +47,8 @@ def test_bad_source_fails_before_connecting(module_calls, src, message):
 
 
 @pytest.mark.parametrize('check_mode, expected_calls', [
-    (True, ['connect', 'compare']),
-    (False, ['connect', 'compare', 'restore']),
+    (True, ['connect', 'compare', 'preflight']),
+    (False, ['connect', 'compare', 'preflight', 'restore']),
 ])
 def test_check_mode_never_restores(module_calls, check_mode, expected_calls):
     with pytest.raises(Exit) as done:

@@ -1,0 +1,205 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, HaloBuzz DevOps Team
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pre-flight of a restore: every namespace, option and index checked against the target server
+before anything is written or dropped.
+
+Two kinds of checks, and the restore refuses with the whole list of problems when any fails:
+
+- the rules mongorestore applies before writing (mongo-tools mongorestore/mongorestore.go,
+  ``preFlightChecks``): a time-series collection restored without ``drop`` must not exist yet (nor its
+  ``system.buckets`` collection); geoHaystack indexes are refused by servers >= 4.9;
+- a probe of what the server really holds, rather than trust in its version: each collection is
+  created, with the target's name, the same options and the same indexes, in a scratch database
+  (``halobuzz_preflight_<random>``), read back with ``listCollections``/``listIndexes`` and dropped. A
+  server that answers ``ok`` to ``create`` with ``viewOn`` or ``timeseries`` but makes a plain
+  collection (the sandbox's nx-27017 does), renames a hashed index to an ascending one, drops a
+  collation or refuses a name (``my coll``) is caught here, before the restore drops anything.
+
+When the restore's user may not create the scratch database (``Unauthorized``), the probe runs in the
+target database under scratch names; the collection names themselves are then not probed.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import secrets
+
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import parse_version
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import SON, OperationFailure, PyMongoError
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
+    TIMESERIES_BUCKET_PREFIX, MongoArchiveError)
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.validate import contains, indexes_differ
+
+SCRATCH_PREFIX = 'halobuzz_preflight_'
+UNAUTHORIZED = 13
+
+
+def server_version(client):
+    """The server's version as a tuple, None when buildInfo does not say."""
+    try:
+        return parse_version(client.admin.command('buildInfo').get('version'))
+    except PyMongoError:
+        return None
+
+
+def list_collections(database):
+    """``{name: info}`` of a database (filtered here: some servers ignore listCollections' filter)."""
+    return dict((info['name'], info) for info in database.list_collections())
+
+
+def create_command(item, version, name=None):
+    command = SON([('create', name or item.collection)])
+    for key, value in item.create_options(version).items():
+        command[key] = value
+    return command
+
+
+def create_indexes_command(collection, specs, version):
+    command = SON([('createIndexes', collection), ('indexes', specs)])
+    # mongorestore/metadata.go CreateIndexes: servers >= 4.1.9 drop unknown (legacy) index options
+    # themselves when asked, e.g. the {safe: true} of old dumps
+    if version is None or version >= (4, 1, 9):
+        command['ignoreUnknownIndexOptions'] = True
+    return command
+
+
+def rule_problems(client, plan, version, drop, restore_indexes):
+    """mongorestore's own pre-flight rules (mongorestore.go preFlightChecks) and what this restore does not do."""
+    problems = []
+    existing = {}
+    for item in plan.items:
+        if item.is_timeseries:
+            if version is not None and version >= (8, 3, 0):
+                problems.append('%s: time-series collection, and the server (%s) keeps time-series collections '
+                                'viewless (8.3+), whose buckets this restore cannot write; use mongorestore'
+                                % (item.ns, '.'.join(str(v) for v in version)))
+            if not drop:
+                names = existing.setdefault(item.db, list_collections(client[item.db]))
+                if item.collection in names:
+                    problems.append('%s: time-series collection already exists on the destination; remove it or '
+                                    'restore with drop (as mongorestore --drop)' % item.ns)
+                if item.data_collection in names:
+                    problems.append('%s.%s already exists on the destination; remove it to restore %s' % (
+                        item.db, item.data_collection, item.ns))
+        if restore_indexes and version is not None and version >= (4, 9, 0) and not item.is_view:
+            for index in item.metadata.get('indexes', []):
+                if 'geoHaystack' in list(index['key'].values()):
+                    problems.append('%s: geoHaystack index %s: geoHaystack indexes are not supported by servers '
+                                    '4.9 and later; remove the index from the source or restore without indexes '
+                                    '(restore_indexes=false)' % (item.ns, index.get('name')))
+        if not drop:
+            names = existing.setdefault(item.db, list_collections(client[item.db]))
+            info = names.get(item.collection)
+            if info is not None and (info.get('type') or 'collection') != item.kind:
+                problems.append('%s: the destination holds a %s of that name, the source a %s; restore with drop'
+                                % (item.ns, info.get('type') or 'collection', item.kind))
+    return problems
+
+
+class _Probe(object):
+    """Creates, reads back and drops one scratch collection per plan item."""
+
+    def __init__(self, client, version, convert_legacy, restore_indexes):
+        self.client = client
+        self.version = version
+        self.convert_legacy = convert_legacy
+        self.restore_indexes = restore_indexes
+        self.scratch_db = SCRATCH_PREFIX + secrets.token_hex(4)
+        self.in_target = False
+        self.used = set()
+
+    def _where(self, item):
+        if self.in_target:
+            return self.client[item.db], '%s%s_%d' % (SCRATCH_PREFIX, secrets.token_hex(4), len(self.used))
+        return self.client[self.scratch_db], item.collection
+
+    def check(self, item):
+        """The problems of ``item`` on this server (a list, empty when the server holds it as the source)."""
+        try:
+            return self._check(item)
+        except OperationFailure as exc:
+            if exc.code == UNAUTHORIZED and not self.in_target:
+                self.in_target = True
+                return self._check(item)
+            raise
+
+    def _check(self, item):
+        database, name = self._where(item)
+        self.used.add((database.name, name))
+        try:
+            database.command(create_command(item, self.version, name))
+        except OperationFailure as exc:
+            if exc.code == UNAUTHORIZED:
+                raise
+            return ['%s: the server refuses to create it (%s)' % (item.ns, _message(exc))]
+        try:
+            infos = list_collections(database)
+            info = infos.get(name)
+            if info is None:
+                return ['%s: the server answered ok to create but lists no such collection' % item.ns]
+            kind = info.get('type') or 'collection'
+            if kind != item.kind:
+                return ['%s: the server cannot hold a %s: create answered ok but made a %s' % (item.ns, item.kind, kind)]
+            problems = []
+            wanted = item.compared_options(self.version)
+            if not contains(info.get('options') or {}, wanted):
+                problems.append('%s: the server does not keep the collection options %s (it reports %s)' % (
+                    item.ns, _show(wanted), _show(info.get('options') or {})))
+            if self.restore_indexes and not item.is_view:
+                specs = item.index_specs(self.convert_legacy, self.version)
+                if specs:
+                    try:
+                        database.command(create_indexes_command(name, specs, self.version))
+                    except OperationFailure as exc:
+                        return problems + ['%s: the server refuses its indexes (%s)' % (item.ns, _message(exc))]
+                actual = list(database[name].list_indexes())
+                differences = indexes_differ(actual, item.expected_indexes(self.convert_legacy, self.version))
+                problems.extend('%s: the server cannot hold it as the source has it: %s' % (item.ns, d)
+                                for d in differences)
+            return problems
+        finally:
+            self._drop(database, name, item)
+
+    @staticmethod
+    def _drop(database, name, item):
+        """Drop the scratch collection (a real server drops a time-series collection's buckets with it)."""
+        database.drop_collection(name)
+        if item.is_timeseries and TIMESERIES_BUCKET_PREFIX + name in list_collections(database):
+            database.drop_collection(TIMESERIES_BUCKET_PREFIX + name)
+
+    def close(self):
+        if not self.in_target:
+            try:
+                self.client.drop_database(self.scratch_db)
+            except PyMongoError:
+                pass
+
+
+def _message(exc):
+    details = getattr(exc, 'details', None) or {}
+    return details.get('errmsg') or str(exc)
+
+
+def _show(value):
+    return '{%s}' % ', '.join('%s: %r' % (k, v) for k, v in value.items())
+
+
+def preflight(client, plan, drop=True, convert_legacy=False, restore_indexes=True):
+    """Check the whole plan against the server; raise MongoArchiveError with every problem. Returns the
+    server version (a tuple, or None when the server does not say)."""
+    version = server_version(client)
+    try:
+        problems = rule_problems(client, plan, version, drop, restore_indexes)
+        probe = _Probe(client, version, convert_legacy, restore_indexes)
+        try:
+            for item in plan.items:
+                problems.extend(probe.check(item))
+        finally:
+            probe.close()
+    except PyMongoError as exc:
+        raise MongoArchiveError('the pre-flight check against the server failed: %s' % exc)
+    if problems:
+        raise MongoArchiveError('the server cannot hold what the restore would write: %s' % '; '.join(problems))
+    return version
