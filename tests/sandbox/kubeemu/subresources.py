@@ -110,6 +110,8 @@ def pod_log(cluster, ns, name, query):
         state = (cstatus or {}).get("state") or {}
         if cstatus is None or ("waiting" in state and not cstatus.get("restartCount")):
             reason = (state.get("waiting") or {}).get("reason", "ContainerCreating")
+            if reason in ("ErrImagePull", "ImagePullBackOff"):   # kubelet_pods.go validateContainerLogStatus
+                reason = "trying and failing to pull image"
             raise errors.bad_request('container "%s" in pod "%s" is waiting to start: %s' % (container, name, reason))
         started = parse_iso(((state.get("running") or {}).get("startedAt")) or
                             ((cstatus.get("lastState") or {}).get("terminated") or {}).get("startedAt")) or time.time()

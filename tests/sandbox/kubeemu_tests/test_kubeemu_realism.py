@@ -146,6 +146,8 @@ def test_missing_image_is_pending_err_image_pull_then_image_pull_back_off_image_
         assert pod["status"]["containerStatuses"][0]["ready"] is False
         conds = {c["type"]: c for c in pod["status"]["conditions"]}
         assert conds["Ready"]["status"] == "False" and conds["Ready"]["reason"] == "ContainersNotReady"
+        logs = kube.api.request("GET", POD % (ns, "pull") + "/log")   # kubelet_pods.go validateContainerLogStatus
+        assert logs.status_code == 400 and "is waiting to start: trying and failing to pull image" in logs.text
         events = kube.get("/api/v1/namespaces/%s/events?fieldSelector=involvedObject.name=pull" % ns)["items"]
         assert any(e["reason"] == "Failed" and "not found" in e["message"] for e in events)
     finally:

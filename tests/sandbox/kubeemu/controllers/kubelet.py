@@ -150,8 +150,8 @@ class Kubelet(Controller):
         status = new.setdefault("status", {})
         stamp = now_iso(self.now)
         status.update(phase="Failed", reason="Evicted", message=message)
-        conds = [x for x in status.get("conditions") or [] if x.get("type") not in ("Ready", "ContainersReady",
-                                                                                  "DisruptionTarget")]
+        replaced = ("Ready", "ContainersReady", "DisruptionTarget")
+        conds = [x for x in status.get("conditions") or [] if x.get("type") not in replaced]
         msg = "containers with unready status: [%s]" % " ".join(cc["name"] for cc in pod["spec"]["containers"])
         conds += [{"type": "DisruptionTarget", "status": "True", "lastProbeTime": None, "lastTransitionTime": stamp,
                    "reason": "TerminationByKubelet", "message": message},
