@@ -160,6 +160,10 @@ def test_info_reports_history_images_and_live_revision(sandbox_env, scenario):
     ({"name": "no-such-app", "namespace": NS}, "Deployment 'no-such-app' not found in namespace 'halobuzz'; "
                                                "Deployments there: "),
     ({"name": NAME, "namespace": "no-such-ns"}, "namespace 'no-such-ns' does not exist"),
+    # issue 13 bug 8: this name used to reach halobuzz/streaming through the unquoted API path
+    ({"name": "x/../../../halobuzz/deployments/streaming", "namespace": "default"},
+     "name (deployment) 'x/../../../halobuzz/deployments/streaming' is not a valid Deployment name"),
+    ({"name": NAME, "namespace": "halobuzz/deployments/streaming#"}, "is not a valid Kubernetes namespace name"),
 ])
 def test_unknown_deployment_or_namespace_is_named(sandbox_env, args, message):
     for module in ("k8s_rollout_info", "k8s_rollout"):

@@ -174,7 +174,7 @@ def precheck(node_name, to_evict, pdbs):  # pylint: disable=too-many-locals
 
 def is_gone_from_node(api, pod, node_names):
     """The pod was deleted (404, or a new pod of that name has another uid) or is no longer on a node
-    being drained."""
+    being drained (``node_names`` None: on any node)."""
     meta = pod["metadata"]
     try:
         current = api.read_pod(meta["namespace"], meta["name"])
@@ -184,14 +184,15 @@ def is_gone_from_node(api, pod, node_names):
         raise
     cur_meta = current.get("metadata") or {}
     return (cur_meta.get("uid") != meta.get("uid")
-            or (current.get("spec") or {}).get("nodeName") not in node_names)
+            or (node_names is not None and (current.get("spec") or {}).get("nodeName") not in node_names))
 
 
 def ready_elsewhere(pods, controller_uid, node_names):
-    """Ready, not terminating pods of one controller on nodes other than those drained."""
+    """Ready, not terminating pods of one controller on nodes other than those drained (any node when
+    ``node_names`` is None)."""
     return [p for p in pods
             if (controller_of(p) or {}).get("uid") == controller_uid and is_ready(p)
-            and not is_terminating(p) and (p.get("spec") or {}).get("nodeName") not in node_names]
+            and not is_terminating(p) and (p.get("spec") or {}).get("nodeName") not in (node_names or ())]
 
 
 def workload_baseline(api, to_evict):
@@ -433,3 +434,43 @@ def _undo_cordon(api, msg, cordoned_here, cordoned_before):
 def drain_node(api, node_name, **options):
     """Drain one node (drain_nodes with one name)."""
     return drain_nodes(api, [node_name], **options)
+
+
+def evict_pod(api, namespace, name, check_mode=False, timeout=300, retry_delay=5, poll=2, grace_period=None,
+              clock=None):
+    """Replace one pod by eviction, so its PodDisruptionBudget is honoured (a plain DELETE bypasses it:
+    issue 13 bug 7): evict with 429 retries, wait for the pod to go within its grace period, then for its
+    controller to have its Ready pods back (wanted_now). Returns a result dict."""
+    clock = clock or Clock()
+    ref = "%s/%s" % (namespace, name)
+    try:
+        pod = api.read_pod(namespace, name)
+    except KubeApiError as exc:
+        if exc.status == 404:
+            return dict(changed=False, pod=ref, evicted=[], eviction_retries=[], before=dict(pod=None),
+                        after=dict(pod=None), msg="pod %s does not exist (already replaced); nothing to do" % ref)
+        raise DrainError("reading pod %s failed: %s" % (ref, exc))
+    ctrl = controller_of(pod)
+    if not ctrl or ctrl.get("kind") not in REPLACING_KINDS:
+        raise DrainError("refusing to evict pod %s: %s, so nothing would replace it. Nothing was changed."
+                         % (ref, "it declares no controller" if not ctrl else "its controller is a %s" % ctrl["kind"]))
+    node = (pod.get("spec") or {}).get("nodeName")
+    before = dict(pod=ref, node=node, uid=pod["metadata"].get("uid"), terminating=is_terminating(pod))
+    result = dict(changed=not is_terminating(pod), pod=ref, before=before, after=dict(pod=None),
+                  evicted=[] if is_terminating(pod) else [ref], eviction_retries=[],
+                  controller="%s %s/%s" % (ctrl["kind"], namespace, ctrl["name"]))
+    if check_mode:
+        result["msg"] = ("would evict pod %s from node %s; %s replaces it" % (ref, node, result["controller"])
+                         if result["changed"] else "pod %s is already terminating" % ref)
+        return result
+    deadline = clock.now() + timeout
+    try:
+        baseline = workload_baseline(api, [pod])
+        if result["changed"]:
+            evict_with_retry(api, pod, deadline, retry_delay, clock, grace_period, result["eviction_retries"])
+        wait_pod_gone(api, pod, None, deadline, poll, clock, grace_period)
+        wait_for_replacements(api, None, baseline, deadline, poll, clock)
+    except (DrainError, KubeApiError) as exc:
+        raise DrainError("replacing pod %s by eviction failed: %s" % (ref, exc))
+    result["msg"] = "evicted pod %s from node %s; %s has its pods Ready again" % (ref, node, result["controller"])
+    return result

@@ -15,7 +15,7 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import (
     STRATEGIC_MERGE_PATCH,
     connect,
 )
-from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain import DrainError, drain_nodes
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain import DrainError, drain_nodes, evict_pod
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.names import api_path, check_name, check_namespace
 
 # The controllers whose spec.replicas a drain waits for, by kind (drain.REPLACING_KINDS).
@@ -77,3 +77,12 @@ def drain(params, check_mode):
         delete_emptydir_data=params["delete_emptydir_data"], force=params["force"],
         timeout=params["timeout"], retry_delay=params["retry_delay"],
         poll=params["poll_interval"], grace_period=params["grace_period"])
+
+
+def evict(params, check_mode):
+    """k8s_pod_evict: replace the pod ``params['name']`` in ``params['namespace']`` by eviction."""
+    check_namespace(params["namespace"], "namespace (k8s_namespace)")
+    check_name(params["name"], "Pod", "name")
+    return evict_pod(DrainApi(connect(params)), params["namespace"], params["name"], check_mode=check_mode,
+                     timeout=params["timeout"], retry_delay=params["retry_delay"], poll=params["poll_interval"],
+                     grace_period=params["grace_period"])

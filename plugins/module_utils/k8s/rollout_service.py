@@ -182,6 +182,18 @@ class RolloutService:
                        else "No failing pod reported a reason."))
             self.sleep(interval)
 
+    def look(self, deployment, replicasets):
+        """The rollout state now (no waiting): replica counts, complete, message."""
+        try:
+            done, message = rollout_status(deployment)
+        except RolloutError as error:
+            done, message = False, str(error)
+        if done:
+            problem = pods_ready_problem(deployment, replicasets, self.list_pods(deployment))
+            if problem:
+                done, message = False, problem
+        return dict(replica_counts(deployment), complete=done, message=message)
+
     def info(self):
         deployment = self.get_deployment()
         replicasets = self.list_replicasets(deployment)
@@ -221,8 +233,8 @@ class RolloutService:
         if reason:
             result.update(changed=False, after=before, msg=reason)
             if wait and not check_mode:
-                # Nothing to change: still verify that what is live is rolled out and Ready.
-                return self._finish(result, wait, timeout, interval, None)
+                # Nothing changed, so nothing to wait for (as kubectl rollout undo): one look at what is live.
+                result["rollout"] = self.look(deployment, replicasets)
             return result
         patch = undo_patch(deployment, target)
         template = [op["value"] for op in patch if op["path"] == "/spec/template"][0]

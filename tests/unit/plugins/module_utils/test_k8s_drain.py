@@ -333,3 +333,29 @@ def test_an_evicted_pod_that_does_not_go_within_its_grace_period_fails_the_drain
                                            r"eviction \(grace period 10s\)"):
         d.drain_node(api, NODE, clock=clock, timeout=300, poll=2)
     assert clock.t < 60 and api.unschedulable is False
+
+
+# -- issue 13 bug 7: memory_leak replaces a pod by eviction (the budget kept), not DELETE -------------
+
+def test_evict_pod_retries_the_budget_and_waits_for_the_replacement():
+    api = FakeApi([pod("a"), pod("b", node="node-2")], [pdb("backend", 1)], refuse_evictions=2,
+                  nodes=(NODE, "node-2"))
+    res = d.evict_pod(api, "halobuzz", "a", clock=FakeClock())
+    assert res["changed"] is True and res["evicted"] == ["halobuzz/a"]
+    assert api.calls.count(("evict", "a")) == 3 and len(res["eviction_retries"]) == 2
+    assert "delete" not in [call[0] for call in api.calls]
+
+
+def test_evict_pod_is_idempotent_and_honest_in_check_mode():
+    api = FakeApi([pod("a")])
+    assert d.evict_pod(api, "halobuzz", "a", check_mode=True, clock=FakeClock())["changed"] is True
+    assert api.calls == []
+    res = d.evict_pod(api, "halobuzz", "gone", clock=FakeClock())
+    assert res["changed"] is False and api.calls == []
+
+
+def test_evict_pod_refuses_a_pod_nothing_replaces():
+    api = FakeApi([pod("bare", owner=None)])
+    with pytest.raises(d.DrainError, match="declares no controller, so nothing would replace it"):
+        d.evict_pod(api, "halobuzz", "bare", clock=FakeClock())
+    assert api.calls == []
