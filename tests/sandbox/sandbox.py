@@ -145,8 +145,8 @@ class Sandbox:
         if name == "kube":
             cfg = self.dir / "kube-config.yaml"
             k = scenario["kubernetes"]
-            cfg.write_text(yaml.safe_dump({"kubelet": k["kubelet"], "pod_logs": k["pod_logs"],
-                                           "metrics": k["metrics"], "objects": []}))
+            cfg.write_text(yaml.safe_dump({"kubelet": k["kubelet"], "controllers": k.get("controllers") or {},
+                                           "pod_logs": k["pod_logs"], "metrics": k["metrics"], "objects": []}))
             return [py, "-m", "kubeemu", "--port", "0", "--config", str(cfg),
                     "--kubeconfig-out", str(self.dir / "kubeconfig"),
                     "--ready-file", str(self.run / "kube.ready")], emu_env

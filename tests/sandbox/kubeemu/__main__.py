@@ -22,7 +22,7 @@ def _write_atomic(path, text):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="kubeemu", description="Kubernetes API emulator for the HaloBuzz sandbox")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 picks a free one)")
-    parser.add_argument("--config", help="YAML: kubelet, pod_logs, metrics, objects (all optional)")
+    parser.add_argument("--config", help="YAML: kubelet, controllers, pod_logs, metrics, objects (all optional)")
     parser.add_argument("--kubeconfig-out", help="write a kubeconfig (context 'sandbox', no auth) here")
     parser.add_argument("--ready-file", help="write the port here once the server answers")
     parser.add_argument("--tick", type=float, default=0.1, help="controller tick in seconds")

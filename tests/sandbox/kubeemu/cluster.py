@@ -35,15 +35,90 @@ FIELD_LABELS = {
     "ReplicaSet": {"status.replicas"},
     "StatefulSet": {"status.successful"},
 }
-DEFAULT_CONFIG = {"kubelet": {"ready_delay_seconds": 1.0, "broken_images": []}, "pod_logs": [], "metrics": []}
+# kubelet.broken_images crash (CrashLoopBackOff), kubelet.unpullable_images do not exist in the registry
+# (ErrImagePull / ImagePullBackOff); grace_period_scale shortens a pod's termination grace period in the
+# sandbox (never to zero: at least MIN_GRACE_SECONDS); node_pressure evicts pods of a node under pressure.
+# controllers.lag_seconds: how long after a write the controllers see it (an informer's delivery and the
+# workqueue; never zero); hpa_*: kube-controller-manager's --horizontal-pod-autoscaler-sync-period (15s)
+# and --horizontal-pod-autoscaler-downscale-stabilization (5m) defaults.
+DEFAULT_CONFIG = {"kubelet": {"ready_delay_seconds": 1.0, "broken_images": [], "unpullable_images": [],
+                              "grace_period_scale": 0.01, "node_pressure": []},
+                  "controllers": {"lag_seconds": 0.1, "hpa_sync_period_seconds": 15.0,
+                                  "hpa_downscale_stabilization_seconds": 300.0},
+                  "pod_logs": [], "metrics": []}
+MIN_GRACE_SECONDS = 0.1
 
 
 def _check_quantities(entry):
     try:
         parse_quantity(entry.get("cpu", "0"), CPU)
+        parse_quantity(entry.get("cpu_total", "0"), CPU)
         parse_quantity(entry.get("memory", "0"), MEMORY)
     except ValueError as exc:
         raise errors.bad_request("sandbox config metrics: %s (cpu like 250m, memory like 512Mi)" % exc)
+    if "cpu" in entry and "cpu_total" in entry:
+        raise errors.bad_request("sandbox config metrics: give cpu (per pod) or cpu_total (spread over the Ready "
+                                 "pods), not both")
+
+
+def _number(section, key, value, positive):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise errors.bad_request("sandbox config %s.%s must be a number of seconds" % (section, key))
+    if value < 0 or (positive and value <= 0):
+        raise errors.bad_request("sandbox config %s.%s must be %s" % (section, key, "> 0" if positive else ">= 0"))
+    return value
+
+
+def _kubelet_config(given):
+    kubelet = copy.deepcopy(DEFAULT_CONFIG["kubelet"])
+    given = given or {}
+    if not isinstance(given, dict) or set(given) - set(kubelet):
+        raise errors.bad_request("sandbox config kubelet takes %s" % ", ".join(sorted(kubelet)))
+    kubelet.update(given)
+    kubelet["ready_delay_seconds"] = _number("kubelet", "ready_delay_seconds", kubelet["ready_delay_seconds"], False)
+    # a pod is never removed the moment it is deleted: the grace period is scaled, not skipped
+    kubelet["grace_period_scale"] = _number("kubelet", "grace_period_scale", kubelet["grace_period_scale"], True)
+    for key in ("broken_images", "unpullable_images"):
+        if not isinstance(kubelet[key] or [], list):
+            raise errors.bad_request("sandbox config kubelet.%s must be a list of images" % key)
+        kubelet[key] = [str(x) for x in kubelet[key] or []]
+    pressure = kubelet["node_pressure"] or []
+    if not isinstance(pressure, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("node"), str) and not set(e) - {"node", "resource", "evict"}
+            and e.get("resource", "memory") in ("memory", "ephemeral-storage")
+            and isinstance(e.get("evict", 1), int) and e.get("evict", 1) >= 0 for e in pressure):
+        raise errors.bad_request("sandbox config kubelet.node_pressure must be a list of {node: NAME, resource: "
+                                 "memory|ephemeral-storage, evict: N}")
+    kubelet["node_pressure"] = [dict({"resource": "memory", "evict": 1}, **e) for e in pressure]
+    return kubelet
+
+
+def _controllers_config(given):
+    ctl = copy.deepcopy(DEFAULT_CONFIG["controllers"])
+    given = given or {}
+    if not isinstance(given, dict) or set(given) - set(ctl):
+        raise errors.bad_request("sandbox config controllers takes %s" % ", ".join(sorted(ctl)))
+    ctl.update(given)
+    for key in ctl:
+        # a lag of zero would be the old kindness: a controller reacting inside the API request
+        ctl[key] = _number("controllers", key, ctl[key], key != "hpa_downscale_stabilization_seconds")
+    return ctl
+
+
+def pod_grace_seconds(pod, grace=None):
+    """The grace period of a pod's deletion (pkg/registry/core/pod/strategy.go CheckGracefulDelete): the
+    DeleteOptions' gracePeriodSeconds, else spec.terminationGracePeriodSeconds; 0 (at once) for a pod not
+    yet bound to a node or already Succeeded/Failed; a negative one counts as 1 (rest.BeforeDelete)."""
+    period = grace if grace is not None else (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+    if period < 0:
+        period = 1
+    if not (pod.get("spec") or {}).get("nodeName"):
+        period = 0
+    if (pod.get("status") or {}).get("phase") in ("Failed", "Succeeded"):
+        period = 0
+    return int(period)
 
 
 def _body_sans_status_and_meta(obj):
@@ -62,8 +137,8 @@ class Cluster:
         self.rng = random.Random()
         self.stopping = False
         self.config = copy.deepcopy(DEFAULT_CONFIG)
-        # called with (resource, object) after an API write to a workload: the controllers react at
-        # once, as kube-controller-manager does on its watch, so no template change goes unseen
+        # called with (resource, object) after each API write (create/update/patch), inside the request:
+        # for admission-like checks only; the controllers never run here (they see writes after their lag)
         self.write_hooks = []
         self.config_version = 0
         self.set_config(config or {})
@@ -73,30 +148,21 @@ class Cluster:
 
     # ---- configuration and admin ----------------------------------------------------------------
     def set_config(self, config):
-        """Replace the kubelet / pod_logs / metrics settings given (others stay); 400 on bad input."""
+        """Replace the kubelet / controllers / pod_logs / metrics settings given (others stay); 400 on bad input."""
         if not isinstance(config, dict):
             raise errors.bad_request("the sandbox config must be a JSON object")
-        unknown = set(config) - {"kubelet", "pod_logs", "metrics", "objects"}
+        known = ("kubelet", "controllers", "pod_logs", "metrics", "objects")
+        unknown = set(config) - set(known)
         if unknown:
-            raise errors.bad_request("unknown sandbox config keys: %s (known: kubelet, pod_logs, metrics, "
-                                     "objects)" % ", ".join(sorted(unknown)))
+            raise errors.bad_request("unknown sandbox config keys: %s (known: %s)"
+                                     % (", ".join(sorted(unknown)), ", ".join(known)))
         new = {}
         if "kubelet" in config:
-            kubelet = dict(DEFAULT_CONFIG["kubelet"])
-            given = config["kubelet"] or {}
-            if not isinstance(given, dict) or set(given) - set(kubelet):
-                raise errors.bad_request("sandbox config kubelet takes ready_delay_seconds and broken_images")
-            kubelet.update(given)
-            try:
-                kubelet["ready_delay_seconds"] = float(kubelet["ready_delay_seconds"])
-            except (TypeError, ValueError):
-                raise errors.bad_request("sandbox config kubelet.ready_delay_seconds must be a number of seconds")
-            if not isinstance(kubelet["broken_images"] or [], list):
-                raise errors.bad_request("sandbox config kubelet.broken_images must be a list of images")
-            kubelet["broken_images"] = [str(x) for x in kubelet["broken_images"] or []]
-            new["kubelet"] = kubelet
+            new["kubelet"] = _kubelet_config(config["kubelet"])
+        if "controllers" in config:
+            new["controllers"] = _controllers_config(config["controllers"])
         for key, fields in (("pod_logs", {"namespace", "selector", "container", "image", "lines"}),
-                            ("metrics", {"namespace", "selector", "cpu", "memory"})):
+                            ("metrics", {"namespace", "selector", "cpu", "cpu_total", "memory"})):
             if key not in config:
                 continue
             entries = config[key] or []
@@ -289,7 +355,8 @@ class Cluster:
             new["status"] = obj.get("status", {})
         else:
             new = obj
-            for k in ("uid", "creationTimestamp", "namespace", "generation", "deletionTimestamp"):
+            for k in ("uid", "creationTimestamp", "namespace", "generation", "deletionTimestamp",
+                      "deletionGracePeriodSeconds"):
                 if k in oldmeta:
                     meta[k] = oldmeta[k]
                 else:
@@ -302,7 +369,10 @@ class Cluster:
                     new.pop("status", None)
             apply_defaults(r.kind, new, meta["name"])
             validate(r, new, old)
-            if r.generation and _body_sans_status_and_meta(new) != _body_sans_status_and_meta(old):
+            if r.generation and (_body_sans_status_and_meta(new) != _body_sans_status_and_meta(old) or (
+                    # pkg/registry/apps/deployment/strategy.go PrepareForUpdate: annotation updates bump the
+                    # generation too, "because annotations are copied from deployments to their replica sets"
+                    r.kind == "Deployment" and (meta.get("annotations") or {}) != (oldmeta.get("annotations") or {}))):
                 meta["generation"] = oldmeta.get("generation", 1) + 1
         new["metadata"]["resourceVersion"] = oldmeta["resourceVersion"]
         new["metadata"].pop("managedFields", None)
@@ -403,15 +473,31 @@ class Cluster:
             gone = copy.deepcopy(obj)
             if dry_run:
                 return self._present(r, gone)
-            self.delete_object(r, obj, options.get("propagationPolicy") or "Background")
+            grace = options.get("gracePeriodSeconds")
+            if grace is not None and not isinstance(grace, int):
+                raise errors.bad_request("gracePeriodSeconds must be an integer number of seconds")
+            still = self.delete_object(r, obj, options.get("propagationPolicy") or "Background", grace)
+            if still is not None:   # graceful: the pod stays, Terminating, until the kubelet is done
+                return self._present(r, copy.deepcopy(still))
             gone["metadata"]["deletionTimestamp"] = now_iso()
             gone["metadata"]["deletionGracePeriodSeconds"] = 0
             return self._present(r, gone)
 
-    def delete_object(self, r, obj, propagation="Background"):
-        """Remove an object; dependents go with it (garbage collector) unless orphaned."""
+    def delete_object(self, r, obj, propagation="Background", grace=None):
+        """Remove an object; dependents go with it (garbage collector) unless orphaned.
+
+        A pod is deleted gracefully (kube-apiserver pkg/registry/core/pod/strategy.go CheckGracefulDelete and
+        k8s.io/apiserver pkg/registry/rest/delete.go BeforeDelete): a bound, unfinished pod gets
+        deletionTimestamp = now + grace and deletionGracePeriodSeconds, and stays (Terminating) until its
+        kubelet has stopped it and deletes it with grace 0; `grace` None is the pod's
+        terminationGracePeriodSeconds. Returns the pod still stored when the deletion is graceful, else None.
+        """
         with self.lock:
             r = BY_KEY[r.key]
+            if r.plural == "pods":
+                seconds = pod_grace_seconds(obj, grace)
+                if seconds > 0:
+                    return self._start_graceful(r, obj, seconds)
             if r.plural == "namespaces":
                 ns = obj["metadata"]["name"]
                 for res in RESOURCES:
@@ -436,6 +522,19 @@ class Cluster:
                         self._write(res, new, "MODIFIED", copy.deepcopy(child))
                     elif len([x for x in refs if x.get("uid") != uid and self._owner_alive(x, child)]) == 0:
                         self.delete_object(res, child, "Background")
+            return None
+
+    def _start_graceful(self, r, pod, seconds):
+        """rest.BeforeDelete: the first graceful delete sets deletionTimestamp/deletionGracePeriodSeconds; a
+        later one may only shorten the period (a longer or equal one leaves the pod as it is)."""
+        meta = pod["metadata"]
+        current = meta.get("deletionGracePeriodSeconds")
+        if meta.get("deletionTimestamp") and current is not None and current <= seconds:
+            return pod
+        new = copy.deepcopy(pod)
+        new["metadata"]["deletionTimestamp"] = now_iso(time.time() + seconds)
+        new["metadata"]["deletionGracePeriodSeconds"] = seconds
+        return self._write(r, new, "MODIFIED", copy.deepcopy(pod))
 
     def _owner_alive(self, ref, child):
         for res in RESOURCES:
@@ -454,7 +553,8 @@ class Cluster:
                 if not dry_run:
                     obj = self.find(r, item["metadata"].get("namespace"), item["metadata"]["name"])
                     if obj is not None:
-                        self.delete_object(r, obj, (options or {}).get("propagationPolicy") or "Background")
+                        self.delete_object(r, obj, (options or {}).get("propagationPolicy") or "Background",
+                                           (options or {}).get("gracePeriodSeconds"))
             return lst
 
     # ---- watch ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import re
 import zlib
 
 from .errors import bad_request, invalid
+from .quantity import CPU, MEMORY, parse_quantity
 from .selectors import SelectorError, selector_matches, selector_object_reqs
 
 SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -189,10 +190,61 @@ def _containers_errors(spec, prefix):
     containers = spec.get("containers") if isinstance(spec, dict) else None
     if not containers:
         return [(prefix + "containers", "FieldValueRequired", "Required value")]
-    for i, c in enumerate(containers):
-        for field in ("name", "image"):
-            if not isinstance(c, dict) or not c.get(field):
-                errs.append(("%scontainers[%d].%s" % (prefix, i, field), "FieldValueRequired", "Required value"))
+    for key in ("initContainers", "containers"):
+        for i, c in enumerate(spec.get(key) or []):
+            path = "%s%s[%d]" % (prefix, key, i)
+            for field in ("name", "image"):
+                if not isinstance(c, dict) or not c.get(field):
+                    errs.append(("%s.%s" % (path, field), "FieldValueRequired", "Required value"))
+            if isinstance(c, dict):
+                errs += _env_errors(c.get("env") or [], path + ".env")
+                errs += _resources_errors(c.get("resources") or {}, path + ".resources")
+    return errs
+
+
+ENV_SOURCES = ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef")
+
+
+def _env_errors(env, path):
+    """pkg/apis/core/validation/validation.go ValidateEnv / validateEnvVarValueFrom."""
+    errs = []
+    for i, ev in enumerate(env):
+        at = "%s[%d]" % (path, i)
+        if not isinstance(ev, dict) or not ev.get("name"):
+            errs.append((at + ".name", "FieldValueRequired", "Required value"))
+            continue
+        if "=" in ev["name"]:
+            errs.append((at + ".name", "FieldValueInvalid", 'Invalid value: "%s": a valid environment variable name '
+                         "must consist of printable ASCII characters other than '='" % ev["name"]))
+        source = ev.get("valueFrom")
+        if source is None:
+            continue
+        count = len([k for k in ENV_SOURCES if isinstance(source, dict) and source.get(k) is not None])
+        if count == 0:
+            errs.append((at + ".valueFrom", "FieldValueInvalid", 'Invalid value: "": must specify one of: `fieldRef`, '
+                         "`resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"))
+        elif ev.get("value"):
+            errs.append((at + ".valueFrom", "FieldValueInvalid",
+                         'Invalid value: "": may not be specified when `value` is not empty'))
+        elif count > 1:
+            errs.append((at + ".valueFrom", "FieldValueInvalid",
+                         'Invalid value: "": may not have more than one field specified at a time'))
+    return errs
+
+
+def _resources_errors(res, path):
+    """validation.go ValidateResourceRequirements: a request may not exceed its limit."""
+    errs = []
+    requests, limits = res.get("requests") or {}, res.get("limits") or {}
+    for name, kind in (("cpu", CPU), ("memory", MEMORY)):
+        if name in requests and name in limits:
+            try:
+                over = parse_quantity(requests[name], kind) > parse_quantity(limits[name], kind)
+            except ValueError:
+                continue
+            if over:
+                errs.append(("%s.requests" % path, "FieldValueInvalid", 'Invalid value: "%s": must be less than or '
+                             "equal to %s limit of %s" % (requests[name], name, limits[name])))
     return errs
 
 

@@ -30,7 +30,9 @@ def evict(cluster, ns, name, body, dry_run=False):
         if pod is None:
             raise errors.not_found(PODS, name)
         phase = (pod.get("status") or {}).get("phase")
-        pdbs = [] if phase in ("Succeeded", "Failed", "Pending") else [
+        # canIgnorePDB: Succeeded, Failed, Pending and terminating pods are evicted without a budget check
+        ignore = phase in ("Succeeded", "Failed", "Pending") or bool(pod["metadata"].get("deletionTimestamp"))
+        pdbs = [] if ignore else [
             p for p in cluster.items(PDB, ns)
             if p["spec"].get("selector") is not None and selector_matches(p["spec"]["selector"],
                                                                           pod["metadata"].get("labels"))]
@@ -47,7 +49,10 @@ def evict(cluster, ns, name, body, dry_run=False):
             if not unhealthy_ok:
                 _check_and_decrement(cluster, pdb, pod, dry_run)
         if not dry_run:
-            cluster.delete_object(PODS, pod)
+            # the eviction deletes with its own DeleteOptions: graceful, as a plain DELETE would be
+            grace = ((body or {}).get("deleteOptions") or {}).get("gracePeriodSeconds") \
+                if isinstance(body, dict) else None
+            cluster.delete_object(PODS, pod, grace=grace)
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
 

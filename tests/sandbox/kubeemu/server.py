@@ -165,9 +165,16 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_obj(200, self.patch(r, ns, name, None, dry_run))
         if method == "DELETE":
             options = self.body() or {}
+            if not isinstance(options, dict):
+                raise errors.bad_request("the body of a DELETE must be DeleteOptions")
             for key in ("propagationPolicy",):
                 if key in self.query:
                     options[key] = self.query[key]
+            if "gracePeriodSeconds" in self.query:
+                try:
+                    options["gracePeriodSeconds"] = int(self.query["gracePeriodSeconds"])
+                except ValueError:
+                    raise errors.bad_request("invalid gracePeriodSeconds %r" % self.query["gracePeriodSeconds"])
             if name:
                 return self.send_obj(200, cluster.delete(r, ns, name, options, dry_run))
             return self.send_obj(200, cluster.delete_collection(

@@ -110,6 +110,8 @@ def pod_log(cluster, ns, name, query):
         state = (cstatus or {}).get("state") or {}
         if cstatus is None or ("waiting" in state and not cstatus.get("restartCount")):
             reason = (state.get("waiting") or {}).get("reason", "ContainerCreating")
+            if reason in ("ErrImagePull", "ImagePullBackOff"):   # kubelet_pods.go validateContainerLogStatus
+                reason = "trying and failing to pull image"
             raise errors.bad_request('container "%s" in pod "%s" is waiting to start: %s' % (container, name, reason))
         started = parse_iso(((state.get("running") or {}).get("startedAt")) or
                             ((cstatus.get("lastState") or {}).get("terminated") or {}).get("startedAt")) or time.time()
@@ -143,18 +145,37 @@ def pod_log(cluster, ns, name, query):
 
 
 # ---- metrics.k8s.io ------------------------------------------------------------------------------
+def _serving(pod):
+    """Ready and not terminating: a pod the Service sends traffic (load) to."""
+    return not pod["metadata"].get("deletionTimestamp") and any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or [])
+
+
 def pod_usage(cluster, pod):
-    """[(container, cpu cores, memory bytes)] for a running pod the config gives metrics for, else None."""
+    """[(container, cpu cores, memory bytes)] for a running pod the config gives metrics for, else None.
+
+    An entry's `cpu` is the usage of every matching pod; `cpu_total` is a workload's load, spread evenly over
+    its Ready pods (so each pod's share falls as replicas rise, as behind a Service); a pod that is not Ready
+    gets no share."""
     if (pod.get("status") or {}).get("phase") != "Running":
         return None
+    ns = pod["metadata"]["namespace"]
     for entry in cluster.config.get("metrics") or []:
-        if entry.get("namespace", pod["metadata"]["namespace"]) != pod["metadata"]["namespace"]:
+        if entry.get("namespace", ns) != ns:
             continue
-        if not selector_matches({"matchLabels": entry.get("selector") or {}}, pod["metadata"].get("labels")):
+        selector = {"matchLabels": entry.get("selector") or {}}
+        if not selector_matches(selector, pod["metadata"].get("labels")):
             continue
-        cpu = parse_quantity(entry.get("cpu", "0"), CPU)
+        containers = pod["spec"].get("containers") or []
         mem = parse_quantity(entry.get("memory", "0"), MEMORY)
-        return [(c["name"], cpu, mem) for c in pod["spec"].get("containers") or []]
+        if "cpu_total" in entry:
+            serving = [p for p in cluster.items(PODS, ns) if selector_matches(selector, p["metadata"].get("labels"))
+                       and (p.get("status") or {}).get("phase") == "Running" and _serving(p)]
+            share = parse_quantity(entry["cpu_total"], CPU) / len(serving) if _serving(pod) and serving else 0.0
+            return [(c["name"], share / max(len(containers), 1), mem) for c in containers]
+        cpu = parse_quantity(entry.get("cpu", "0"), CPU)
+        return [(c["name"], cpu, mem) for c in containers]
     return None
 
 

@@ -25,6 +25,8 @@ LOG_LINES = ["2025-01-20T10:00:00Z INFO backend started",
              "2025-01-20T10:00:06Z INFO webhook delivered"]
 EMULATOR_CONFIG = {
     "kubelet": {"ready_delay_seconds": 0.2, "broken_images": [BROKEN_IMAGE]},
+    # the HPA's clock shortened for the tests (a cluster's 15 s / 300 s are the emulator's defaults)
+    "controllers": {"lag_seconds": 0.1, "hpa_sync_period_seconds": 0.5, "hpa_downscale_stabilization_seconds": 5},
     "pod_logs": [{"selector": {"app": "logger"}, "container": None, "lines": LOG_LINES}],
     "metrics": [{"selector": {"app": "metered"}, "cpu": "250m", "memory": "512Mi"}],
 }

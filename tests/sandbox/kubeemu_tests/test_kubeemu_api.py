@@ -353,9 +353,11 @@ def test_replacement_pods_avoid_cordoned_nodes(kube, ns):
         for pod in kube.pods(ns, "app=place"):
             if pod["spec"]["nodeName"] == node:
                 kube.api.must("DELETE", "/api/v1/namespaces/%s/pods/%s" % (ns, pod["metadata"]["name"]))
+        # the deleted pods stay Terminating for their grace period: wait until they are gone too
         pods = wait_for(lambda: (lambda ps: ps if len(ps) == 2 and all(
-            p["status"].get("phase") == "Running" for p in ps) else None)(kube.pods(ns, "app=place")),
-            what="two running replacement pods")
+            p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
+            for p in ps) else None)(kube.pods(ns, "app=place")),
+            what="two running replacement pods (the deleted ones gone)")
         assert all(p["spec"]["nodeName"] != node for p in pods)
     finally:
         kube.api.must("PATCH", "/api/v1/nodes/" + node, data=json.dumps({"spec": {"unschedulable": None}}),

@@ -68,10 +68,13 @@ def seed_kubernetes(kubeconfig: str, state: dict, settle_timeout: float = 20.0) 
     ns = kcfg["namespace"]
     api = KubeAPI(kubeconfig)
     config = {"kubelet": kcfg["kubelet"], "pod_logs": kcfg["pod_logs"], "metrics": kcfg["metrics"]}
+    if "controllers" in kcfg:
+        config["controllers"] = kcfg["controllers"]
     api.must("POST", "/_sandbox/reset")
-    # The release history is replayed with pods Ready at once; the scenario's kubelet
-    # (its ready delay) applies from the end of seeding on.
-    api.must("PUT", "/_sandbox/config", json=dict(config, kubelet=dict(kcfg["kubelet"], ready_delay_seconds=0)))
+    # The release history is replayed with pods Ready at once and no node under pressure; the
+    # scenario's kubelet (its ready delay, its evictions) applies from the end of seeding on.
+    api.must("PUT", "/_sandbox/config", json=dict(config, kubelet=dict(kcfg["kubelet"], ready_delay_seconds=0,
+                                                                       node_pressure=[])))
     api.must("POST", "/api/v1/namespaces", ok=(201, 409), json={
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": ns, "labels": {"kubernetes.io/metadata.name": ns}}})
@@ -87,7 +90,7 @@ def seed_kubernetes(kubeconfig: str, state: dict, settle_timeout: float = 20.0) 
         api.must("POST", api_path(obj["apiVersion"], PLURALS[kind], scoped_ns), json=obj)
     deployments = {spec["name"]: spec for spec in kcfg["deployments"]}
     path = {name: api_path("apps/v1", "deployments", ns, name) for name in deployments}
-    broken = set(kcfg["kubelet"].get("broken_images", []))
+    broken = set(kcfg["kubelet"].get("broken_images", [])) | set(kcfg["kubelet"].get("unpullable_images", []))
     for name, spec in deployments.items():
         first = spec["history"][0]
         api.must("POST", api_path("apps/v1", "deployments", ns),
@@ -103,7 +106,20 @@ def seed_kubernetes(kubeconfig: str, state: dict, settle_timeout: float = 20.0) 
     healthy = [n for n, s in deployments.items() if s["history"][-1]["image"] not in broken]
     _wait_rolled_out(api, ns, healthy, settle_timeout)
     api.must("PUT", "/_sandbox/config", json=config)
+    _wait_evicted(api, sum(e.get("evict", 1) for e in kcfg["kubelet"].get("node_pressure") or []), settle_timeout)
     _wait_rolled_out(api, ns, healthy, settle_timeout)  # the emulator re-judges young pods
+
+
+def _wait_evicted(api: KubeAPI, count: int, timeout: float) -> None:
+    """Wait until the kubelets have evicted the pods node_pressure asks for (Failed, reason Evicted)."""
+    deadline = time.monotonic() + timeout
+    while count:
+        pods = api.must("GET", "/api/v1/pods", params={"fieldSelector": "status.phase=Failed"})["items"]
+        if len([p for p in pods if p.get("status", {}).get("reason") == "Evicted"]) >= count:
+            return
+        if time.monotonic() > deadline:
+            raise SandboxError(f"the kubelets did not evict {count} pod(s) within {timeout:.0f}s")
+        time.sleep(0.05)
 
 
 def _wait_rolled_out(api: KubeAPI, ns: str, names: list[str], timeout: float) -> None:

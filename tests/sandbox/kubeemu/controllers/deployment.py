@@ -9,7 +9,7 @@ import copy
 
 from ..defaults import HASH_LABEL, pod_template_hash, resolve_int_or_percent, templates_equal
 from ..timefmt import now_iso, parse_iso
-from .base import DEPLOY, RS, Controller, condition, omit_zero, owned_by, owner_ref
+from .base import DEPLOY, PODS, RS, Controller, condition, omit_zero, owned_by, owner_ref
 
 REV = "deployment.kubernetes.io/revision"
 REV_HISTORY = "deployment.kubernetes.io/revision-history"
@@ -66,7 +66,9 @@ class DeploymentController(Controller):
             active_old = [rs for rs in old_rss if rs["spec"].get("replicas", 0) > 0]
             for rs in active_old:
                 self.scale_rs(d, rs, 0, surge)
-            old_pods = any(self.owned_pods(rs) for rs in old_rss)
+            # recreate.go oldPodsRunning: any old pod not Succeeded/Failed counts, Terminating ones included
+            old_pods = any(owned_by(p, rs) and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+                           for rs in old_rss for p in c.items(PODS, ns))
             if not active_old and not old_pods:
                 if new_rs is None:
                     new_rs = self.sync_revision(d, new_rs, old_rss, status, create=True)

@@ -1,5 +1,9 @@
 """`Controllers`: kube-controller-manager, the scheduler and the kubelets of the emulated cluster in one
-background thread. Each pass runs, under the cluster lock, the whole-cluster steps (ServiceAccounts,
+background thread, never inside an API request: a write is seen `controllers.lag_seconds` after it is
+stored (an informer's watch delivery and the workqueue; never zero), so a client reads
+`status.observedGeneration < metadata.generation` right after its write and must wait, as on a cluster
+(kube-controller-manager's controllers are informer-driven workers, `pkg/controller/deployment/
+deployment_controller.go` enqueueDeployment / worker). Each pass runs, under the cluster lock, the whole-cluster steps (ServiceAccounts,
 node taints, scheduler, kubelet) and then every ReplicaSet, StatefulSet, DaemonSet, Deployment, HPA and
 PDB through its controller, in that order; one object's failure is reported and does not stop the rest.
 """
@@ -10,7 +14,7 @@ import time
 import traceback
 
 from ..timefmt import now_iso
-from .base import DEPLOY, EVENTS
+from .base import EVENTS
 from .daemonset import DaemonSetController
 from .deployment import DeploymentController
 from .hpa import HorizontalPodAutoscalerController
@@ -50,7 +54,6 @@ class Controllers:
         self.cluster_steps = (self.serviceaccounts, self.nodes, self.scheduler, self.kubelet)
         self.object_controllers = (self.replicasets, self.statefulsets, self.daemonsets, self.deployments,
                                    self.hpas, self.pdbs)
-        cluster.write_hooks.append(self.on_write)
 
     def start(self):
         self._thread = threading.Thread(target=self._run, name="kubeemu-controllers", daemon=True)
@@ -58,20 +61,32 @@ class Controllers:
 
     def stop(self):
         self._stop.set()
+        with self.cluster.lock:
+            self.cluster.cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
 
+    @property
+    def lag(self):
+        return self.cluster.config["controllers"]["lag_seconds"]
+
     def _run(self):
-        """Sync when something changed, when a kubelet deadline is due, and at least every second."""
+        """Sync `lag` after something changed, when a timer (kubelet, HPA, grace period) is due, and at least
+        every second; writes during a pass call for another pass, `lag` later."""
         seen, last = None, 0.0
-        while not self._stop.wait(self.tick):
-            c = self.cluster
-            state = (c.rv, c.config_version)
-            now = time.time()
-            if state == seen and now < self.due and now - last < 1.0:
-                continue
-            seen, last = state, now   # taken before the sync: its own writes call for another pass
+        c = self.cluster
+        while not self._stop.is_set():
+            with c.lock:
+                now = time.time()
+                if (c.rv, c.config_version) == seen and now < self.due and now - last < 1.0:
+                    c.cond.wait(max(0.005, min(self.due - now, 1.0 - (now - last))))
+                    continue
+                changed = (c.rv, c.config_version) != seen
+            if changed and self._stop.wait(max(self.lag, self.tick if seen is None else 0.0)):
+                return
+            with c.lock:
+                seen, last = (c.rv, c.config_version), time.time()   # before the sync: its writes call again
             self.sync_once()
 
     def wake_at(self, t):
@@ -109,13 +124,3 @@ class Controllers:
         for i, ev in enumerate(events):
             if (ev.get("lastTimestamp") or "") < cutoff or i < len(events) - self.MAX_EVENTS:
                 self.cluster.delete_object(EVENTS, ev)
-
-    def on_write(self, r, obj):
-        """A Deployment written through the API is synced at once (kube-controller-manager reacts on its
-        watch), so no template change goes unseen between two passes."""
-        if r is DEPLOY and not self._stop.is_set():
-            with self.cluster.lock:
-                self.now = time.time()
-                current = self.cluster.find(DEPLOY, obj["metadata"]["namespace"], obj["metadata"]["name"])
-                if current is not None:
-                    self.guarded(self.deployments.sync, current)

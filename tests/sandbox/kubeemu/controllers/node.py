@@ -1,30 +1,36 @@
-"""The node lifecycle controller's taint for a cordoned node: `spec.unschedulable` adds (and removing it
-takes away) the `node.kubernetes.io/unschedulable:NoSchedule` taint (kubernetes
-`pkg/controller/nodelifecycle/node_lifecycle_controller.go`, doNoScheduleTaintingPass)."""
+"""The node lifecycle controller's NoSchedule taints (kubernetes
+`pkg/controller/nodelifecycle/node_lifecycle_controller.go`, doNoScheduleTaintingPass, nodeConditionToTaintKeyStatusMap):
+`spec.unschedulable` adds (and removing it takes away) `node.kubernetes.io/unschedulable:NoSchedule`;
+a MemoryPressure/DiskPressure condition True adds `node.kubernetes.io/memory-pressure` /
+`disk-pressure` (TaintNodesByCondition)."""
 
 import copy
 
 from ..timefmt import now_iso
-from .base import NODES, Controller
+from .base import NODES, Controller, condition
 
 UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+CONDITION_TAINTS = {"MemoryPressure": "node.kubernetes.io/memory-pressure",
+                    "DiskPressure": "node.kubernetes.io/disk-pressure"}
 
 
 class NodeLifecycleController(Controller):
     def sync(self):
-        taint = UNSCHEDULABLE_TAINT
         for node in self.cluster.items(NODES):
+            want = {UNSCHEDULABLE_TAINT["key"]: bool(node["spec"].get("unschedulable"))}
+            for ctype, key in CONDITION_TAINTS.items():
+                cond = condition(node, ctype)
+                want[key] = cond is not None and cond.get("status") == "True"
             taints = node["spec"].get("taints") or []
-            has = any(t.get("key") == taint["key"] for t in taints)
-            cordoned = bool(node["spec"].get("unschedulable"))
-            if cordoned != has:
-                new = copy.deepcopy(node)
-                if cordoned:
-                    new["spec"]["taints"] = taints + [dict(taint, timeAdded=now_iso())]
-                else:
-                    rest = [t for t in taints if t.get("key") != taint["key"]]
-                    if rest:
-                        new["spec"]["taints"] = rest
-                    else:
-                        new["spec"].pop("taints", None)
-                self.cluster.write(NODES, new)
+            keys = {t.get("key") for t in taints}
+            if all((key in keys) == on for key, on in want.items()):
+                continue
+            new = copy.deepcopy(node)
+            rest = [t for t in taints if t.get("key") not in want or want[t.get("key")]]
+            rest += [{"key": key, "effect": "NoSchedule", "timeAdded": now_iso()}
+                     for key, on in want.items() if on and key not in keys]
+            if rest:
+                new["spec"]["taints"] = rest
+            else:
+                new["spec"].pop("taints", None)
+            self.cluster.write(NODES, new)

@@ -7,7 +7,7 @@ ControllerRevision."""
 import copy
 
 from ..defaults import pod_template_hash
-from .base import STS, Controller, omit_zero, pod_available, pod_ready
+from .base import PODS, STS, Controller, omit_zero, owned_by, pod_available, pod_ready
 
 
 class StatefulSetController(Controller):
@@ -18,10 +18,18 @@ class StatefulSetController(Controller):
         want = spec.get("replicas", 1)
         rev = "%s-%s" % (name, pod_template_hash(spec["template"]))
         pods = {p["metadata"]["name"]: p for p in self.owned_pods(sts)}
+        # a Terminating pod still holds its name: the ordinal is recreated once it is gone
+        # (stateful_set_control.go: "Pod is terminating ... waiting for it to be deleted")
+        terminating = {p["metadata"]["name"] for p in self.cluster.items(PODS, sts["metadata"]["namespace"])
+                       if owned_by(p, sts) and p["metadata"].get("deletionTimestamp")}
         ordered = spec.get("podManagementPolicy", "OrderedReady") == "OrderedReady"
         for i in range(want):
             pname = "%s-%d" % (name, i)
             if pname in pods:
+                continue
+            if pname in terminating:
+                if ordered:
+                    break
                 continue
             if ordered and not all(pod_ready(pods.get("%s-%d" % (name, j), {"status": {}})) for j in range(i)):
                 break
