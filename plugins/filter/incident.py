@@ -9,7 +9,9 @@ redaction helper of the collection: a role never echoes a URL any other way).
 
 from __future__ import annotations
 
+import datetime
 import re
+import time
 
 from ansible.errors import AnsibleFilterError
 
@@ -30,6 +32,38 @@ def memory_bytes(quantity):
     if not match or match.group(2) not in _MEMORY_UNITS:
         raise AnsibleFilterError('memory_bytes: %r is not a Kubernetes memory quantity (e.g. 512Mi)' % (quantity,))
     return int(float(match.group(1)) * _MEMORY_UNITS[match.group(2)])
+
+
+# RFC 3339 date-time (section 5.6): fractional seconds optional, offset Z or +hh:mm / -hh:mm. kubectl writes
+# kubectl.kubernetes.io/restartedAt with Go's time.Now().Format(time.RFC3339), in the operator's local zone
+# (e.g. 2026-11-28T21:00:00+01:00), the API server writes UTC with Z.
+_RFC3339 = re.compile(r'^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$')
+
+
+def rfc3339_datetime(value):
+    """An aware datetime (UTC) for an RFC 3339 timestamp with any offset; AnsibleFilterError naming the input."""
+    match = _RFC3339.match(str(value).strip())
+    if not match:
+        raise AnsibleFilterError('seconds_since: %r is not an RFC 3339 timestamp (e.g. 2026-11-28T21:00:00Z '
+                                 'or 2026-11-28T21:00:00+01:00)' % (value,))
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    fraction, offset = match.group(7), match.group(8)
+    zone = datetime.timezone.utc
+    if offset not in ('Z', 'z'):
+        sign = -1 if offset[0] == '-' else 1
+        zone = datetime.timezone(sign * datetime.timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
+    try:
+        stamp = datetime.datetime(year, month, day, hour, minute, min(second, 59),
+                                  int(float(fraction) * 1e6) if fraction else 0, tzinfo=zone)
+    except ValueError as error:
+        raise AnsibleFilterError('seconds_since: %r is not a valid date and time: %s' % (value, error))
+    return stamp.astimezone(datetime.timezone.utc)
+
+
+def seconds_since(value, now=None):
+    """Seconds from an RFC 3339 timestamp (any offset) until now (or ``now``, epoch seconds)."""
+    now = time.time() if now is None else float(now)
+    return now - rfc3339_datetime(value).timestamp()
 
 
 def label_selector(selector):
@@ -80,5 +114,6 @@ class FilterModule:
             'prometheus_scalar': prometheus_scalar,
             'matching_lines': matching_lines,
             'redact_url': redact_url,
+            'seconds_since': seconds_since,
             'url_problem': url_problem,
         }

@@ -9,20 +9,25 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: k8s_node_drain
-short_description: Drain a Kubernetes node within its PodDisruptionBudgets, or refuse before touching it
+short_description: Drain Kubernetes nodes within their PodDisruptionBudgets, or refuse before touching them
 version_added: 0.1.0
 description:
-  - Drains one node the way C(kubectl drain --ignore-daemonsets) does, with a pre-check,
-    bounded retries and an undo.
+  - Drains one or more nodes the way C(kubectl drain --ignore-daemonsets n1 n2) does, with a
+    pre-check, bounded retries and an undo. All the nodes are cordoned before the first eviction,
+    so an evicted pod never lands on the next node to be drained.
   - Before cordoning, lists the node's pods and the PodDisruptionBudgets that cover them and
     refuses, naming the blocking budgets, when the drain could not finish within them - a
     budget that allows no disruption, a pod under more than one budget, or more pods of one
     budget that nothing would replace than the budget allows to disrupt. Nothing is changed then.
-  - Then cordons the node, evicts its pods through the C(pods/eviction) subresource one at a
-    time, retrying an eviction answered 429 TooManyRequests (a budget says "not now") every
-    O(retry_delay) seconds, and waits until every evicted workload has as many Ready pods on
-    other nodes as it had Ready pods before. All of it within O(timeout) seconds.
-  - If anything fails after this module cordoned the node, it uncordons the node again and
+  - Then cordons the nodes and evicts their pods through the C(pods/eviction) subresource in
+    parallel (at most O(max_parallel) at a time), retrying an eviction answered 429 TooManyRequests
+    (a budget says "not now") every O(retry_delay) seconds, and waits for each evicted pod to go
+    within its grace period. Then it waits until every evicted workload has as many Ready pods on
+    other nodes as it had before, or as its controller's current C(spec.replicas) asks for if that
+    is fewer (an autoscaler may scale it down meanwhile). All of it within O(timeout) seconds.
+  - Pending pods, finished pods and pods already terminating are evicted without looking at any
+    budget, as the eviction API does (C(canIgnorePDB) in C(pkg/registry/core/pod/storage/eviction.go)).
+  - If anything fails after this module cordoned a node, it uncordons that node again and
     says so in the error.
   - DaemonSet-managed pods are left alone, mirror (static) pods are skipped, pods with
     C(emptyDir) volumes are refused unless O(delete_emptydir_data=true), pods without a
@@ -46,9 +51,16 @@ attributes:
     details: Before and after show the node's unschedulable flag and its evictable pods.
 options:
   name:
-    description: Name of the node to drain.
-    type: str
+    description:
+      - Names of the nodes to drain (one name is a list of one).
+      - Each must be a valid node name (RFC 1123 subdomain); checked before any call.
+    type: list
+    elements: str
     required: true
+  max_parallel:
+    description: At most this many evictions (and waits for the evicted pods to go) run at the same time.
+    type: int
+    default: 5
   delete_emptydir_data:
     description:
       - Evict pods that use C(emptyDir) volumes; their scratch data is lost (C(kubectl drain --delete-emptydir-data)).
@@ -62,7 +74,7 @@ options:
   timeout:
     description:
       - Seconds for the whole drain after cordoning - evictions, their retries and the wait for
-        replacements. When it runs out the drain fails and the node is uncordoned.
+        replacements. When it runs out the drain fails and the nodes cordoned by this run are uncordoned.
     type: int
     default: 300
   retry_delay:
@@ -91,6 +103,10 @@ EXAMPLES = r"""
     name: node-1
     timeout: 600
 
+- name: Drain two nodes (both cordoned before the first eviction)
+  halobuzz.ops.k8s_node_drain:
+    name: [node-1, node-2]
+
 - name: Preview what a drain would evict (refuses if a budget blocks it)
   halobuzz.ops.k8s_node_drain:
     name: node-1
@@ -99,10 +115,16 @@ EXAMPLES = r"""
 
 RETURN = r"""
 node:
-  description: The node drained.
+  description: The nodes drained, comma-separated.
   returned: success
   type: str
-  sample: node-1
+  sample: node-1, node-2
+nodes:
+  description: The nodes drained.
+  returned: success
+  type: list
+  elements: str
+  sample: [node-1, node-2]
 evicted:
   description: Pods (namespace/name) evicted, or that would be evicted in check mode.
   returned: success
@@ -127,15 +149,17 @@ eviction_retries:
   type: list
   elements: str
 before:
-  description: The node before - unschedulable flag and evictable pods.
+  description:
+    - The nodes before - unschedulable (true when every node was cordoned), unschedulable_nodes
+      (each node's flag) and evictable pods.
   returned: success
   type: dict
-  sample: {unschedulable: false, evictable_pods: [halobuzz/backend-7d9c-abcde]}
+  sample: {unschedulable: false, unschedulable_nodes: {node-1: false}, evictable_pods: [halobuzz/backend-7d9c-abcde]}
 after:
   description: The node after (or as it would be in check mode).
   returned: success
   type: dict
-  sample: {unschedulable: true, evictable_pods: []}
+  sample: {unschedulable: true, unschedulable_nodes: {node-1: true}, evictable_pods: []}
 """
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
@@ -143,7 +167,8 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import K8S
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain_service import drain
 
 OPTIONS = dict(
-    name=dict(type="str", required=True),
+    name=dict(type="list", elements="str", required=True),
+    max_parallel=dict(type="int", default=5),
     delete_emptydir_data=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
     timeout=dict(type="int", default=300),

@@ -21,9 +21,20 @@ description:
   - C(action=restart) has the semantics of C(kubectl rollout restart) - it sets the
     C(kubectl.kubernetes.io/restartedAt) pod template annotation, which replaces every pod.
   - With O(wait=true) it then waits the way C(kubectl rollout status) does (observedGeneration,
-    updated, total and available replicas; a Progressing condition with reason
-    ProgressDeadlineExceeded fails at once). On timeout the error gives ready/desired replicas
-    and the reason of every pod that is not Ready (CrashLoopBackOff, ImagePullBackOff, ...).
+    updated, total and available replicas), and then until every pod of the Deployment's new
+    ReplicaSet is Ready (pods of other Deployments the selector also matches, and Failed,
+    Succeeded or terminating pods, do not count). A Progressing condition with reason
+    ProgressDeadlineExceeded fails the wait, but after a change only once the controller has
+    observed it and C(progressDeadlineSeconds) have passed since (until then the condition may be
+    the old release's, see C(pkg/controller/deployment/progress.go)). On timeout the error gives
+    ready/desired replicas and the reason of every pod that is not Ready (CrashLoopBackOff,
+    ImagePullBackOff, ...). When nothing needs changing there is nothing to wait for; RV(rollout)
+    then says whether the live revision is rolled out and every pod of it Ready.
+  - The undo patch carries the C(resourceVersion) the module read, as a precondition - if the
+    Deployment changed in between (a concurrent deploy), the API answers 409 Conflict and the module
+    fails with a "changed underneath, rerun" message instead of overwriting that change.
+  - The Deployment and the namespace must be valid Kubernetes names (RFC 1123 subdomain and label);
+    anything else is refused before any API call.
   - Why not M(kubernetes.core.k8s_rollback) - it only goes to revision - 1 (not even the
     previous revision once a rollback has renumbered them), cannot target a revision, does not
     wait for the rollout, ignores a paused Deployment, and is not in the
@@ -156,13 +167,30 @@ to_revision:
   description: The requested revision (null for the previous one).
   returned: when action is undo
   type: int
+history:
+  description: The rollout history before the undo, oldest first (as M(halobuzz.ops.k8s_rollout_info) returns it).
+  returned: when action is undo
+  type: list
+  elements: dict
+  sample: [{revision: 2, replicaset: backend-6d4cf56db6, images: {backend: "registry.halobuzz.com/backend:v1.5.0"},
+            live: false, change_cause: null, created: "2026-11-01T10:00:00Z", replicas: 0, ready_replicas: 0}]
+label_selector:
+  description: The Deployment's selector as a label selector string.
+  returned: when action is undo
+  type: str
+  sample: app=backend
+replicas:
+  description: The Deployment's replica counts before the undo.
+  returned: when action is undo
+  type: dict
+  sample: {desired: 3, updated: 3, ready: 0, available: 0, total: 3}
 patch:
   description: The patch sent to the Deployment (or that would be sent, in check mode).
   returned: changed
   type: raw
 rollout:
-  description: Replica counts once the rollout completed.
-  returned: changed and wait
+  description: Replica counts once the rollout completed (or, when nothing changed, as they are now).
+  returned: wait and not check mode
   type: dict
   sample: {desired: 3, updated: 3, ready: 3, available: 3, total: 3, complete: true,
            message: "deployment 'backend' successfully rolled out"}

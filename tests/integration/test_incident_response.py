@@ -157,3 +157,43 @@ def test_memory_leak_replaces_the_leaking_pods_then_leaves_fresh_ones(scenario, 
     second = run_playbook('memory_leak.yml', *no_dump)
     assert changed(second) == 0
     assert "'leaking': []" in second.stdout or '"leaking": []' in second.stdout
+
+
+# -- issue 13 ------------------------------------------------------------------------------------
+
+def test_restart_cooldown_reads_a_restarted_at_written_outside_utc(scenario, run_playbook, apps):
+    # Bug 2: kubectl writes restartedAt with time.Now().Format(time.RFC3339) in its local zone; the cooldown
+    # crashed on '+01:00' (to_datetime '%Y-%m-%dT%H:%M:%SZ'). A restart 5 minutes ago, written at +01:00,
+    # is inside the 30-minute cooldown.
+    import datetime
+    scenario('db-corruption')
+    zone = datetime.timezone(datetime.timedelta(hours=1))
+    stamp = (datetime.datetime.now(zone) - datetime.timedelta(minutes=5)).replace(microsecond=0).isoformat()
+    assert stamp.endswith('+01:00')
+    apps.patch_namespaced_deployment('backend', 'halobuzz', {'spec': {'template': {'metadata': {
+        'annotations': {'kubectl.kubernetes.io/restartedAt': stamp}}}}})
+    generation = backend(apps).metadata.generation
+    result = run_playbook('db_connection_lost.yml', '-e', 'incident_response_restart_cooldown_minutes=30')
+    assert changed(result) == 0 and 'not restarted again' in result.stdout
+    assert backend(apps).metadata.generation == generation
+
+
+def test_memory_leak_replaces_pods_by_eviction_so_the_budget_holds(scenario, run_playbook, core, sandbox_env):
+    # Bug 7: a plain DELETE bypassed the PodDisruptionBudget. With a budget that allows no disruption the
+    # replacement must be refused (eviction answers 429) and no pod may go.
+    scenario('memory-leak')
+    client = kubernetes.config.new_client_from_config(config_file=sandbox_env['KUBECONFIG'])
+    policy = kubernetes.client.PolicyV1Api(client)
+    for budget in policy.list_namespaced_pod_disruption_budget('halobuzz').items:
+        policy.delete_namespaced_pod_disruption_budget(budget.metadata.name, 'halobuzz')
+    policy.create_namespaced_pod_disruption_budget('halobuzz', {
+        'apiVersion': 'policy/v1', 'kind': 'PodDisruptionBudget', 'metadata': {'name': 'backend-frozen'},
+        'spec': {'maxUnavailable': 0, 'selector': {'matchLabels': {'app': 'backend'}}}},
+        _preload_content=False)  # the answer's status is empty until the disruption controller fills it
+    pods_before = {p.metadata.name for p in core.list_namespaced_pod('halobuzz', label_selector='app=backend').items}
+    result = run_playbook('memory_leak.yml', '-e', 'incident_response_heap_dump=false', '-e',
+                          'incident_response_restart_cooldown_minutes=0', '-e', 'rollout_timeout=8', check=False)
+    assert result.rc != 0 and 'still refused' in result.stdout, result.stdout[-3000:]
+    pods_after = {p.metadata.name for p in core.list_namespaced_pod('halobuzz', label_selector='app=backend').items
+                  if p.metadata.deletion_timestamp is None}
+    assert pods_after == pods_before

@@ -180,3 +180,36 @@ def test_failed_drain_uncordons_the_node(kube, run_playbook):
     finally:
         for other in others:
             core.patch_node(other, {"spec": {"unschedulable": False}})
+
+
+def test_two_nodes_are_drained_together(kube, run_playbook, sandbox_env):
+    """issue 13 bug 5: like kubectl drain n1 n2, both nodes are cordoned before the first eviction (the order
+    itself is asserted in tests/unit/plugins/module_utils/test_k8s_drain.py); here the end state on a cluster:
+    both cordoned and empty, the backend Ready on the other nodes, a second start and finish change nothing."""
+    core, apps, _policy = kube
+    first = node_of(core, BACKEND)
+    nodes = [first] + [n.metadata.name for n in core.list_node().items if n.metadata.name != first][:1]
+    if len(nodes) < 2 or len(core.list_node().items) < 3:
+        pytest.skip("needs three nodes")
+    maintenance(run_playbook, "start", nodes)
+    for node in nodes:
+        assert core.read_node(node).spec.unschedulable is True
+        assert evictable(pods_on(core, node)) == []
+    dep = apps.read_namespaced_deployment(BACKEND, NS)
+    ready = [p for p in core.list_namespaced_pod(NS, label_selector="app=" + BACKEND).items
+             if p.spec.node_name not in nodes and p.metadata.deletion_timestamp is None
+             and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])]
+    assert len(ready) >= dep.spec.replicas
+    again = maintenance(run_playbook, "start", nodes)
+    assert changed(again) == 0, again.stdout
+    maintenance(run_playbook, "finish", nodes)
+    assert not any(core.read_node(node).spec.unschedulable for node in nodes)
+    assert healthz(sandbox_env)[0] == 200
+
+
+def test_invalid_node_name_is_refused_before_any_call(kube, run_playbook):
+    core, apps, _policy = kube
+    mode_before, _container = mode_of(apps)
+    result = maintenance(run_playbook, "start", ["../namespaces/halobuzz"], check=False)
+    assert result.rc != 0 and "not valid Kubernetes node names" in result.stdout
+    assert mode_of(apps)[0] == mode_before

@@ -93,6 +93,27 @@ def test_rollback_to_previous_is_verified_and_never_flips_back(sandbox_env, scen
     assert deployment_state(sandbox_env)[:2] == (4, IMAGE % "v1.5.0")
 
 
+def test_rollback_of_an_image_pull_failure_with_controller_lag(sandbox_env, scenario, run_playbook):
+    # issue 13: a bad tag leaves Pending ErrImagePull/ImagePullBackOff pods, and the controllers lag, so
+    # observedGeneration trails generation after the undo (the module waits as kubectl rollout status does).
+    scenario("bad-release-image-pull")
+    assert deployment_state(sandbox_env)[:2] == (3, IMAGE % "v1.5.1")
+    preview = run_playbook("playbooks/rollback.yml", "--check", "--diff")
+    assert "would roll back halobuzz/backend from revision 3 to revision 2" in preview.stdout
+    assert deployment_state(sandbox_env)[:2] == (3, IMAGE % "v1.5.1")
+
+    first = run_playbook("playbooks/rollback.yml")
+    assert first.recap["localhost"]["changed"] == 1
+    assert deployment_state(sandbox_env)[:2] == (4, IMAGE % "v1.5.0")
+    assert healthz_status(sandbox_env) == 200
+    assert "3/3 pods Ready" in summary_lines(first.stdout)
+    second = run_playbook("playbooks/rollback.yml")
+    assert second.recap["localhost"]["changed"] == 0
+    check = run_playbook("playbooks/rollback.yml", "--check", "--diff")
+    assert check.recap["localhost"]["changed"] == 0
+    assert deployment_state(sandbox_env)[:2] == (4, IMAGE % "v1.5.0")
+
+
 def test_rollback_to_named_revision_is_idempotent(sandbox_env, scenario, run_playbook):
     scenario("bad-release")
     first = run_playbook("playbooks/rollback.yml", "-e", "to_revision=1")
@@ -160,6 +181,10 @@ def test_info_reports_history_images_and_live_revision(sandbox_env, scenario):
     ({"name": "no-such-app", "namespace": NS}, "Deployment 'no-such-app' not found in namespace 'halobuzz'; "
                                                "Deployments there: "),
     ({"name": NAME, "namespace": "no-such-ns"}, "namespace 'no-such-ns' does not exist"),
+    # issue 13 bug 8: this name used to reach halobuzz/streaming through the unquoted API path
+    ({"name": "x/../../../halobuzz/deployments/streaming", "namespace": "default"},
+     "name (deployment) 'x/../../../halobuzz/deployments/streaming' is not a valid Deployment name"),
+    ({"name": NAME, "namespace": "halobuzz/deployments/streaming#"}, "is not a valid Kubernetes namespace name"),
 ])
 def test_unknown_deployment_or_namespace_is_named(sandbox_env, args, message):
     for module in ("k8s_rollout_info", "k8s_rollout"):

@@ -38,6 +38,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import KubeApiError
@@ -119,18 +120,26 @@ def _unhealthy_pod_may_go(pod, pdb):
     return desired > 0 and status.get("currentHealthy", 0) >= desired
 
 
-def precheck(node_name, to_evict, pdbs):
+def can_ignore_pdb(pod):
+    """The eviction API lets this pod go without looking at any budget: Succeeded, Failed, Pending or
+    already terminating (kubernetes ``pkg/registry/core/pod/storage/eviction.go`` ``canIgnorePDB``), so
+    a Pending pod stuck in ImagePullBackOff never blocks a drain (issue 13 bug 1)."""
+    phase = (pod.get("status") or {}).get("phase")
+    return phase in FINISHED_PHASES or phase == "Pending" or is_terminating(pod)
+
+
+def precheck(node_name, to_evict, pdbs):  # pylint: disable=too-many-locals
     """Why the drain could not finish within the budgets: a list of sentences (empty = go).
 
-    Evictions run one at a time and each evicted workload is replaced elsewhere, so a
-    budget that allows one disruption lets every replaced pod go in turn; what can never
+    Each evicted workload is replaced elsewhere and a refused eviction is retried, so a budget that
+    allows one disruption lets every replaced pod go in turn; what can never
     finish is a budget at zero now, a pod under two budgets, or more irreplaceable pods
     (no ReplicaSet/StatefulSet/ReplicationController behind them) than the budget allows.
     """
     problems = []
     per_pdb = {}
     for pod in to_evict:
-        if (pod.get("status") or {}).get("phase") in FINISHED_PHASES or is_terminating(pod):
+        if can_ignore_pdb(pod):
             continue
         covering = pdbs_for_pod(pod, pdbs)
         if len(covering) > 1:
@@ -163,7 +172,9 @@ def precheck(node_name, to_evict, pdbs):
     return problems
 
 
-def is_gone_from_node(api, pod, node_name):
+def is_gone_from_node(api, pod, node_names):
+    """The pod was deleted (404, or a new pod of that name has another uid) or is no longer on a node
+    being drained (``node_names`` None: on any node)."""
     meta = pod["metadata"]
     try:
         current = api.read_pod(meta["namespace"], meta["name"])
@@ -173,18 +184,19 @@ def is_gone_from_node(api, pod, node_name):
         raise
     cur_meta = current.get("metadata") or {}
     return (cur_meta.get("uid") != meta.get("uid")
-            or (current.get("spec") or {}).get("nodeName") != node_name)
+            or (node_names is not None and (current.get("spec") or {}).get("nodeName") not in node_names))
 
 
-def ready_elsewhere(pods, controller_uid, node_name):
-    """Ready, not terminating pods of one controller on nodes other than node_name."""
+def ready_elsewhere(pods, controller_uid, node_names):
+    """Ready, not terminating pods of one controller on nodes other than those drained (any node when
+    ``node_names`` is None)."""
     return [p for p in pods
             if (controller_of(p) or {}).get("uid") == controller_uid and is_ready(p)
-            and not is_terminating(p) and (p.get("spec") or {}).get("nodeName") != node_name]
+            and not is_terminating(p) and (p.get("spec") or {}).get("nodeName") not in (node_names or ())]
 
 
 def workload_baseline(api, to_evict):
-    """{(namespace, controller uid): (label, Ready pods before the drain)} for replaced pods."""
+    """{(namespace, controller uid): (label, Ready pods before the drain, controller ref)} for replaced pods."""
     baseline = {}
     for pod in to_evict:
         ctrl = controller_of(pod)
@@ -196,8 +208,23 @@ def workload_baseline(api, to_evict):
         pods = api.list_namespaced_pods(key[0])
         ready = [p for p in pods if (controller_of(p) or {}).get("uid") == ctrl["uid"]
                  and is_ready(p) and not is_terminating(p)]
-        baseline[key] = ("%s %s/%s" % (ctrl["kind"], key[0], ctrl["name"]), len(ready))
+        baseline[key] = ("%s %s/%s" % (ctrl["kind"], key[0], ctrl["name"]), len(ready), ctrl)
     return baseline
+
+
+def wanted_now(api, namespace, ctrl, before):
+    """Ready pods to wait for: as many as before the drain, but never more than the controller's current
+    spec.replicas (an HPA may scale the workload down meanwhile: issue 13 bug 6); 0 once it is gone."""
+    try:
+        controller = api.read_controller(namespace, ctrl["kind"], ctrl["name"])
+    except KubeApiError as exc:
+        if exc.status == 404:
+            return 0
+        raise
+    if (controller.get("metadata") or {}).get("uid") not in (None, ctrl.get("uid")):
+        return 0
+    replicas = (controller.get("spec") or {}).get("replicas", 1)
+    return min(before, replicas)
 
 
 class Clock:
@@ -234,65 +261,139 @@ def evict_with_retry(api, pod, deadline, retry_delay, clock, grace_period=None, 
             clock.sleep(retry_delay)
 
 
-def wait_for_replacements(api, node_name, evicted, baseline, deadline, poll, clock):
-    """Wait until the evicted pods left the node and their workloads are Ready elsewhere."""
-    while True:
-        pending = [pod_ref(p) for p in evicted if not is_gone_from_node(api, p, node_name)]
-        short = []
-        by_ns = {}
-        for (namespace, uid), (label, wanted) in sorted(baseline.items()):
-            if namespace not in by_ns:
-                by_ns[namespace] = api.list_namespaced_pods(namespace)
-            have = len(ready_elsewhere(by_ns[namespace], uid, node_name))
-            if have < wanted:
-                short.append("%s has %d of %d pods Ready on other nodes" % (label, have, wanted))
-        if not pending and not short:
-            return
-        if clock.now() + poll > deadline:
-            raise DrainError("timed out waiting for the evicted workloads: %s" % "; ".join(
-                (["still on the node: " + ", ".join(pending)] if pending else []) + short))
+# Past a pod's grace period the kubelet kills it; allow this much more for the kubelet and the API server
+# to record the deletion before calling the pod stuck.
+GRACE_SLACK = 30
+
+
+def grace_seconds(pod, grace_period=None):
+    """The grace period the pod is deleted with: the eviction's own, else the pod's
+    terminationGracePeriodSeconds (default 30, as the API server defaults it)."""
+    if grace_period is not None:
+        return grace_period
+    return int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+
+
+def wait_pod_gone(api, pod, node_names, deadline, poll, clock, grace_period=None):
+    """Wait until an evicted pod has left the drained nodes, for at most its grace period (plus a margin)
+    and never past the drain's deadline (kubectl drain.go waitForDelete, per pod)."""
+    grace = grace_seconds(pod, grace_period)
+    started = clock.now()
+    limit = min(deadline, started + grace + GRACE_SLACK)
+    while not is_gone_from_node(api, pod, node_names):
+        if clock.now() + poll > limit:
+            raise DrainError("pod %s is still on node %s %ds after its eviction (grace period %ss)"
+                             % (pod_ref(pod), (pod.get("spec") or {}).get("nodeName"),
+                                clock.now() - started, grace))
         clock.sleep(poll)
 
 
-def drain_node(api, node_name, check_mode=False, delete_emptydir_data=False, force=False,
-               timeout=300, retry_delay=5, poll=2, grace_period=None, clock=None):
-    """Drain one node; returns a result dict (changed, before, after, evicted, ...).
+def evict_and_wait(api, pod, node_names, deadline, retry_delay, poll, clock, grace_period, log):
+    """One pod's whole eviction: evict (with 429 retries), then wait for it to go."""
+    evict_with_retry(api, pod, deadline, retry_delay, clock, grace_period, log)
+    wait_pod_gone(api, pod, node_names, deadline, poll, clock, grace_period)
 
-    Raises DrainError with a message for the operator; when it fails after cordoning the
-    node itself, the node is uncordoned first and the message says so.
-    """
-    clock = clock or Clock()
+
+def evict_all(api, to_evict, node_names, deadline, retry_delay, poll, clock, grace_period, log,
+              max_parallel=5):
+    """Evict the pods in parallel, at most ``max_parallel`` at a time (kubectl drain.go evictPods runs
+    one goroutine per pod); the first failure is raised once every started eviction has finished."""
+    if not to_evict:
+        return
+    errors = []
+    with ThreadPoolExecutor(max_workers=max(1, min(max_parallel, len(to_evict)))) as pool:
+        futures = [pool.submit(evict_and_wait, api, pod, node_names, deadline, retry_delay, poll, clock,
+                               grace_period, log) for pod in to_evict]
+        for future in futures:
+            try:
+                future.result()
+            except (DrainError, KubeApiError) as exc:
+                errors.append(str(exc))
+    if errors:
+        raise DrainError("; ".join(errors))
+
+
+def wait_for_replacements(api, node_names, baseline, deadline, poll, clock):
+    """Wait until every evicted workload has its pods Ready on other nodes (see wanted_now)."""
+    while True:
+        short = []
+        by_ns = {}
+        for (namespace, uid), (label, before, ctrl) in sorted(baseline.items(), key=lambda item: item[0]):
+            if namespace not in by_ns:
+                by_ns[namespace] = api.list_namespaced_pods(namespace)
+            wanted = wanted_now(api, namespace, ctrl, before)
+            have = len(ready_elsewhere(by_ns[namespace], uid, node_names))
+            if have < wanted:
+                short.append("%s has %d of %d pods Ready on other nodes" % (label, have, wanted))
+        if not short:
+            return
+        if clock.now() + poll > deadline:
+            raise DrainError("timed out waiting for the evicted workloads: %s" % "; ".join(short))
+        clock.sleep(poll)
+
+
+def _read_nodes(api, node_names):
+    nodes = {}
+    for name in node_names:
+        try:
+            nodes[name] = api.read_node(name)
+        except KubeApiError as exc:
+            if exc.status == 404:
+                raise DrainError("node %s not found: check the node name (kubectl get nodes)" % name)
+            raise DrainError("reading node %s failed: %s" % (name, exc))
+    return nodes
+
+
+def _plan(api, node_names, delete_emptydir_data, force):
+    to_evict, skipped, errors = [], [], []
     try:
-        node = api.read_node(node_name)
-    except KubeApiError as exc:
-        if exc.status == 404:
-            raise DrainError("node %s not found: check the node name (kubectl get nodes)" % node_name)
-        raise DrainError("reading node %s failed: %s" % (node_name, exc))
-    was_cordoned = bool((node.get("spec") or {}).get("unschedulable"))
-    try:
-        pods = [p for p in api.list_pods_on_node(node_name)
-                if (p.get("spec") or {}).get("nodeName") == node_name]
-        to_evict, skipped, errors = plan_pods(pods, delete_emptydir_data, force)
+        for name in node_names:
+            pods = [p for p in api.list_pods_on_node(name) if (p.get("spec") or {}).get("nodeName") == name]
+            evict, skip, error = plan_pods(pods, delete_emptydir_data, force)
+            to_evict += evict
+            skipped += skip
+            errors += error
         if errors:
             raise DrainError("refusing to drain node %s; nothing was changed. Pods that cannot be "
-                             "evicted: %s" % (node_name, "; ".join("%s %s" % e for e in errors)))
+                             "evicted: %s" % (", ".join(node_names), "; ".join("%s %s" % e for e in errors)))
         namespaces = sorted(set(p["metadata"]["namespace"] for p in to_evict))
         pdbs = [pdb for ns in namespaces for pdb in api.list_pdbs(ns)]
     except KubeApiError as exc:
         raise DrainError("listing the pods and PodDisruptionBudgets of node %s failed: %s"
-                         % (node_name, exc))
-    problems = precheck(node_name, to_evict, pdbs)
+                         % (", ".join(node_names), exc))
+    return to_evict, skipped, pdbs
+
+
+def drain_nodes(api, node_names, check_mode=False, delete_emptydir_data=False, force=False,
+                timeout=300, retry_delay=5, poll=2, grace_period=None, clock=None, max_parallel=5):
+    """Drain nodes as ``kubectl drain n1 n2`` does: pre-check all, cordon all first (so evicted pods do not
+    land on the next node to drain: issue 13 bug 5), then evict; returns a result dict.
+
+    Raises DrainError with a message for the operator; when it fails after cordoning nodes itself,
+    those nodes are uncordoned first and the message says so.
+    """
+    clock = clock or Clock()
+    node_names = list(dict.fromkeys(node_names))
+    label = ", ".join(node_names)
+    nodes = _read_nodes(api, node_names)
+    was_cordoned = dict((name, bool((nodes[name].get("spec") or {}).get("unschedulable")))
+                        for name in node_names)
+    to_evict, skipped, pdbs = _plan(api, node_names, delete_emptydir_data, force)
+    problems = precheck(label, to_evict, pdbs)
     if problems:
         raise DrainError("refusing to drain node %s: the drain could not finish within the "
                          "disruption budgets. %s. Nothing was cordoned or evicted; scale the "
                          "workload up or relax the budget, then run again."
-                         % (node_name, ". ".join(problems)))
+                         % (label, ". ".join(problems)))
     names = [pod_ref(p) for p in to_evict]
     result = dict(
-        node=node_name,
-        changed=(not was_cordoned) or bool(to_evict),
-        before=dict(unschedulable=was_cordoned, evictable_pods=names),
-        after=dict(unschedulable=True, evictable_pods=[]),
+        node=label,
+        nodes=node_names,
+        changed=(not all(was_cordoned.values())) or bool(to_evict),
+        before=dict(unschedulable=all(was_cordoned.values()), unschedulable_nodes=was_cordoned,
+                    evictable_pods=names),
+        after=dict(unschedulable=True, unschedulable_nodes=dict((n, True) for n in node_names),
+                   evictable_pods=[]),
         evicted=names,
         left_on_node=[dict(pod=ref, reason=reason) for ref, reason in skipped],
         pdbs=sorted(set(pdb_ref(pdb) for p in to_evict for pdb in pdbs_for_pod(p, pdbs))),
@@ -301,26 +402,75 @@ def drain_node(api, node_name, check_mode=False, delete_emptydir_data=False, for
     if check_mode or not result["changed"]:
         return result
     deadline = clock.now() + timeout
-    cordoned_here = False
+    cordoned_here = []
     try:
-        if not was_cordoned:
-            api.set_unschedulable(node_name, True)
-            cordoned_here = True
+        for name in node_names:
+            if not was_cordoned[name]:
+                api.set_unschedulable(name, True)
+                cordoned_here.append(name)
         baseline = workload_baseline(api, to_evict)
-        for pod in to_evict:
-            evict_with_retry(api, pod, deadline, retry_delay, clock, grace_period,
-                             result["eviction_retries"])
-        wait_for_replacements(api, node_name, to_evict, baseline, deadline, poll, clock)
+        evict_all(api, to_evict, node_names, deadline, retry_delay, poll, clock, grace_period,
+                  result["eviction_retries"], max_parallel)
+        wait_for_replacements(api, node_names, baseline, deadline, poll, clock)
     except (DrainError, KubeApiError) as exc:
-        msg = "draining node %s failed: %s" % (node_name, exc)
-        if cordoned_here:
-            try:
-                api.set_unschedulable(node_name, False)
-                msg += ". Node %s was uncordoned again (schedulable, as before)" % node_name
-            except KubeApiError as undo_exc:
-                msg += (". Uncordoning node %s failed too (%s): it is still cordoned; run "
-                        "kubectl uncordon %s" % (node_name, undo_exc, node_name))
-        elif was_cordoned:
-            msg += ". Node %s was already cordoned before this run and stays cordoned" % node_name
-        raise DrainError(msg)
+        raise DrainError(_undo_cordon(api, "draining node %s failed: %s" % (label, exc),
+                                      cordoned_here, [n for n in node_names if was_cordoned[n]]))
+    return result
+
+
+def _undo_cordon(api, msg, cordoned_here, cordoned_before):
+    for name in cordoned_here:
+        try:
+            api.set_unschedulable(name, False)
+            msg += ". Node %s was uncordoned again (schedulable, as before)" % name
+        except KubeApiError as undo_exc:
+            msg += (". Uncordoning node %s failed too (%s): it is still cordoned; run "
+                    "kubectl uncordon %s" % (name, undo_exc, name))
+    for name in cordoned_before:
+        msg += ". Node %s was already cordoned before this run and stays cordoned" % name
+    return msg
+
+
+def drain_node(api, node_name, **options):
+    """Drain one node (drain_nodes with one name)."""
+    return drain_nodes(api, [node_name], **options)
+
+
+def evict_pod(api, namespace, name, check_mode=False, timeout=300, retry_delay=5, poll=2, grace_period=None,
+              clock=None):
+    """Replace one pod by eviction, so its PodDisruptionBudget is honoured (a plain DELETE bypasses it:
+    issue 13 bug 7): evict with 429 retries, wait for the pod to go within its grace period, then for its
+    controller to have its Ready pods back (wanted_now). Returns a result dict."""
+    clock = clock or Clock()
+    ref = "%s/%s" % (namespace, name)
+    try:
+        pod = api.read_pod(namespace, name)
+    except KubeApiError as exc:
+        if exc.status == 404:
+            return dict(changed=False, pod=ref, evicted=[], eviction_retries=[], before=dict(pod=None),
+                        after=dict(pod=None), msg="pod %s does not exist (already replaced); nothing to do" % ref)
+        raise DrainError("reading pod %s failed: %s" % (ref, exc))
+    ctrl = controller_of(pod)
+    if not ctrl or ctrl.get("kind") not in REPLACING_KINDS:
+        raise DrainError("refusing to evict pod %s: %s, so nothing would replace it. Nothing was changed."
+                         % (ref, "it declares no controller" if not ctrl else "its controller is a %s" % ctrl["kind"]))
+    node = (pod.get("spec") or {}).get("nodeName")
+    before = dict(pod=ref, node=node, uid=pod["metadata"].get("uid"), terminating=is_terminating(pod))
+    result = dict(changed=not is_terminating(pod), pod=ref, before=before, after=dict(pod=None),
+                  evicted=[] if is_terminating(pod) else [ref], eviction_retries=[],
+                  controller="%s %s/%s" % (ctrl["kind"], namespace, ctrl["name"]))
+    if check_mode:
+        result["msg"] = ("would evict pod %s from node %s; %s replaces it" % (ref, node, result["controller"])
+                         if result["changed"] else "pod %s is already terminating" % ref)
+        return result
+    deadline = clock.now() + timeout
+    try:
+        baseline = workload_baseline(api, [pod])
+        if result["changed"]:
+            evict_with_retry(api, pod, deadline, retry_delay, clock, grace_period, result["eviction_retries"])
+        wait_pod_gone(api, pod, None, deadline, poll, clock, grace_period)
+        wait_for_replacements(api, None, baseline, deadline, poll, clock)
+    except (DrainError, KubeApiError) as exc:
+        raise DrainError("replacing pod %s by eviction failed: %s" % (ref, exc))
+    result["msg"] = "evicted pod %s from node %s; %s has its pods Ready again" % (ref, node, result["controller"])
     return result

@@ -15,7 +15,15 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import (
     STRATEGIC_MERGE_PATCH,
     connect,
 )
-from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain import drain_node
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain import DrainError, drain_nodes, evict_pod
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.names import api_path, check_name, check_namespace
+
+# The controllers whose spec.replicas a drain waits for, by kind (drain.REPLACING_KINDS).
+CONTROLLER_PATHS = {
+    "ReplicaSet": "/apis/apps/v1/namespaces/%s/replicasets/%s",
+    "StatefulSet": "/apis/apps/v1/namespaces/%s/statefulsets/%s",
+    "ReplicationController": "/api/v1/namespaces/%s/replicationcontrollers/%s",
+}
 
 
 class DrainApi:
@@ -25,10 +33,10 @@ class DrainApi:
         self.client = client
 
     def read_node(self, name):
-        return self.client.request("get", "/api/v1/nodes/%s" % name)
+        return self.client.request("get", api_path("/api/v1/nodes/%s", name))
 
     def set_unschedulable(self, name, value):
-        return self.client.request("patch", "/api/v1/nodes/%s" % name,
+        return self.client.request("patch", api_path("/api/v1/nodes/%s", name),
                                    body={"spec": {"unschedulable": value}},
                                    content_type=STRATEGIC_MERGE_PATCH)
 
@@ -36,28 +44,45 @@ class DrainApi:
         return self.client.request("get", "/api/v1/pods", field_selector="spec.nodeName=" + name)["items"]
 
     def list_namespaced_pods(self, namespace):
-        return self.client.request("get", "/api/v1/namespaces/%s/pods" % namespace)["items"]
+        return self.client.request("get", api_path("/api/v1/namespaces/%s/pods", namespace))["items"]
 
     def read_pod(self, namespace, name):
-        return self.client.request("get", "/api/v1/namespaces/%s/pods/%s" % (namespace, name))
+        return self.client.request("get", api_path("/api/v1/namespaces/%s/pods/%s", namespace, name))
+
+    def read_controller(self, namespace, kind, name):
+        return self.client.request("get", api_path(CONTROLLER_PATHS[kind], namespace, name))
 
     def list_pdbs(self, namespace):
         return self.client.request(
-            "get", "/apis/policy/v1/namespaces/%s/poddisruptionbudgets" % namespace)["items"]
+            "get", api_path("/apis/policy/v1/namespaces/%s/poddisruptionbudgets", namespace))["items"]
 
     def evict(self, namespace, name, grace_period=None):
         body = {"apiVersion": "policy/v1", "kind": "Eviction",
                 "metadata": {"name": name, "namespace": namespace}}
         if grace_period is not None:
             body["deleteOptions"] = {"gracePeriodSeconds": grace_period}
-        return self.client.request("post", "/api/v1/namespaces/%s/pods/%s/eviction" % (namespace, name),
+        return self.client.request("post", api_path("/api/v1/namespaces/%s/pods/%s/eviction", namespace, name),
                                    body=body)
 
 
 def drain(params, check_mode):
-    """k8s_node_drain: drain the node ``params['name']``; the result dict, or DrainError."""
-    return drain_node(
-        DrainApi(connect(params)), params["name"], check_mode=check_mode,
+    """k8s_node_drain: drain the nodes ``params['name']`` (a list); the result dict, or DrainError."""
+    names = params["name"]
+    if not names:
+        raise DrainError("name must name at least one node; nothing was changed")
+    for name in names:
+        check_name(name, "Node", "name")
+    return drain_nodes(
+        DrainApi(connect(params)), names, check_mode=check_mode, max_parallel=params.get("max_parallel") or 5,
         delete_emptydir_data=params["delete_emptydir_data"], force=params["force"],
         timeout=params["timeout"], retry_delay=params["retry_delay"],
         poll=params["poll_interval"], grace_period=params["grace_period"])
+
+
+def evict(params, check_mode):
+    """k8s_pod_evict: replace the pod ``params['name']`` in ``params['namespace']`` by eviction."""
+    check_namespace(params["namespace"], "namespace (k8s_namespace)")
+    check_name(params["name"], "Pod", "name")
+    return evict_pod(DrainApi(connect(params)), params["namespace"], params["name"], check_mode=check_mode,
+                     timeout=params["timeout"], retry_delay=params["retry_delay"], poll=params["poll_interval"],
+                     grace_period=params["grace_period"])

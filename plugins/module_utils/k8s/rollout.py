@@ -38,7 +38,7 @@ import copy
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.labels import selector_string
-from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.pods import controller_of
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.pods import controller_of, is_ready, is_terminating
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
@@ -315,8 +315,21 @@ def undo_annotations(deployment, replicaset):
 
 
 def undo_patch(deployment, replicaset):
-    """JSON patch (RFC 6902) restoring the ReplicaSet's template, as kubectl sends it."""
-    return [
+    """JSON patch (RFC 6902) restoring the ReplicaSet's template, as kubectl sends it, plus a
+    resourceVersion precondition.
+
+    The patch replaces ``/metadata/resourceVersion`` with the version this undo read: the API server
+    uses a resourceVersion in the patched object as a precondition of the update (apiserver
+    ``pkg/registry/generic/registry/store.go`` ``Update``: a version other than the stored one is a
+    409 Conflict, and ``endpoints/handlers/patch.go`` does not retry a patch that names one), so a deploy
+    that changed the Deployment after the read makes this undo fail instead of silently overwriting it.
+    kubectl's rollback.go sends no precondition; this is deliberate.
+    """
+    ops = []
+    version = _meta(deployment).get("resourceVersion")
+    if version:
+        ops.append({"op": "replace", "path": "/metadata/resourceVersion", "value": version})
+    return ops + [
         {"op": "replace", "path": "/spec/template",
          "value": template_without_hash((replicaset.get("spec") or {}).get("template"))},
         {"op": "replace", "path": "/metadata/annotations",
@@ -335,10 +348,23 @@ def restart_patch(deployment, now):
     return {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT_ANNOTATION: now}}}}}
 
 
-def rollout_status(deployment):
-    """kubectl DeploymentStatusViewer.Status: returns (done, message).
+def progress_deadline_exceeded(deployment):
+    """The Progressing condition's message when it says ProgressDeadlineExceeded, else None."""
+    for condition in (deployment.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
+            return condition.get("message") or "no message"
+    return None
 
-    Raises RolloutError when the Progressing condition says ProgressDeadlineExceeded.
+
+def rollout_status(deployment, deadline_counts=True):
+    """kubectl DeploymentStatusViewer.Status (kubectl ``pkg/polymorphichelpers/rollout_status.go``):
+    returns (done, message).
+
+    Raises RolloutError when the Progressing condition says ProgressDeadlineExceeded, unless
+    ``deadline_counts`` is false: right after a change the controller may write the new observedGeneration
+    and keep the old timed-out condition (kubernetes ``pkg/controller/deployment/progress.go``
+    ``syncRolloutStatus`` keeps the current condition when it sees neither progress nor completion), so
+    the caller says whether such a condition can be trusted yet (see ``RolloutService.wait``).
     """
     meta = _meta(deployment)
     spec = deployment.get("spec") or {}
@@ -346,11 +372,12 @@ def rollout_status(deployment):
     name = meta.get("name")
     if (meta.get("generation") or 0) > (status.get("observedGeneration") or 0):
         return False, "waiting for deployment spec update to be observed"
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
-            raise RolloutError(
-                "deployment %r exceeded its progress deadline: %s"
-                % (name, condition.get("message") or "no message"))
+    exceeded = progress_deadline_exceeded(deployment)
+    if exceeded is not None:
+        if deadline_counts:
+            raise RolloutError("deployment %r exceeded its progress deadline: %s" % (name, exceeded))
+        return False, ("waiting for deployment %r to make progress (its ProgressDeadlineExceeded condition "
+                       "predates this change)" % name)
     desired = spec.get("replicas")
     updated = status.get("updatedReplicas") or 0
     replicas = status.get("replicas") or 0
@@ -365,6 +392,33 @@ def rollout_status(deployment):
         return False, ("waiting for deployment %r rollout to finish: %d of %d updated "
                        "replicas are available" % (name, available, updated))
     return True, "deployment %r successfully rolled out" % name
+
+
+FINISHED_PHASES = frozenset(["Succeeded", "Failed"])
+
+
+def new_replicaset_pods(deployment, replicasets, pods):
+    """The pods that serve the Deployment's current template: controlled by its live (new) ReplicaSet,
+    not being deleted, not finished (a Failed/Evicted pod keeps no deletionTimestamp until pod GC)."""
+    live = live_replicaset(deployment, replicasets)
+    if live is None:
+        return []
+    return [pod for pod in pods if is_controlled_by(pod, live) and not is_terminating(pod)
+            and (pod.get("status") or {}).get("phase") not in FINISHED_PHASES]
+
+
+def pods_ready_problem(deployment, replicasets, pods):
+    """None when the live ReplicaSet of this Deployment has spec.replicas pods, every one Ready; else
+    a sentence. Pods of other Deployments that the selector also matches do not count (their
+    controller is another ReplicaSet), nor do finished or terminating pods."""
+    desired = (deployment.get("spec") or {}).get("replicas", 1)
+    serving = new_replicaset_pods(deployment, replicasets, pods)
+    ready = [pod for pod in serving if is_ready(pod)]
+    if len(serving) == desired and len(ready) == desired:
+        return None
+    live = live_replicaset(deployment, replicasets)
+    return ("%d of %d pods of ReplicaSet %s Ready (%d running)"
+            % (len(ready), desired, _meta(live).get("name") if live else "(none yet)", len(serving)))
 
 
 def replica_counts(deployment):

@@ -20,6 +20,7 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import (
     KubeApiError,
     connect,
 )
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.names import api_path, check_name, check_namespace
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.pods import describe_problem, pod_problems
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import (
     RESTARTED_AT_ANNOTATION,
@@ -28,6 +29,8 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import (
     images_of,
     label_selector,
     live_replicaset,
+    new_replicaset_pods,
+    pods_ready_problem,
     replica_counts,
     restart_patch,
     revision_of,
@@ -49,6 +52,7 @@ def rollout(params, check_mode):
     """k8s_rollout: undo to a revision or restart, then (optionally) wait; the result dict."""
     if params["action"] == "restart" and params["to_revision"] is not None:
         raise RolloutError("to_revision applies to action=undo only; drop it for action=restart")
+    _check_target(params)
     service = RolloutService(connect(params), params["namespace"], params["name"])
     common = dict(check_mode=check_mode, wait=params["wait"],
                   timeout=params["wait_timeout"], interval=params["wait_sleep"])
@@ -60,7 +64,14 @@ def rollout(params, check_mode):
 
 def rollout_info(params):
     """k8s_rollout_info: the Deployment's rollout state and history; changes nothing."""
+    _check_target(params)
     return dict(RolloutService(connect(params), params["namespace"], params["name"]).info(), changed=False)
+
+
+def _check_target(params):
+    # Before any call (issue 13 bug 8): a name with '/' or '..' must never reach another object's path.
+    check_namespace(params["namespace"], "namespace (k8s_namespace)")
+    check_name(params["name"], "Deployment", "name (deployment)")
 
 
 class RolloutService:
@@ -85,7 +96,7 @@ class RolloutService:
 
     @property
     def _deployment_path(self):
-        return "/apis/apps/v1/namespaces/%s/deployments/%s" % (self.namespace, self.name)
+        return api_path("/apis/apps/v1/namespaces/%s/deployments/%s", self.namespace, self.name)
 
     def get_deployment(self):
         what = "reading Deployment %s/%s" % (self.namespace, self.name)
@@ -95,23 +106,23 @@ class RolloutService:
             pass
         try:
             self._request("reading Namespace %s" % self.namespace, "get",
-                          "/api/v1/namespaces/%s" % self.namespace, missing_ok=True)
+                          api_path("/api/v1/namespaces/%s", self.namespace), missing_ok=True)
         except _NotFound:
             raise RolloutError(
                 "namespace %r does not exist, so Deployment %r cannot be found; check the "
                 "k8s_namespace variable (namespace option) and the kubeconfig context"
                 % (self.namespace, self.name))
         listing = self._request("listing Deployments in namespace %s" % self.namespace, "get",
-                                "/apis/apps/v1/namespaces/%s/deployments" % self.namespace)
+                                api_path("/apis/apps/v1/namespaces/%s/deployments", self.namespace))
         names = sorted(item["metadata"]["name"] for item in listing.get("items") or [])
         raise RolloutError(
             "Deployment %r not found in namespace %r; Deployments there: %s. Check the "
             "deployment/name option." % (self.name, self.namespace, ", ".join(names) or "none"))
 
-    def _list_selected(self, kind, path, deployment):
+    def _list_selected(self, kind, template, deployment):
         listing = self._request(
             "listing the %s of Deployment %s/%s" % (kind, self.namespace, self.name), "get",
-            path % self.namespace, label_selector=label_selector(deployment))
+            api_path(template, self.namespace), label_selector=label_selector(deployment))
         return listing.get("items") or []
 
     def list_replicasets(self, deployment):
@@ -124,18 +135,44 @@ class RolloutService:
         return self._request(what, "patch", self._deployment_path, body=body, content_type=content_type)
 
     # -- flows -----------------------------------------------------------------------
-    def wait(self, timeout, interval):
-        """Poll until kubectl's rollout status says done; RolloutError on deadline/timeout."""
+    def _deadline_counts(self, deployment, changed):
+        """Whether a ProgressDeadlineExceeded condition is about the change this run made.
+
+        ``changed`` is (generation the patch produced, clock at the patch) or None (no change: the
+        condition is current). After a change the condition counts only once the controller has observed
+        that generation and progressDeadlineSeconds have passed since the change: before that it may be
+        the old release's (progress.go keeps a condition when it sees neither progress nor completion).
+        """
+        if changed is None:
+            return True
+        generation, started = changed
+        observed = ((deployment.get("status") or {}).get("observedGeneration") or 0)
+        limit = (deployment.get("spec") or {}).get("progressDeadlineSeconds", 600)
+        return observed >= generation and self.clock() - started >= limit
+
+    def wait(self, timeout, interval, changed=None):
+        """Poll until kubectl's rollout status says done and every pod of the Deployment's new ReplicaSet
+        is Ready; RolloutError on a (current) progress deadline or on timeout."""
         deadline = self.clock() + timeout
         while True:
             deployment = self.get_deployment()
-            done, message = rollout_status(deployment)
+            done, message = rollout_status(deployment, self._deadline_counts(deployment, changed))
+            replicasets = pods = None
             if done:
-                return deployment, message
+                replicasets = self.list_replicasets(deployment)
+                pods = self.list_pods(deployment)
+                problem = pods_ready_problem(deployment, replicasets, pods)
+                if problem is None:
+                    return deployment, message
+                message = "waiting for every pod of the new ReplicaSet to be Ready: " + problem
             if self.clock() >= deadline:
                 counts = replica_counts(deployment)
+                if pods is None:
+                    replicasets = self.list_replicasets(deployment)
+                    pods = self.list_pods(deployment)
+                serving = new_replicaset_pods(deployment, replicasets, pods)
                 problems = [describe_problem(p) for p in
-                            pod_problems(self.list_pods(deployment), include_terminating=False)]
+                            pod_problems(serving or pods, include_terminating=False)]
                 raise RolloutError(
                     "timed out after %ss waiting for Deployment %s/%s to roll out: %s; "
                     "%d/%d replicas ready, %d updated, %d available. %s"
@@ -144,6 +181,18 @@ class RolloutService:
                        "Pods not ready: " + " | ".join(problems) if problems
                        else "No failing pod reported a reason."))
             self.sleep(interval)
+
+    def look(self, deployment, replicasets):
+        """The rollout state now (no waiting): replica counts, complete, message."""
+        try:
+            done, message = rollout_status(deployment)
+        except RolloutError as error:
+            done, message = False, str(error)
+        if done:
+            problem = pods_ready_problem(deployment, replicasets, self.list_pods(deployment))
+            if problem:
+                done, message = False, problem
+        return dict(replica_counts(deployment), complete=done, message=message)
 
     def info(self):
         deployment = self.get_deployment()
@@ -175,27 +224,46 @@ class RolloutService:
         replicasets = self.list_replicasets(deployment)
         target, reason = select_target(deployment, replicasets, to_revision)
         before = summary(deployment)
+        entries = history(deployment, replicasets)
         result = dict(action="undo", before=before, to_revision=to_revision,
                       restored_revision=revision_of(target) if target else None,
-                      replicaset=target["metadata"]["name"] if target else None)
+                      replicaset=target["metadata"]["name"] if target else None,
+                      history=entries, label_selector=label_selector(deployment),
+                      replicas=replica_counts(deployment))
         if reason:
             result.update(changed=False, after=before, msg=reason)
+            if wait and not check_mode:
+                # Nothing changed, so nothing to wait for (as kubectl rollout undo): one look at what is live.
+                result["rollout"] = self.look(deployment, replicasets)
             return result
         patch = undo_patch(deployment, target)
-        revisions = [entry["revision"] for entry in history(deployment, replicasets)]
-        after = {"revision": max(revisions) + 1, "images": images_of(patch[0]["value"])}
+        template = [op["value"] for op in patch if op["path"] == "/spec/template"][0]
+        after = {"revision": max(entry["revision"] for entry in entries) + 1, "images": images_of(template)}
         result.update(changed=True, patch=patch, after=after)
         if check_mode:
             result["msg"] = ("would roll back %s/%s from revision %s to revision %s (%s)"
                              % (self.namespace, self.name, before["revision"],
                                 result["restored_revision"], result["replicaset"]))
             return result
-        self.patch("restoring revision %s into Deployment %s/%s"
-                   % (result["restored_revision"], self.namespace, self.name), patch, JSON_PATCH)
+        started = self.clock()
+        try:
+            patched = self.client.request("patch", self._deployment_path, body=patch, content_type=JSON_PATCH)
+        except KubeApiError as error:
+            if error.status == 409:
+                raise RolloutError(
+                    "Deployment %s/%s changed underneath this rollback (it was read at resourceVersion %s "
+                    "and someone changed it before the undo was sent, e.g. a concurrent deploy); nothing was "
+                    "changed by this run. Look at what changed (kubectl rollout history deployment/%s -n %s), "
+                    "then rerun the rollback." % (self.namespace, self.name,
+                                                  deployment["metadata"].get("resourceVersion"),
+                                                  self.name, self.namespace))
+            raise RolloutError("Kubernetes API call failed while restoring revision %s into Deployment %s/%s "
+                               "(PATCH %s): %s" % (result["restored_revision"], self.namespace, self.name,
+                                                   self._deployment_path, error))
         result["msg"] = ("rolled back %s/%s from revision %s to revision %s (%s)"
                          % (self.namespace, self.name, before["revision"],
                             result["restored_revision"], result["replicaset"]))
-        return self._finish(result, wait, timeout, interval)
+        return self._finish(result, wait, timeout, interval, (_generation(patched, deployment), started))
 
     def restart(self, now, check_mode=False, wait=True, timeout=300, interval=1):
         deployment = self.get_deployment()
@@ -207,17 +275,24 @@ class RolloutService:
         if check_mode:
             result["msg"] = "would restart %s/%s (restartedAt %s)" % (self.namespace, self.name, now)
             return result
-        self.patch("restarting Deployment %s/%s" % (self.namespace, self.name), patch,
-                   STRATEGIC_MERGE_PATCH)
+        started = self.clock()
+        patched = self.patch("restarting Deployment %s/%s" % (self.namespace, self.name), patch,
+                             STRATEGIC_MERGE_PATCH)
         result["msg"] = "restarted %s/%s (restartedAt %s)" % (self.namespace, self.name, now)
-        return self._finish(result, wait, timeout, interval)
+        return self._finish(result, wait, timeout, interval, (_generation(patched, deployment), started))
 
-    def _finish(self, result, wait, timeout, interval):
+    def _finish(self, result, wait, timeout, interval, changed):
         if wait:
-            deployment, message = self.wait(timeout, interval)
+            deployment, message = self.wait(timeout, interval, changed)
             result["after"] = dict(result["after"], **summary(deployment))
             result["rollout"] = dict(replica_counts(deployment), complete=True, message=message)
         return result
+
+
+def _generation(patched, read):
+    """The generation the patch produced (from the API's answer), else one more than the one read."""
+    generation = ((patched or {}).get("metadata") or {}).get("generation")
+    return generation if generation else ((read.get("metadata") or {}).get("generation") or 0) + 1
 
 
 class _NotFound(HaloBuzzError):

@@ -28,7 +28,7 @@ def replicaset(revision, image, name=None, owner_uid=UID, created=None, controll
     rs_annotations.update(annotations or {})
     return {
         "metadata": {
-            "name": name, "namespace": "halobuzz",
+            "name": name, "namespace": "halobuzz", "uid": "uid-" + name,
             "creationTimestamp": created or "2026-11-0%dT10:00:00Z" % (revision or 9),
             "annotations": rs_annotations,
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "backend",
@@ -61,3 +61,20 @@ def bad_release():
         replicaset(2, "registry/backend:v1.5.0"),
         replicaset(3, "registry/backend:v1.5.1", replicas=3),
     ]
+
+
+def pods_of(rs, count, ready=True, phase="Running", prefix=None, terminating=False):
+    """``count`` pods controlled by ReplicaSet ``rs``, Ready or not."""
+    meta = rs["metadata"]
+    pods = []
+    for index in range(count):
+        pod_meta = {"name": "%s-%s%d" % (meta["name"], prefix or "p", index), "namespace": "halobuzz",
+                    "labels": dict(rs["spec"]["template"]["metadata"]["labels"]),
+                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": meta["name"],
+                                         "uid": meta["uid"], "controller": True}]}
+        if terminating:
+            pod_meta["deletionTimestamp"] = "2026-11-28T21:00:00Z"
+        pods.append({"metadata": pod_meta, "spec": {"nodeName": "node-1"},
+                     "status": {"phase": phase, "conditions": [
+                         {"type": "Ready", "status": "True" if ready else "False"}]}})
+    return pods

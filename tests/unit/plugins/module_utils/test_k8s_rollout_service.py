@@ -13,7 +13,7 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import (
 )
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import RolloutError
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import RolloutService
-from k8s_rollout_objects import bad_release, replicaset
+from k8s_rollout_objects import bad_release, pods_of, replicaset
 
 DEP_PATH = "/apis/apps/v1/namespaces/halobuzz/deployments/backend"
 RS_PATH = "/apis/apps/v1/namespaces/halobuzz/replicasets"
@@ -131,6 +131,7 @@ def test_undo_patches_and_waits_for_the_rollout():
     pending = rolled_out("registry/backend:v1.5.0", 3)
     pending["status"]["observedGeneration"] = 4
     answers = world([dep, pending, rolled_out("registry/backend:v1.5.0", 4)])
+    answers[POD_PATH] = [{"items": pods_of(bad_release()[1][1], 3)}]
     svc, client = service(answers)
     result = svc.undo(wait=True, timeout=30, interval=1)
     [(path, params)] = client.patches()
@@ -141,7 +142,9 @@ def test_undo_patches_and_waits_for_the_rollout():
 
 
 def test_undo_already_live_is_not_a_change():
-    svc, client = service(world())
+    answers = world()
+    answers[POD_PATH] = [{"items": pods_of(bad_release()[1][2], 3)}]
+    svc, client = service(answers)
     result = svc.undo(to_revision=3)
     assert result["changed"] is False and client.patches() == []
     assert "already matches revision 3" in result["msg"]
@@ -183,3 +186,88 @@ def test_predicted_revision_ignores_replicasets_of_other_owners():
     answers[RS_PATH] = [{"items": answers[RS_PATH][0]["items"] + [stranger]}]
     svc, dummy_client = service(answers)
     assert svc.undo(check_mode=True)["after"]["revision"] == 4
+
+
+# -- issue 13 regressions ------------------------------------------------------------------------
+
+def _with_stale_deadline(dep, generation, observed):
+    # progress.go syncRolloutStatus keeps a ProgressDeadlineExceeded condition while it sees neither
+    # progress nor completion, and still writes the new observedGeneration (kubernetes
+    # pkg/controller/deployment/progress.go, sync.go).
+    dep["metadata"]["generation"] = generation
+    dep["status"].update(observedGeneration=observed, updatedReplicas=0, availableReplicas=0, readyReplicas=0)
+    dep["status"]["conditions"] = [{"type": "Progressing", "status": "False",
+                                    "reason": "ProgressDeadlineExceeded",
+                                    "message": 'ReplicaSet "backend-v151" has timed out progressing.'}]
+    return dep
+
+
+def test_stale_progress_deadline_right_after_the_undo_is_not_a_failure_replicas_1():
+    dep = bad_release()[0]
+    stale = _with_stale_deadline(rolled_out("registry/backend:v1.5.0", 4, generation=5), 5, 5)
+    answers = world([dep, stale, rolled_out("registry/backend:v1.5.0", 4, generation=5)])
+    answers[POD_PATH] = [{"items": pods_of(bad_release()[1][1], 3)}]
+    svc, dummy_client = service(answers)
+    result = svc.undo(wait=True, timeout=30, interval=1)
+    assert result["rollout"]["complete"] is True
+
+
+def test_progress_deadline_counts_once_observed_and_the_deadline_passed_again():
+    dep = bad_release()[0]
+    stale = _with_stale_deadline(rolled_out("registry/backend:v1.5.0", 4, generation=5), 5, 5)
+    stale["spec"]["progressDeadlineSeconds"] = 5
+    svc, dummy_client = service(world([dep, stale]))
+    with pytest.raises(RolloutError, match="exceeded its progress deadline"):
+        svc.undo(wait=True, timeout=100, interval=1)
+    assert svc.clock() == 5
+
+
+def test_every_pod_ready_counts_only_the_new_replicaset_of_this_deployment():
+    # Failed/Evicted pods keep no deletionTimestamp until pod GC, and another Deployment's pods can match
+    # the selector: neither may keep a finished rollback waiting.
+    dep = bad_release()[0]
+    good_rs = bad_release()[1][1]
+    other = replicaset(1, "registry/other:v1", name="canary-1", owner_uid="another-deployment")
+    pods = (pods_of(good_rs, 3) + pods_of(good_rs, 2, ready=False, phase="Failed", prefix="evicted")
+            + pods_of(other, 2, ready=False) + pods_of(good_rs, 1, ready=False, prefix="t", terminating=True))
+    answers = world([dep, rolled_out("registry/backend:v1.5.0", 4)])
+    answers[POD_PATH] = [{"items": pods}]
+    svc, dummy_client = service(answers)
+    assert svc.undo(wait=True, timeout=30, interval=1)["rollout"]["complete"] is True
+
+
+def test_wait_holds_until_the_new_pods_are_ready():
+    dep = bad_release()[0]
+    good_rs = bad_release()[1][1]
+    answers = world([dep, rolled_out("registry/backend:v1.5.0", 4)])
+    answers[POD_PATH] = [{"items": pods_of(good_rs, 3, ready=False)}, {"items": pods_of(good_rs, 3)}]
+    svc, dummy_client = service(answers)
+    assert svc.undo(wait=True, timeout=30, interval=1)["rollout"]["complete"] is True
+    assert svc.clock() == 1
+
+
+def test_undo_patch_carries_a_resource_version_precondition():
+    answers = world()
+    answers[DEP_PATH][0]["metadata"]["resourceVersion"] = "4711"
+    svc, client = service(answers)
+    svc.undo(wait=False)
+    [(dummy_path, params)] = client.patches()
+    assert params["body"][0] == {"op": "replace", "path": "/metadata/resourceVersion", "value": "4711"}
+
+
+def test_concurrent_deploy_gives_changed_underneath_error():
+    class Conflicting(FakeClient):
+        def request(self, method, path, **params):
+            if method == "patch":
+                self.calls.append((method, path, params))
+                raise ApiError(409, "Conflict", 'Operation cannot be fulfilled on deployments.apps "backend": '
+                                                "the object has been modified")
+            return super().request(method, path, **params)
+
+    dep, rss = bad_release()
+    dep["metadata"]["resourceVersion"] = "4711"
+    clock = Clock()
+    client = Conflicting({DEP_PATH: [dep], RS_PATH: [{"items": rss}]})
+    svc = RolloutService(KubeClient(client), "halobuzz", "backend", sleep=clock.sleep, clock=clock)
+    with pytest.raises(RolloutError, match="changed underneath this rollback .*resourceVersion 4711.*rerun"):
+        svc.undo(wait=True)

@@ -25,7 +25,7 @@ def test_documentation_matches_the_argspec():
     assert own == {"cluster_name", "nodegroup_name", "desired_size", "raise_max", "allow_scale_down", "wait",
                    "wait_timeout"}
     drain = set(yaml.safe_load(k8s_node_drain.DOCUMENTATION)["options"])
-    assert drain == {"name", "delete_emptydir_data", "force", "timeout", "retry_delay", "poll_interval",
+    assert drain == {"name", "max_parallel", "delete_emptydir_data", "force", "timeout", "retry_delay", "poll_interval",
                      "grace_period"}
     for mod in (module, k8s_node_drain):
         assert yaml.safe_load(mod.RETURN) and yaml.safe_load(mod.EXAMPLES)
