@@ -8,6 +8,7 @@ unreachable AWS endpoint are clear errors that change nothing.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 
@@ -194,7 +195,12 @@ def test_issue_15_allow_scale_down_says_what_is_lowered(incident, run_playbook):
     real = run_playbook("playbooks/scale_up.yml", "-e", "allow_scale_down=true")
     assert "Scale-up LOWERED (allow_scale_down: true): " in real.stdout
     assert nodegroup(eks)["scalingConfig"] == dict(minSize=10, maxSize=30, desiredSize=10)
+    assert re.search(r"Deployment halobuzz/backend replicas \d+ -> 10", real.stdout), real.stdout[-4000:]
     h = hpa.read_namespaced_horizontal_pod_autoscaler(BACKEND, NS)
     assert (h.spec.min_replicas, h.spec.max_replicas) == (3, 20)
+    # Lowering the HPA's floor hands the count back to the HPA: the load (1260m) justifies 4 pods and its
+    # window holds no recommendation above that (the 12 came from minReplicas, not from a recommendation),
+    # so at its next sync it may scale the 10 down (horizontal.go stabilizeRecommendationWithBehaviors).
+    # What the scale-up did is 10; nothing raised it afterwards.
     dep = apps.read_namespaced_deployment(BACKEND, NS)
-    assert dep.spec.replicas == 10 and dep.status.ready_replicas == 10
+    assert 3 <= dep.spec.replicas <= 10
