@@ -151,8 +151,10 @@ CASES = [
 
 # The escalation matrix: the high error rate (P0) fires at 6m (above); the team lead is paged 5 min
 # (the P0 response time) later, the CTO 10 min later. A P1 (stream latency, fires at 6m) goes to the team
-# lead after 15 min. The ALERTS series is read in the same evaluation (promtool evaluates the groups in
-# file order; a real Prometheus evaluates them concurrently, so there one interval later).
+# lead after 15 min. The escalation group reads the ALERTS series the other groups write; in which order
+# the groups of one evaluation run is not fixed (prometheus 2.42's promtool takes them from the rule
+# manager's map, a real Prometheus runs them concurrently), so an escalation fires at its time or one
+# interval later: `fires` is checked one interval after, `for` one interval before.
 ERRORS = CASES[11][2]
 LATENCY = CASES[14][2]
 
@@ -173,13 +175,13 @@ def _clean(exp):
 BACKEND = dict(NS, service='backend')
 CASES += [
     ('HaloBuzzEscalationTeamLeadP0', 'for', ERRORS, '10m', []),
-    ('HaloBuzzEscalationTeamLeadP0', 'fires', ERRORS, '11m', [_clean(_escalation(
+    ('HaloBuzzEscalationTeamLeadP0', 'fires', ERRORS, '12m', [_clean(_escalation(
         'HaloBuzzEscalationTeamLeadP0', BACKEND, 'P0', 'backend', 'team-lead', 'HaloBuzzHighErrorRate'))]),
     ('HaloBuzzEscalationCTO', 'for', ERRORS, '15m', []),
-    ('HaloBuzzEscalationCTO', 'fires', ERRORS, '16m', [_clean(_escalation(
+    ('HaloBuzzEscalationCTO', 'fires', ERRORS, '17m', [_clean(_escalation(
         'HaloBuzzEscalationCTO', BACKEND, 'P0', 'backend', 'cto', 'HaloBuzzHighErrorRate'))]),
     ('HaloBuzzEscalationTeamLeadP1', 'for', LATENCY, '20m', []),
-    ('HaloBuzzEscalationTeamLeadP1', 'fires', LATENCY, '21m', [_clean(_escalation(
+    ('HaloBuzzEscalationTeamLeadP1', 'fires', LATENCY, '22m', [_clean(_escalation(
         'HaloBuzzEscalationTeamLeadP1', NS, 'P1', 'streaming', 'team-lead', 'HaloBuzzStreamLatencyHigh'))]),
     ('HaloBuzzEscalationTeamLeadP1', 'below', [   # P2 and P3 alerts never escalate
         series('ALERTS', '1x40', alertname='HaloBuzzMemoryLeak', alertstate='firing', severity='P2', team='backend'),
