@@ -164,17 +164,14 @@ after:
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import K8S_CONNECTION
-from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain_service import drain
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain_service import EVICTION_OPTIONS, drain
 
 OPTIONS = dict(
     name=dict(type="list", elements="str", required=True),
     max_parallel=dict(type="int", default=5),
     delete_emptydir_data=dict(type="bool", default=False),
     force=dict(type="bool", default=False),
-    timeout=dict(type="int", default=300),
-    retry_delay=dict(type="int", default=5),
-    poll_interval=dict(type="int", default=2),
-    grace_period=dict(type="int"),
+    **EVICTION_OPTIONS
 )
 
 

@@ -112,15 +112,12 @@ msg:
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import K8S_CONNECTION
-from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain_service import evict
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain_service import EVICTION_OPTIONS, evict
 
 OPTIONS = dict(
     name=dict(type="str", required=True),
     namespace=dict(type="str", required=True),
-    timeout=dict(type="int", default=300),
-    retry_delay=dict(type="int", default=5),
-    poll_interval=dict(type="int", default=2),
-    grace_period=dict(type="int"),
+    **EVICTION_OPTIONS
 )
 
 

@@ -3,6 +3,7 @@
 - run_module(env, name, args, check_mode=False, diff=False): runs halobuzz.ops.<name> once with
   `ansible localhost -m` (one-line output) and returns (failed, result dict).
 - read_bson(path) / write_bson(path, docs): raw documents of a .bson file.
+- archive_then_stray_write(env, tmp_path): an archive of the database as it is now, then a stray write.
 - MongoEcoServer: mongoeco's wire-protocol proxy (keeps Decimal128, Timestamp, Regex, MinKey,
   MaxKey, ... which nx-27017 cannot hold) in a subprocess on a free loopback port; always stopped.
 """
@@ -15,9 +16,25 @@ from pathlib import Path
 
 import pymongo
 
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import backup as mongodb_backup
+
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / 'tests' / 'fixtures' / 'mongodump'
 ANSIBLE = REPO / '.venv' / 'bin' / 'ansible'
+
+
+def archive_then_stray_write(env, tmp_path):
+    """An archive of the database as it is now (mongodb_backup's writer), then a stray write into gifts: a
+    db_rollback run from it has a restore to do. Returns the archive's path."""
+    client = pymongo.MongoClient(env['MONGODB_URI'], serverSelectionTimeoutMS=30000)
+    try:
+        database = client.get_default_database().name
+        archive = tmp_path / 'good.archive'
+        mongodb_backup.write(client, mongodb_backup.select(client, [database]), str(archive))
+        client[database]['gifts'].insert_one({'written_by': 'bad release'})
+    finally:
+        client.close()
+    return archive
 
 
 def run_module(env, name, args, check_mode=False, diff=False, timeout=300):

@@ -42,7 +42,7 @@ kubernetes = pytest.importorskip('kubernetes')
 pymongo = pytest.importorskip('pymongo')
 
 # pylint: disable-next=wrong-import-position
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import backup as mongodb_backup  # noqa: E402
+from mongo_helpers import archive_then_stray_write  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 AAP = REPO / 'extensions' / 'aap'
@@ -184,14 +184,7 @@ def assert_job_succeeded(job: Job, run: JobRun):
 
 def _db_rollback(env, tmp_path):
     """An archive of the database as it is now, then a stray write: the job has a restore to do."""
-    client = pymongo.MongoClient(env['MONGODB_URI'], serverSelectionTimeoutMS=30000)
-    try:
-        database = client.get_default_database().name
-        archive = tmp_path / 'good.archive'
-        mongodb_backup.write(client, mongodb_backup.select(client, [database]), str(archive))
-        client[database]['gifts'].insert_one({'written_by': 'bad release'})
-    finally:
-        client.close()
+    archive = archive_then_stray_write(env, tmp_path)
     return {'backup_archive': str(archive), 'safety_backup_dir': str(tmp_path / 'safety'),
             'healthz_retries': 30}, {}
 

@@ -28,7 +28,7 @@ pymongo = pytest.importorskip('pymongo')
 redis = pytest.importorskip('redis')
 
 # pylint: disable-next=wrong-import-position
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import backup as mongodb_backup  # noqa: E402
+from mongo_helpers import archive_then_stray_write  # noqa: E402
 # pylint: disable-next=wrong-import-position
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.restore import collection_state  # noqa: E402
 
@@ -154,14 +154,7 @@ def assert_unchanged(before, after):
 
 def _db_rollback_archive(env, tmp_path):
     """An archive of the database as it is now, then a stray write: the dry run has a restore to preview."""
-    client = pymongo.MongoClient(env['MONGODB_URI'], serverSelectionTimeoutMS=30000)
-    try:
-        database = client.get_default_database().name
-        archive = tmp_path / 'good.archive'
-        mongodb_backup.write(client, mongodb_backup.select(client, [database]), str(archive))
-        client[database]['gifts'].insert_one({'written_by': 'bad release'})
-    finally:
-        client.close()
+    archive = archive_then_stray_write(env, tmp_path)
     return ['-e', 'backup_archive=%s' % archive, '-e', 'safety_backup_dir=%s' % (tmp_path / 'out' / 'safety')]
 
 

@@ -19,6 +19,14 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.drain import Drai
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.names import api_path, check_name, check_namespace
 
 # The controllers whose spec.replicas a drain waits for, by kind (drain.REPLACING_KINDS).
+# The eviction options k8s_node_drain and k8s_pod_evict share (each documents them for its own scope).
+EVICTION_OPTIONS = dict(
+    timeout=dict(type="int", default=300),
+    retry_delay=dict(type="int", default=5),
+    poll_interval=dict(type="int", default=2),
+    grace_period=dict(type="int"),
+)
+
 CONTROLLER_PATHS = {
     "ReplicaSet": "/apis/apps/v1/namespaces/%s/replicasets/%s",
     "StatefulSet": "/apis/apps/v1/namespaces/%s/statefulsets/%s",
