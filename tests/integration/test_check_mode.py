@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 import vault_approvals
+from prometheus_operator import MONITORING, install_operator_crd
+from sandboxlib.kube import KubeAPI
 
 boto3 = pytest.importorskip('boto3')
 hvac = pytest.importorskip('hvac')
@@ -71,6 +73,22 @@ def _kubernetes(env):
                         if p.metadata.deletion_timestamp is None))
     finally:
         api.close()
+
+
+def _monitoring(env):
+    """What playbooks/alerting.yml applies: PrometheusRules of the namespace and the Secrets of the
+    monitoring namespace, {name: resourceVersion} (none before the CRD or the namespace exist)."""
+    api = KubeAPI(env['KUBECONFIG'])
+    found = {}
+    for kind, path in (('prometheusrule', '/apis/monitoring.coreos.com/v1/namespaces/%s/prometheusrules' % NS),
+                       ('secret', '/api/v1/namespaces/%s/secrets' % MONITORING)):
+        answer = api.get(path)
+        if answer.status_code == 404:
+            continue
+        assert answer.status_code == 200, (path, answer.status_code)
+        for item in answer.json()['items']:
+            found['%s/%s' % (kind, item['metadata']['name'])] = item['metadata']['resourceVersion']
+    return found
 
 
 def _redis(env):
@@ -133,7 +151,8 @@ def _slack_messages(env):
 
 def snapshot(env, root_token):
     return dict(kubernetes=_kubernetes(env), redis=_redis(env), mongodb=_mongodb(env),
-                vault_audit=_vault_audit(env, root_token), nodegroup=_nodegroup(env), slack=_slack_messages(env))
+                vault_audit=_vault_audit(env, root_token), nodegroup=_nodegroup(env), slack=_slack_messages(env),
+                monitoring=_monitoring(env))
 
 
 def _live_keys(keys, now_ms):
@@ -146,7 +165,7 @@ def assert_unchanged(before, after):
     now = after['redis']['now_ms']
     assert _live_keys(after['redis']['keys'], now) == _live_keys(before['redis']['keys'], now)
     assert after['redis']['dbsize'] <= before['redis']['dbsize']
-    for part in ('kubernetes', 'mongodb', 'vault_audit', 'nodegroup', 'slack'):
+    for part in ('kubernetes', 'mongodb', 'vault_audit', 'nodegroup', 'slack', 'monitoring'):
         assert after[part] == before[part], part
 
 
@@ -175,6 +194,14 @@ def _break_glass(env, tmp_path):
                               'secret_output_file': str(tmp_path / 'out' / 'mongodb.json')})]
 
 
+def _alerting(env, tmp_path):
+    """prometheus-operator's CRD as the site has it (before the snapshot); test routing keys only."""
+    install_operator_crd(KubeAPI(env['KUBECONFIG']))
+    keys = {'alerting_pagerduty_routing_key_%s' % who: 'R0UTINGKEYcheckmode%s' % who.upper()
+            for who in ('oncall', 'team_lead', 'cto')}
+    return ['-e', json.dumps(keys)]
+
+
 def _memory_leak(_env, tmp_path):
     """Heap dumps on (the default): check mode must neither exec into the pods (the sandbox has no exec)
     nor write a dump; no cooldown, since the scenario's pods are minutes old."""
@@ -198,6 +225,7 @@ CASES = [
     ('high_error_rate', 'high-error-rate', [], True),
     ('ai_moderation_fallback', 'ai-moderation-down', [], True),
     ('memory_leak', 'memory-leak', _memory_leak, True),
+    ('alerting', 'healthy', _alerting, True),
 ]
 
 
@@ -277,12 +305,22 @@ def _slack_post(env):
         assert answer.status == 200
 
 
+def _alertmanager_secret(env):
+    api = KubeAPI(env['KUBECONFIG'])
+    if api.get('/api/v1/namespaces/' + MONITORING).status_code == 404:
+        api.must('POST', '/api/v1/namespaces', json={'apiVersion': 'v1', 'kind': 'Namespace',
+                                                      'metadata': {'name': MONITORING}})
+    api.must('POST', '/api/v1/namespaces/%s/secrets' % MONITORING,
+             json={'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': 'snapshot-test'},
+                   'stringData': {'alertmanager.yaml': 'route: {receiver: x}'}})
+
+
 def test_snapshot_sees_each_kind_of_change(sandbox_env, sandbox_secrets, scenario):
     scenario('healthy')
     root_token = sandbox_secrets['vault_root_token']
     changes = [('kubernetes', _scale_streaming), ('kubernetes', _cordon), ('redis', _redis_new_expiry),
                ('mongodb', _mongodb_update), ('vault_audit', lambda env: _vault_record(env, root_token)),
-               ('nodegroup', _nodegroup_desired), ('slack', _slack_post)]
+               ('nodegroup', _nodegroup_desired), ('slack', _slack_post), ('monitoring', _alertmanager_secret)]
     for part, change in changes:
         before = snapshot(sandbox_env, root_token)
         assert_unchanged(before, snapshot(sandbox_env, root_token))

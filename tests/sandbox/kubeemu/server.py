@@ -304,6 +304,10 @@ class Server(ThreadingHTTPServer):
 
     def __init__(self, addr, cluster, verbose=False):
         self.cluster = cluster
+        # apiextensions-apiserver's controllers (naming, establishing, finalizer) run from the API server's
+        # start, not from the first request that looks up a custom resource: a CRD created by a client that
+        # never asks discovery must still become Established.
+        crds.for_cluster(cluster)
         self.verbose = verbose
         self.connections = set()
         self.conn_lock = threading.Lock()

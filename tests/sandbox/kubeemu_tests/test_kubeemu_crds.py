@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubeemu_testlib import wait_for
+from kubeemu import KubeEmulator
+from kubeemu_testlib import EMULATOR_CONFIG, USE_ENV, Kube, wait_for
 
 CRD_FILE = Path(__file__).resolve().parents[1] / "kubeemu" / "crds" / "monitoring.coreos.com_prometheusrules.yaml"
 NOT_FOUND = "the server could not find the requested resource"
@@ -166,3 +167,18 @@ def test_custom_resources_go_with_their_crd_and_their_namespace(kube, ns, group)
              what="the custom resources to go with their CRD")
     wait_for(lambda: group not in [g["name"] for g in kube.get("/apis")["groups"]],
              what="discovery to drop the group")
+
+
+@pytest.mark.skipif(USE_ENV, reason="starts an emulator of its own")
+def test_a_crd_is_established_without_any_request_for_custom_resources(tmp_path):
+    # apiextensions-apiserver starts its naming and establishing controllers with the API server
+    # (apiserver.go: crdController/establishingController run in a post-start hook), so a CRD created by a
+    # client that never asks discovery or a custom resource path still becomes Established.
+    emu = KubeEmulator(config=EMULATOR_CONFIG).start()
+    try:
+        fresh = Kube(emu.write_kubeconfig(str(tmp_path / "kubeconfig")), emu)
+        crd = crd_manifest("t%s.monitoring.coreos.com" % uuid.uuid4().hex[:8])
+        fresh.api.must("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd)
+        wait_for(lambda: established(fresh, crd["metadata"]["name"]), what="the CRD to be Established")
+    finally:
+        emu.stop()
