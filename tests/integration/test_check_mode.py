@@ -308,8 +308,8 @@ def _slack_post(env):
 def _alertmanager_secret(env):
     api = KubeAPI(env['KUBECONFIG'])
     if api.get('/api/v1/namespaces/' + MONITORING).status_code == 404:
-        api.must('POST', '/api/v1/namespaces', json={'apiVersion': 'v1', 'kind': 'Namespace',
-                                                      'metadata': {'name': MONITORING}})
+        namespace = {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': MONITORING}}
+        api.must('POST', '/api/v1/namespaces', json=namespace)
     api.must('POST', '/api/v1/namespaces/%s/secrets' % MONITORING,
              json={'apiVersion': 'v1', 'kind': 'Secret', 'metadata': {'name': 'snapshot-test'},
                    'stringData': {'alertmanager.yaml': 'route: {receiver: x}'}})
