@@ -3,28 +3,16 @@ PrometheusRule CRD (Established) and the monitoring namespace. Used by the alert
 of playbooks/alerting.yml; against a real cluster (HALOBUZZ_USE_ENV=1) the operator installed them."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import pytest
 import yaml
 
-from sandbox_support import use_real_env
+from sandbox_support import use_real_env, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "tests" / "sandbox" / "kubeemu" / "crds" / "monitoring.coreos.com_prometheusrules.yaml"
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/prometheusrules.monitoring.coreos.com"
 MONITORING = "monitoring"
-
-
-def wait_for(fn, what, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail("timed out waiting for " + what)
 
 
 def established(api):
@@ -47,5 +35,5 @@ def install_operator_crd(api) -> bool:
         if api.get("/api/v1/namespaces/" + MONITORING).status_code == 404:
             namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": MONITORING}}
             api.must("POST", "/api/v1/namespaces", json=namespace)
-    wait_for(lambda: established(api), "the PrometheusRule CRD to be Established")
+    wait_for(lambda: established(api), "the PrometheusRule CRD to be Established", timeout=30.0, poll=0.1)
     return created_crd

@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -50,6 +51,19 @@ ENV_NAMES = (
     "PAGERDUTY_EVENTS_URL",
 )
 _RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$")
+
+
+def wait_for(condition, what: str, timeout: float = 120.0, poll: float = 0.5):
+    """Poll `condition` until it returns something truthy and return that; at the deadline fail naming
+    `what` and the last value seen. Tests wait on conditions, never on time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail("timed out after %.0fs waiting for %s; last seen: %r" % (timeout, what, value))
+        time.sleep(poll)
 
 
 def use_real_env() -> bool:

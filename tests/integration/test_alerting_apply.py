@@ -15,8 +15,8 @@ import json
 import pytest
 import yaml
 
-from prometheus_operator import CRD_FILE, CRD_PATH, MONITORING, REPO, established, install_operator_crd, wait_for
-from sandbox_support import use_real_env
+from prometheus_operator import CRD_FILE, CRD_PATH, MONITORING, REPO, established, install_operator_crd
+from sandbox_support import use_real_env, wait_for
 from sandboxlib.kube import KubeAPI
 
 NS = "halobuzz"
@@ -119,7 +119,7 @@ def test_a_cluster_without_the_crd_is_refused(cluster, run_playbook, sandbox_env
         pytest.skip("deletes prometheus-operator's CRD: sandbox only")
     api, keys = cluster
     api.must("DELETE", CRD_PATH)
-    wait_for(lambda: api.get("/apis/monitoring.coreos.com/v1").status_code == 404, "the CRD to go")
+    wait_for(lambda: api.get("/apis/monitoring.coreos.com/v1").status_code == 404, "the CRD to go", timeout=30.0, poll=0.1)
     try:
         result = run_playbook("playbooks/alerting.yml", "-e", keys, check=False)
         assert result.rc != 0
@@ -128,4 +128,4 @@ def test_a_cluster_without_the_crd_is_refused(cluster, run_playbook, sandbox_env
     finally:
         api.must("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
                  json=yaml.safe_load(CRD_FILE.read_text()))
-        wait_for(lambda: established(api), "the CRD to be Established again")
+        wait_for(lambda: established(api), "the CRD to be Established again", timeout=30.0, poll=0.1)

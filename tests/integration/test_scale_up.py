@@ -11,9 +11,10 @@ import json
 import os
 import re
 import socket
-import time
 
 import pytest
+
+from sandbox_support import wait_for
 
 boto3 = pytest.importorskip("boto3")
 kubernetes = pytest.importorskip("kubernetes")
@@ -122,18 +123,6 @@ def test_refusals_change_nothing(world, run_playbook, sandbox_env, extra, env_ov
 # min 12 / max 50 holding the backend at >= 12 replicas, the runbook's defaults (HPA 3/20, 10
 # replicas, 10 nodes) must lower nothing, dry run or real; allow_scale_down: true lowers and says what.
 INCIDENT_SCALING = dict(minSize=12, maxSize=30, desiredSize=15)
-
-
-def wait_for(condition, what, timeout=120.0, poll=0.5):
-    """Poll a condition (tests wait on conditions, never on time); fail naming what did not happen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail("timed out waiting for " + what)
-        time.sleep(poll)
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 
 import pytest
+
+from sandbox_support import wait_for
 
 
 def kubectl(env, *args):
@@ -20,17 +21,6 @@ def kubectl(env, *args):
 
 def pods(env, selector="app=backend"):
     return json.loads(kubectl(env, "get", "pods", "-l", selector, "-o", "json"))["items"]
-
-
-def wait_for(fn, what, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail("timed out waiting for " + what)
-        time.sleep(0.2)
 
 
 def waiting_reason(pod):
@@ -55,7 +45,7 @@ def test_bad_release_image_pull_is_pending_image_pull_back_off_and_rolls_back(sa
     assert dep["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":v1.5.0")
     # the Pending pods of revision 3 are deleted (gracefully: Terminating for a moment, then gone)
     wait_for(lambda: not [p for p in pods(sandbox_env) if p["status"]["phase"] == "Pending"],
-             "the Pending v1.5.1 pods to go")
+             "the Pending v1.5.1 pods to go", poll=0.2)
 
 
 def test_node_pressure_leaves_one_failed_evicted_pod(sandbox_env, scenario):
