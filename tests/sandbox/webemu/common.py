@@ -114,6 +114,7 @@ class State:
         self.providers: dict[str, str] = {}
         self.namespace = "halobuzz"
         self.deployment = "backend"
+        self.redis_url: str | None = None  # the stream latency exporter reads the stream cache (metrics.py)
         self.slack_messages: list[dict] = []
         self.pagerduty_events: list[dict] = []
         self.pagerduty_alerts: dict[tuple, dict] = {}
@@ -125,6 +126,7 @@ class State:
             self.providers = dict(body.get("providers", self.providers))
             self.namespace = body.get("namespace", self.namespace)
             self.deployment = body.get("deployment", self.deployment)
+            self.redis_url = body.get("redis_url", self.redis_url)
             self.slack_messages = []
             self.pagerduty_events = []
             self.pagerduty_alerts = {}
