@@ -36,11 +36,9 @@ def prom(env, expr):
 
 
 def set_provider(env, provider, state):
-    """The stand-in's status, over the web emulator's admin path (the scenario's metrics kept as they are)."""
-    api = env["HALOBUZZ_API_URL"].rstrip("/") + "/_sandbox/scenario"
-    body = requests.get(api, timeout=10).json()
-    body["providers"][provider] = state
-    requests.put(api, json=body, timeout=10).raise_for_status()
+    """The stand-in's status, changed in the running scenario (webemu's PATCH /_sandbox/scenario)."""
+    requests.patch(env["HALOBUZZ_API_URL"].rstrip("/") + "/_sandbox/scenario",
+                   json={"providers": {provider: state}}, timeout=10).raise_for_status()
 
 
 def redis_world(env):
