@@ -9,6 +9,10 @@ Dedup key: Alertmanager's PagerDuty v2 notifier sends `dedup_key: key.Hash()`, t
 alert group's key (prometheus/alertmanager notify/pagerduty/pagerduty.go, notifyV2), and `event_action`
 resolve once every alert of the group is resolved: one group is one PagerDuty alert, triggered and
 resolved under the same key.
+
+Where the runbook's playbook cannot cure a scenario (it only diagnoses, or the cause is outside the cluster), the
+test changes the running scenario in place (webemu's PATCH /_sandbox/scenario: a provider recovering, mongodb_exporter
+losing MongoDB), which keeps what the stand-ins received, so that the trigger and the resolve are read together.
 """
 from __future__ import annotations
 
@@ -71,6 +75,11 @@ def pd_with(env, action, alertname, routing_key=None, dedup_key=None):
             continue
         found.append(event)
     return found
+
+
+def patch_scenario(env, **body):
+    """Change the running scenario in place ({"metrics": ..., "providers": ...}, deep-merged)."""
+    requests.patch(env["HALOBUZZ_API_URL"].rstrip("/") + "/_sandbox/scenario", json=body, timeout=10).raise_for_status()
 
 
 def rule_groups(env):
@@ -178,11 +187,50 @@ def test_bad_release_pages_service_down_and_the_rollback_resolves_it(sandbox_env
         dedup_key=trigger["dedup_key"]), 300)
 
 
-def test_payment_failures_page_the_payments_team(sandbox_env, quiet, keys):
+def test_payment_failures_page_the_payments_team_and_resolve_once_stripe_recovers(
+        sandbox_env, quiet, keys, run_playbook):
     quiet("payment-failures")
     trigger = wait_for("HaloBuzzPaymentFailures to reach PagerDuty", lambda: pd_with(
         sandbox_env, "trigger", "HaloBuzzPaymentFailures", routing_key=keys["oncall"]), 120)[0]
     assert trigger["payload"]["severity"] == "critical"
+    assert re.fullmatch(r"[0-9a-f]{64}", trigger["dedup_key"])
     wait_for("the alert in the payments team's Slack channel", lambda: [
         m for m in slack_messages(sandbox_env) if m["payload"].get("channel") == "#halobuzz-payments"
         and "HaloBuzzPaymentFailures" in str(m["payload"])], 60)
+
+    # The runbook's procedure diagnoses (provider status, webhook logs, idempotency keys) and changes nothing:
+    # the cure is Stripe's. It names the degraded provider while the alert fires.
+    result = run_playbook("payment_failures.yml")
+    assert result.recap["localhost"]["changed"] == 0
+    assert "stripe" in result.stdout.lower() and "degraded" in result.stdout
+
+    # Stripe recovers: its status page says up and its payments succeed as in the world (99.5 %).
+    patch_scenario(sandbox_env, providers={"stripe": "up"},
+                   metrics={"payments": {"stripe": {"success_ratio": 0.995}}})
+    resolve = wait_for("PagerDuty to get the resolve of the same alert", lambda: pd_with(
+        sandbox_env, "resolve", "HaloBuzzPaymentFailures", routing_key=keys["oncall"],
+        dedup_key=trigger["dedup_key"]), 600)[0]
+    assert resolve["payload"]["summary"].startswith("[RESOLVED]")
+    alerts = requests.get(pagerduty_base(sandbox_env) + "/_sandbox/alerts", timeout=10).json()["alerts"]
+    assert [a["status"] for a in alerts if a["dedup_key"] == trigger["dedup_key"]] == ["resolved"]
+
+
+def test_database_connection_lost_pages_oncall(sandbox_env, quiet, keys):
+    """Runbook "Critical Alerts 2": mongodb_exporter cannot reach MongoDB (mongodb_up 0) in the db-corruption
+    scenario. No resolve after playbooks/db_connection_lost.yml: it restarts the backend's pods (their connection
+    pools), which cannot bring back a MongoDB the exporter cannot reach; the alert resolves when MongoDB does."""
+    quiet("db-corruption")
+    patch_scenario(sandbox_env, metrics={"mongodb": {"up": 0}})
+    trigger = wait_for("HaloBuzzDatabaseConnectionLost to reach PagerDuty", lambda: pd_with(
+        sandbox_env, "trigger", "HaloBuzzDatabaseConnectionLost", routing_key=keys["oncall"]), 120)[0]
+    # P0 -> PagerDuty severity critical on the on-call service, under the group's SHA-256 dedup key
+    assert trigger["payload"]["severity"] == "critical"
+    assert re.fullmatch(r"[0-9a-f]{64}", trigger["dedup_key"])
+    assert "HaloBuzzDatabaseConnectionLost" in trigger["payload"]["summary"] and "P0" in trigger["payload"]["summary"]
+    alert = [a for a in requests.get(sandbox_env["PROMETHEUS_URL"] + "/api/v1/alerts", timeout=10).json()["data"][
+        "alerts"] if a["labels"]["alertname"] == "HaloBuzzDatabaseConnectionLost"][0]
+    assert alert["state"] == "firing" and alert["labels"]["severity"] == "P0"
+    assert alert["annotations"]["playbook"] == "playbooks/db_connection_lost.yml"
+    alerts = requests.get(pagerduty_base(sandbox_env) + "/_sandbox/alerts", timeout=10).json()["alerts"]
+    assert {"dedup_key": trigger["dedup_key"], "status": "triggered", "severity": "critical"}.items() <= [
+        a for a in alerts if a["dedup_key"] == trigger["dedup_key"]][0].items()

@@ -218,6 +218,7 @@ CASES = [
     # the sandbox inventory gives the on-call LDAP login (vault_ldap_*)
     ('break_glass', 'healthy', _break_glass, True),
     ('cache_purge', 'stream-latency', [], True),
+    ('stream_latency', 'stream-latency', [], True),
     ('redis_check', 'healthy', [], False),
     ('service_down', 'healthy', [], False),
     ('db_connection_lost', 'db-corruption', [], True),

@@ -344,7 +344,8 @@ def _nodegroup_as_seeded(eks, acfg: dict) -> bool:
 def seed_web(endpoints: dict, state: dict) -> None:
     api = endpoints["HALOBUZZ_API_URL"].rstrip("/")
     body = {"metrics": state["metrics"], "providers": state["providers"],
-            "namespace": state["kubernetes"]["namespace"], "deployment": "backend"}
+            "namespace": state["kubernetes"]["namespace"], "deployment": "backend",
+            "redis_url": endpoints.get("REDIS_URL")}
     resp = requests.put(api + "/_sandbox/scenario", json=body, timeout=10)
     if resp.status_code != 200:
         raise SandboxError(f"web emulator scenario switch answered {resp.status_code}: {resp.text[:200]}")

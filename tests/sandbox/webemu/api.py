@@ -7,7 +7,9 @@ healthz asks the Kubernetes API every time (the kubeconfig the launcher passes):
                                        replicas scaled to 0, the Deployment is missing or
                                        the cluster API cannot be reached
 The admin path PUT /_sandbox/scenario takes the scenario state of every emulator of this
-process (the exporters' metrics, provider statuses) and clears the Slack and PagerDuty receivers.
+process (the exporters' metrics, provider statuses) and clears the Slack and PagerDuty receivers;
+PATCH /_sandbox/scenario changes the running one in place ({"metrics": ..., "providers": ...} deep-merged: a
+provider recovering, an exporter losing MongoDB) and keeps what the receivers got.
 """
 from __future__ import annotations
 
@@ -93,6 +95,17 @@ def make_app(state: State, kubeconfig: str) -> App:
         if not isinstance(body, dict):
             return Response(400, {"error": "body must be a JSON object"})
         state.set_scenario(body)
+        return Response(200, {"ok": True})
+
+    @app.route("PATCH", r"/_sandbox/scenario")
+    def scenario_patch(req):
+        try:
+            body = req.json()
+        except ValueError:
+            return Response(400, {"error": "body must be JSON"})
+        if not isinstance(body, dict) or not all(isinstance(body.get(k, {}), dict) for k in ("metrics", "providers")):
+            return Response(400, {"error": "body must be a JSON object of objects metrics and providers"})
+        state.patch_scenario(body)
         return Response(200, {"ok": True})
 
     @app.route("GET", r"/_sandbox/scenario")

@@ -93,7 +93,7 @@ class App:
                 if self.command != "HEAD":
                     self.wfile.write(resp.payload)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
             def log_message(self, fmt, *args):  # one line per request, into the service log
                 print(f"{app.name}: {self.address_string()} {fmt % args}", flush=True)
@@ -114,6 +114,7 @@ class State:
         self.providers: dict[str, str] = {}
         self.namespace = "halobuzz"
         self.deployment = "backend"
+        self.redis_url: str | None = None  # the stream latency exporter reads the stream cache (metrics.py)
         self.slack_messages: list[dict] = []
         self.pagerduty_events: list[dict] = []
         self.pagerduty_alerts: dict[tuple, dict] = {}
@@ -125,6 +126,21 @@ class State:
             self.providers = dict(body.get("providers", self.providers))
             self.namespace = body.get("namespace", self.namespace)
             self.deployment = body.get("deployment", self.deployment)
+            self.redis_url = body.get("redis_url", self.redis_url)
             self.slack_messages = []
             self.pagerduty_events = []
             self.pagerduty_alerts = {}
+
+    def patch_scenario(self, body: dict) -> None:
+        """Change the running scenario in place (a provider recovers, an exporter loses MongoDB): `metrics` and
+        `providers` are deep-merged; the scenario's start and what the receivers got are kept."""
+        def merge(base: dict, override: dict) -> dict:
+            out = dict(base)
+            for key, value in override.items():
+                out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
+                    else value
+            return out
+
+        with self.lock:
+            self.metrics = merge(self.metrics, body.get("metrics") or {})
+            self.providers = merge(self.providers, body.get("providers") or {})

@@ -26,6 +26,11 @@ over its HTTP API on every scrape (never from its internals): the API's capacity
 backend pods, so the 5xx share drops once a rollback or a scale-up makes enough pods Ready; the
 moderation queue backs up while no ai-engine pod is Ready; restarts are the pods' restartCount;
 memory is metrics.k8s.io's working set (what `kubectl top` shows) unless the scenario ramps it.
+Stream latency recovers as the runbook's "Stream Latency > 500ms" fix makes it (a scenario's
+`streams.recovery`): once Redis holds no stale stream cache entry (read over the Redis protocol with
+SCAN, as the application would) AND the streaming Deployment was restarted after the switch and has
+rolled out completely (kubectl rollout status' conditions), the histogram follows the recovered
+quantiles.
 
 Counters really count: each scrape adds rate x elapsed seconds to the running total, so rate() and
 increase() see the scenario's rates, and a switch of scenario changes the slope, never resets.
@@ -33,6 +38,7 @@ increase() see the scenario's rates, and a switch of scenario changes the slope,
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import os
 import threading
@@ -202,6 +208,89 @@ def _started(pod: dict) -> float | None:
         return None
 
 
+def _restarted_since(snap: dict | None, deployment: str, since: float) -> bool:
+    """True once `deployment` carries a kubectl.kubernetes.io/restartedAt (kubectl rollout restart) written after
+    `since` and has rolled out completely: observedGeneration caught up, every replica updated and available
+    (kubectl's rollout status, staging/src/k8s.io/kubectl/pkg/polymorphichelpers/rollout_status.go)."""
+    for dep in (snap or {}).get("deployments", []):
+        if dep["metadata"]["name"] != deployment:
+            continue
+        annotations = (((dep.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations") or {}
+        raw = annotations.get("kubectl.kubernetes.io/restartedAt")
+        try:
+            # RFC 3339 in whatever zone the client wrote (kubectl: time.Now().Format(time.RFC3339), seconds)
+            stamp = dt.datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp() if raw else None
+        except ValueError:
+            stamp = None
+        if stamp is None or stamp + 1 < since:
+            return False
+        status, want = dep.get("status") or {}, int(dep["spec"].get("replicas", 1))
+        return (status.get("observedGeneration", 0) >= dep["metadata"].get("generation", 0)
+                and status.get("updatedReplicas", 0) == want and status.get("availableReplicas", 0) == want
+                and status.get("replicas", 0) == want)
+    return False
+
+
+class CacheView:
+    """Whether Redis still holds a stale stream cache entry (a JSON value with "stale": true), cached briefly."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.cache: dict = {}
+
+    def stale(self, redis_url: str | None, pattern: str) -> bool:
+        if not redis_url:
+            return True
+        with self.lock:
+            now = time.monotonic()
+            if self.cache.get("key") == (redis_url, pattern) and now - self.cache.get("at", 0.0) < KUBE_CACHE_SECONDS:
+                return self.cache["stale"]
+            try:
+                stale = _stale_entries(redis_url, pattern)
+            except Exception:  # noqa: BLE001 - an unreachable Redis leaves the cache as it was: still stale
+                stale = True
+            self.cache.update(key=(redis_url, pattern), at=now, stale=stale)
+            return stale
+
+
+def _stale_entries(redis_url: str, pattern: str) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=2)
+    try:
+        batch: list = []
+        for key in client.scan_iter(match=pattern, count=500):
+            batch.append(key)
+            if len(batch) >= 200:
+                if _any_stale(client.mget(batch)):
+                    return True
+                batch = []
+        return bool(batch) and _any_stale(client.mget(batch))
+    finally:
+        client.close()
+
+
+def _any_stale(values) -> bool:
+    for raw in values:
+        try:
+            value = json.loads(raw) if raw is not None else None
+        except ValueError:
+            continue
+        if isinstance(value, dict) and value.get("stale") is True:
+            return True
+    return False
+
+
+def stream_quantiles(streams: dict, snap: dict | None, started: float, stale_cache) -> dict:
+    """The stream latency quantiles now: the scenario's, or its `recovery` ones once the runbook's fix is in
+    (no stale cache entry left and the streaming Deployment restarted since the switch)."""
+    recovery = streams.get("recovery")
+    if recovery and _restarted_since(snap, recovery["deployment"], started) and not stale_cache(
+            recovery["stale_cache"]):
+        return recovery["latency_seconds"]
+    return streams["latency_seconds"]
+
+
 def _available(snap: dict | None, deployment: str) -> int | None:
     if snap is None:
         return None
@@ -224,7 +313,8 @@ def histogram(out: Exposition, counters: Counters, name: str, help_text: str, la
     out.sample(name + "_count", labels, count)
 
 
-def api_metrics(spec: dict, ns: str, snap: dict | None, counters: Counters, now: float) -> str:
+def api_metrics(spec: dict, ns: str, snap: dict | None, counters: Counters, now: float,
+                stream_latency: dict | None = None) -> str:
     out = Exposition()
     api = spec["api"]
     rps = float(api["requests_per_second"])
@@ -258,7 +348,7 @@ def api_metrics(spec: dict, ns: str, snap: dict | None, counters: Counters, now:
     streams = spec["streams"]
     histogram(out, counters, "stream_latency_seconds", "Glass-to-glass stream latency in seconds.",
               {"namespace": ns, "service": "streaming"}, float(streams["segments_per_second"]),
-              streams["latency_seconds"], STREAM_BUCKETS, now)
+              stream_latency or streams["latency_seconds"], STREAM_BUCKETS, now)
     out.family("active_streams", "gauge", "Live streams now.")
     out.sample("active_streams", {"namespace": ns}, float(streams["active"]))
     out.family("concurrent_users", "gauge", "Users connected now.")
@@ -378,10 +468,18 @@ def make_app(state: State, kubeconfig: str | None) -> App:
     app = App("metrics")
     counters = Counters()
     kube = KubeView(kubeconfig)
+    cache = CacheView()
 
     def scenario():
         with state.lock:
             return state.metrics, state.namespace, state.scenario_started
+
+    def api(spec, ns, started, now):
+        snap = kube.snapshot(ns)
+        with state.lock:
+            redis_url = state.redis_url
+        latency = stream_quantiles(spec["streams"], snap, started, lambda pattern: cache.stale(redis_url, pattern))
+        return api_metrics(spec, ns, snap, counters, now, latency)
 
     def serve(render):
         spec, ns, started = scenario()
@@ -389,8 +487,7 @@ def make_app(state: State, kubeconfig: str | None) -> App:
             return Response(503, "no scenario loaded yet\n", "text/plain; charset=utf-8")
         return Response(200, render(spec, ns, started, time.time()), TEXT_FORMAT)
 
-    app.route("GET", r"/metrics")(lambda req: serve(
-        lambda spec, ns, started, now: api_metrics(spec, ns, kube.snapshot(ns), counters, now)))
+    app.route("GET", r"/metrics")(lambda req: serve(api))
     app.route("GET", r"/metrics/kube-state-metrics")(lambda req: serve(
         lambda spec, ns, started, now: kube_state_metrics(kube.snapshot(ns), ns, counters, now)))
     app.route("GET", r"/metrics/cadvisor")(lambda req: serve(
