@@ -63,13 +63,23 @@ integration: venv
 ee-check: venv
 	$(PY) scripts/ee-check
 
-# One scenario per role (extensions/molecule/<role>/): create brings up a private sandbox, converge ->
-# idempotence -> verify, destroy takes it down. molecule runs from the collection root; its settings are
-# .config/molecule/config.yml (no ANSIBLE_CONFIG: the scenarios bring their own inventory).
-# Scenarios run one after another; MOLECULE_ARGS="--workers 2" runs two at once (molecule: experimental).
+# One scenario per role (extensions/molecule/<role>/): converge -> idempotence -> verify. molecule runs from the
+# collection root; its settings are .config/molecule/config.yml (no ANSIBLE_CONFIG: the scenarios bring their
+# own inventory). The scenarios run one after another on ONE sandbox that this target starts (its watcher takes
+# it down should make be killed) and stops: each scenario's create switches it to the scenario's world (every
+# service reset and re-seeded) instead of a start-up and a shut-down per scenario (extensions/molecule/README.md).
+# MOLECULE_SHARED_SANDBOX=0 gives each scenario a private sandbox again, as `molecule test -s <role>`
+# does; that is what MOLECULE_ARGS="--workers 2" (two scenarios at once, molecule: experimental) needs.
 MOLECULE_ARGS ?=
+MOLECULE_SHARED_SANDBOX ?= 1
 molecule: venv
-	env -u ANSIBLE_CONFIG PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/molecule test --all $(MOLECULE_ARGS)
+	@set -u; shared=; \
+	if [ "$(MOLECULE_SHARED_SANDBOX)" = 1 ]; then shared=$$(mktemp -d /tmp/halobuzz-molecule-XXXXXX) && \
+	  $(PY) tests/sandbox/sandbox.py up --dir "$$shared" --scenario healthy --owner-pid $$$$ || { rm -rf "$$shared"; exit 1; }; fi; \
+	env -u ANSIBLE_CONFIG HALOBUZZ_MOLECULE_SHARED_SANDBOX="$$shared" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
+	  $(VENV)/bin/molecule test --all $(MOLECULE_ARGS); rc=$$?; \
+	if [ -n "$$shared" ]; then $(PY) tests/sandbox/sandbox.py down --dir "$$shared"; rm -rf "$$shared"; fi; \
+	exit $$rc
 
 # Issue 13: a test suite that never flakes. Not part of `make test`: the integration tier
 # FLAKE_ROUNDS times in a row from the same checkout, stopping at the first red round; each

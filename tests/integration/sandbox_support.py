@@ -12,6 +12,11 @@
   MongoDB data, Vault, the nodegroup, Prometheus values, provider states, Slack messages);
   the calling test is skipped when HALOBUZZ_USE_ENV=1. The session starts in `healthy`;
   a test that needs a known state asks for it (tests run in any order).
+  `scenario(name, read_only=True)`: for a test that changes nothing (it asserts so) - the switch is
+  skipped when the test that ran just before in this process was such a test in the same scenario
+  and passed; any other test, a failure, or a module/session fixture's teardown in between forces
+  the switch (the hooks in tests/conftest.py keep that record). A scenario switch re-seeds every
+  service; this saves it where the world is known to be untouched.
 - `sandbox_secrets` (session): the sandbox's generated credentials (DIR/secrets.json:
   vault_root_token, ldap_passwords{oncall, teamlead, developer}, ...); skipped with
   HALOBUZZ_USE_ENV=1.
@@ -115,11 +120,33 @@ def sandbox_env(request) -> dict:
     return json.loads((sandbox_dir / "env.json").read_text())
 
 
+# The scenario this process's sandbox is known to be in, untouched since its switch (None: unknown), and the
+# one a read-only test in progress uses (recorded as untouched only if that test passes).
+_UNTOUCHED = {"world": None, "read_only_test": None}
+
+
+def record_test_outcome(when: str, passed: bool) -> None:
+    """tests/conftest.py's pytest_runtest_makereport: after a test's call phase the world is known untouched
+    only if that test was a passing read-only one; anything else (setup failures too) forgets it."""
+    if when == "call" or not passed:
+        _UNTOUCHED["world"] = _UNTOUCHED["read_only_test"] if (when == "call" and passed) else None
+        _UNTOUCHED["read_only_test"] = None
+
+
+def forget_untouched_world() -> None:
+    """A module- or session-scoped fixture was torn down: it may have changed the world."""
+    _UNTOUCHED["world"] = None
+
+
 @pytest.fixture(scope="session")
 def scenario(sandbox_env):
-    def switch(name: str) -> None:
+    def switch(name: str, read_only: bool = False) -> None:
         if use_real_env():
             pytest.skip(f"scenario {name!r} needs the sandbox (HALOBUZZ_USE_ENV=1 points at real services)")
+        _UNTOUCHED["read_only_test"] = name if read_only else None
+        if read_only and _UNTOUCHED["world"] == name:
+            return
+        _UNTOUCHED["world"] = None
         sandbox_cli("scenario", name, "--dir", sandbox_env["HALOBUZZ_SANDBOX_DIR"])
     return switch
 

@@ -22,16 +22,26 @@ NS = "halobuzz"
 BACKEND = "backend"
 
 
-@pytest.fixture
-def kube(sandbox_env, scenario):
+def clients(sandbox_env, scenario, read_only):
     if not sandbox_env.get("KUBECONFIG"):
         pytest.skip("KUBECONFIG is not set")
     if os.environ.get("HALOBUZZ_USE_ENV") != "1":
-        scenario("healthy")  # a fresh world; against real services the cluster is as it is
+        scenario("healthy", read_only=read_only)  # a fresh world; against real services the cluster is as it is
     client = kubernetes.config.new_client_from_config(config_file=sandbox_env["KUBECONFIG"])
     yield kubernetes.client.CoreV1Api(client), kubernetes.client.AppsV1Api(client), \
         kubernetes.client.PolicyV1Api(client)
     client.close()
+
+
+@pytest.fixture
+def kube(sandbox_env, scenario):
+    yield from clients(sandbox_env, scenario, read_only=False)
+
+
+@pytest.fixture
+def kube_untouched(sandbox_env, scenario):
+    """For a test that asserts it changed nothing: no scenario switch after another such test (sandbox_support)."""
+    yield from clients(sandbox_env, scenario, read_only=True)
 
 
 def maintenance(run_playbook, action, nodes, *extra, check=True):
@@ -109,8 +119,8 @@ def test_start_and_finish(kube, run_playbook, sandbox_env):
     assert changed(again) == 0, again.stdout
 
 
-def test_pdb_allowing_no_disruption_refuses(kube, run_playbook):
-    core, apps, policy = kube
+def test_pdb_allowing_no_disruption_refuses(kube_untouched, run_playbook):
+    core, apps, policy = kube_untouched
     node = node_of(core, "streaming")
     name = "maintenance-test-block"
     policy.create_namespaced_pod_disruption_budget(NS, {
@@ -145,8 +155,8 @@ def test_pdb_allowing_no_disruption_refuses(kube, run_playbook):
     (("-e", json.dumps({"maintenance_nodes": ["no-such-node"]})), "Node(s) no-such-node not found"),
     (("-e", "deployment=no-such-deployment"), "Deployment halobuzz/no-such-deployment not found"),
 ])
-def test_bad_input_changes_nothing(kube, run_playbook, extra, message):
-    core, apps, _autoscaling = kube
+def test_bad_input_changes_nothing(kube_untouched, run_playbook, extra, message):
+    core, apps, _autoscaling = kube_untouched
     node = node_of(core, BACKEND)
     mode_before, _container = mode_of(apps)
     args = ("-e", "maintenance_action=start", "-e", json.dumps({"maintenance_nodes": [node]})) + extra
@@ -182,16 +192,59 @@ def test_failed_drain_uncordons_the_node(kube, run_playbook):
             core.patch_node(other, {"spec": {"unschedulable": False}})
 
 
+def replay(list_call, since, **kwargs):
+    """Every watch event of `list_call` after resourceVersion `since` (the API server replays them from its
+    watch cache; the sandbox keeps the last 5000). The watch ends after a second without a new event."""
+    events = list(kubernetes.watch.Watch().stream(list_call, resource_version=since, timeout_seconds=1,
+                                                  deserialize=False, **kwargs))
+    assert all(ev["type"] != "ERROR" for ev in events), [ev for ev in events if ev["type"] == "ERROR"]
+    return [(int(ev["object"]["metadata"]["resourceVersion"]), ev["type"], ev["object"]) for ev in events]
+
+
 def test_two_nodes_are_drained_together(kube, run_playbook, sandbox_env):
-    """issue 13 bug 5: like kubectl drain n1 n2, both nodes are cordoned before the first eviction (the order
-    itself is asserted in tests/unit/plugins/module_utils/test_k8s_drain.py); here the end state on a cluster:
-    both cordoned and empty, the backend Ready on the other nodes, a second start and finish change nothing."""
+    """issue 13 bug 5: like `kubectl drain n1 n2` (kubectl pkg/cmd/drain/drain.go RunDrain: RunCordonOrUncordon
+    for every node, then the evictions), both nodes are cordoned before the first pod is evicted, so no evicted
+    pod's replacement lands on a node that is about to be drained. The order is read from the API's own
+    sequence: the watch events of the run (nodes and pods), ordered by resourceVersion, which the sandbox's
+    API server (one counter, like etcd's revision behind one kube-apiserver) gives every write in order.
+    Then the end state: both cordoned and empty, the backend Ready on the other nodes, a second start and
+    finish change nothing."""
     core, apps, _policy = kube
     first = node_of(core, BACKEND)
     nodes = [first] + [n.metadata.name for n in core.list_node().items if n.metadata.name != first][:1]
     if len(nodes) < 2 or len(core.list_node().items) < 3:
         pytest.skip("needs three nodes")
+    since = core.list_node().metadata.resource_version
+    listed = core.list_pod_for_all_namespaces().items
+    pods_before = {p.metadata.uid for p in listed}
+    going_before = {p.metadata.uid for p in listed if p.metadata.deletion_timestamp}  # Terminating already
     maintenance(run_playbook, "start", nodes)
+
+    cordoned = {}   # node -> resourceVersion of the write that set spec.unschedulable
+    for rv, _type, node in replay(core.list_node, since):
+        if node["spec"].get("unschedulable") and node["metadata"]["name"] in nodes:
+            cordoned.setdefault(node["metadata"]["name"], rv)
+    assert sorted(cordoned) == sorted(nodes), cordoned
+    first_cordon, last_cordon = min(cordoned.values()), max(cordoned.values())
+    # per pod on those nodes: the write that marked it for deletion (an eviction sets deletionTimestamp; the
+    # MAINTENANCE_MODE rollout before the drain deletes old pods too, before the first cordon), and for a pod
+    # created during the run the write that bound it to one of them
+    deleted, bound = {}, {}
+    for rv, etype, pod in replay(core.list_pod_for_all_namespaces, since):
+        name = pod["metadata"]["namespace"] + "/" + pod["metadata"]["name"]
+        if pod["spec"].get("nodeName") not in nodes:
+            continue
+        if pod["metadata"]["uid"] not in pods_before:
+            bound.setdefault(name, rv)
+        if (pod["metadata"].get("deletionTimestamp") or etype == "DELETED") and \
+                pod["metadata"]["uid"] not in going_before:
+            deleted.setdefault(name, rv)
+    evicted = {name: rv for name, rv in deleted.items() if rv > first_cordon}
+    assert evicted, "the drain evicted nothing from %s" % nodes
+    assert min(evicted.values()) > last_cordon, "evicted before every node was cordoned: %s, %s" % (cordoned, evicted)
+    landed = sorted(name for name, rv in bound.items() if rv > first_cordon)
+    assert landed == [], "pods bound to a node being drained: %s" % landed
+
     for node in nodes:
         assert core.read_node(node).spec.unschedulable is True
         assert evictable(pods_on(core, node)) == []
@@ -207,8 +260,8 @@ def test_two_nodes_are_drained_together(kube, run_playbook, sandbox_env):
     assert healthz(sandbox_env)[0] == 200
 
 
-def test_invalid_node_name_is_refused_before_any_call(kube, run_playbook):
-    core, apps, _policy = kube
+def test_invalid_node_name_is_refused_before_any_call(kube_untouched, run_playbook):
+    core, apps, _policy = kube_untouched
     mode_before, _container = mode_of(apps)
     result = maintenance(run_playbook, "start", ["../namespaces/halobuzz"], check=False)
     assert result.rc != 0 and "not valid Kubernetes node names" in result.stdout

@@ -114,6 +114,31 @@ def test_rollback_of_an_image_pull_failure_with_controller_lag(sandbox_env, scen
     assert deployment_state(sandbox_env)[:2] == (4, IMAGE % "v1.5.0")
 
 
+def test_pods_of_an_overlapping_canary_deployment_do_not_count(sandbox_env, scenario, run_playbook):
+    """issue 13 bug 3: the rollback's "every pod Ready" check counted every pod the Deployment's selector
+    matches. A canary Deployment whose pods carry app=backend too (its own selector adds track=canary, so the
+    backend ReplicaSets never adopt them: kubernetes pkg/controller/controller_ref_manager.go claims only
+    orphans) made a successful rollback fail after its retries (4 pods for 3 replicas). Only the pods the
+    restored ReplicaSet controls count (kubectl rollout status judges the Deployment's own status)."""
+    scenario("bad-release")
+    labels = {"app": NAME, "track": "canary"}
+    canary = {"apiVersion": "apps/v1", "kind": "Deployment",
+              "metadata": {"name": "backend-canary", "namespace": NS, "labels": labels},
+              "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                       "template": {"metadata": {"labels": labels}, "spec": {"containers": [
+                           {"name": NAME, "image": IMAGE % "v1.6.0-rc1", "ports": [{"containerPort": 8080}]}]}}}}
+    subprocess.run(["kubectl", "--kubeconfig", sandbox_env["KUBECONFIG"], "apply", "-f", "-"], input=json.dumps(canary),
+                   capture_output=True, text=True, check=True, timeout=60)
+    subprocess.run(["kubectl", "--kubeconfig", sandbox_env["KUBECONFIG"], "-n", NS, "rollout", "status",
+                    "deployment/backend-canary", "--timeout=120s"], capture_output=True, text=True, check=True,
+                   timeout=180)
+    # the old check retried rollout_timeout // 2 times: fail within a minute on the old code, not five
+    first = run_playbook("playbooks/rollback.yml", "-e", "rollout_timeout=60")
+    assert first.recap["localhost"]["changed"] == 1
+    assert deployment_state(sandbox_env)[:2] == (4, IMAGE % "v1.5.0")
+    assert "3/3 pods Ready" in summary_lines(first.stdout)
+
+
 def test_rollback_to_named_revision_is_idempotent(sandbox_env, scenario, run_playbook):
     scenario("bad-release")
     first = run_playbook("playbooks/rollback.yml", "-e", "to_revision=1")
@@ -128,7 +153,7 @@ def test_rollback_to_named_revision_is_idempotent(sandbox_env, scenario, run_pla
 
 
 def test_unknown_revision_fails_listing_revisions_and_changes_nothing(sandbox_env, scenario, run_playbook):
-    scenario("bad-release")
+    scenario("bad-release", read_only=True)  # asserts that it changes nothing
     before = deployment_state(sandbox_env)
     result = run_playbook("playbooks/rollback.yml", "-e", "to_revision=99", check=False)
     assert result.rc != 0
@@ -141,7 +166,7 @@ def test_unknown_revision_fails_listing_revisions_and_changes_nothing(sandbox_en
 
 
 def test_check_diff_shows_images_and_changes_nothing(sandbox_env, scenario, run_playbook):
-    scenario("bad-release")
+    scenario("bad-release", read_only=True)  # asserts that it changes nothing
     before = deployment_state(sandbox_env)
     result = run_playbook("playbooks/rollback.yml", "--check", "--diff", "-e", "to_revision=2")
     assert '-        "backend": "%s"' % (IMAGE % "v1.5.1") in result.stdout
@@ -152,7 +177,7 @@ def test_check_diff_shows_images_and_changes_nothing(sandbox_env, scenario, run_
 
 
 def test_health_still_failing_fails_clearly_without_flipping(sandbox_env, scenario, run_playbook):
-    scenario("bad-release")
+    scenario("bad-release", read_only=True)  # asserts that it changes nothing
     before = deployment_state(sandbox_env)
     # to_revision=3 is the live (bad) release: nothing to roll back, and health fails.
     result = run_playbook("playbooks/rollback.yml", "-e", "to_revision=3", "-e", "healthz_retries=2",
@@ -166,7 +191,7 @@ def test_health_still_failing_fails_clearly_without_flipping(sandbox_env, scenar
 # -- the modules ---------------------------------------------------------------------
 
 def test_info_reports_history_images_and_live_revision(sandbox_env, scenario):
-    scenario("bad-release")
+    scenario("bad-release", read_only=True)  # asserts that it changes nothing
     rc, result = run_module(sandbox_env, "k8s_rollout_info", name=NAME, namespace=NS)
     assert rc == 0 and result["changed"] is False
     assert [(e["revision"], e["images"]["backend"], e["live"]) for e in result["history"]] == [
