@@ -14,6 +14,7 @@ from . import errors
 from .defaults import apply_defaults, check_shapes, random_suffix, validate, validate_name
 from .errors import ApiError
 from .hpa_conversion import from_v1, to_v1
+from .netcheck import DEFAULT_NETWORK
 from .patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch, strip_nulls
 from .quantity import CPU, MEMORY, parse_quantity
 from .resources import BY_KEY, RESOURCES
@@ -45,7 +46,7 @@ DEFAULT_CONFIG = {"kubelet": {"ready_delay_seconds": 1.0, "broken_images": [], "
                               "grace_period_scale": 0.01, "node_pressure": []},
                   "controllers": {"lag_seconds": 0.1, "hpa_sync_period_seconds": 15.0,
                                   "hpa_downscale_stabilization_seconds": 300.0},
-                  "pod_logs": [], "metrics": []}
+                  "pod_logs": [], "metrics": [], "network": copy.deepcopy(DEFAULT_NETWORK)}
 MIN_GRACE_SECONDS = 0.1
 
 
@@ -95,6 +96,23 @@ def _kubelet_config(given):
     return kubelet
 
 
+def _network_config(given):
+    """The answers of the network check pod (netcheck.py): dns on/off, extra names, unreachable host:ports."""
+    net = copy.deepcopy(DEFAULT_NETWORK)
+    given = given or {}
+    if not isinstance(given, dict) or set(given) - set(net):
+        raise errors.bad_request("sandbox config network takes %s" % ", ".join(sorted(net)))
+    net.update(given)
+    if not isinstance(net["dns"], bool):
+        raise errors.bad_request("sandbox config network.dns must be true or false")
+    for key in ("resolves", "unreachable"):
+        if not isinstance(net[key] or [], list):
+            raise errors.bad_request("sandbox config network.%s must be a list of names or host:port" % key)
+        net[key] = [str(x) for x in net[key] or []]
+    net["run_seconds"] = _number("network", "run_seconds", net["run_seconds"], True)
+    return net
+
+
 def _controllers_config(given):
     ctl = copy.deepcopy(DEFAULT_CONFIG["controllers"])
     given = given or {}
@@ -134,6 +152,8 @@ class Cluster:
         self.rv = 0
         self.objects = {r.key: {} for r in RESOURCES}
         self.log = collections.deque(maxlen=5000)
+        # what the containers the kubelet stand-in "ran" printed (netcheck.py): (pod uid, container) -> lines
+        self.container_output = {}
         self.rng = random.Random()
         self.stopping = False
         self.config = copy.deepcopy(DEFAULT_CONFIG)
@@ -148,10 +168,10 @@ class Cluster:
 
     # ---- configuration and admin ----------------------------------------------------------------
     def set_config(self, config):
-        """Replace the kubelet / controllers / pod_logs / metrics settings given (others stay); 400 on bad input."""
+        """Replace the kubelet / controllers / pod_logs / metrics / network settings given (others stay); 400 on bad input."""
         if not isinstance(config, dict):
             raise errors.bad_request("the sandbox config must be a JSON object")
-        known = ("kubelet", "controllers", "pod_logs", "metrics", "objects")
+        known = ("kubelet", "controllers", "pod_logs", "metrics", "network", "objects")
         unknown = set(config) - set(known)
         if unknown:
             raise errors.bad_request("unknown sandbox config keys: %s (known: %s)"
@@ -161,6 +181,8 @@ class Cluster:
             new["kubelet"] = _kubelet_config(config["kubelet"])
         if "controllers" in config:
             new["controllers"] = _controllers_config(config["controllers"])
+        if "network" in config:
+            new["network"] = _network_config(config["network"])
         for key, fields in (("pod_logs", {"namespace", "selector", "container", "image", "lines"}),
                             ("metrics", {"namespace", "selector", "cpu", "cpu_total", "memory"})):
             if key not in config:

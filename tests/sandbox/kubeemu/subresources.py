@@ -114,8 +114,10 @@ def pod_log(cluster, ns, name, query):
                 reason = "trying and failing to pull image"
             raise errors.bad_request('container "%s" in pod "%s" is waiting to start: %s' % (container, name, reason))
         started = parse_iso(((state.get("running") or {}).get("startedAt")) or
+                            ((state.get("terminated") or {}).get("startedAt")) or
                             ((cstatus.get("lastState") or {}).get("terminated") or {}).get("startedAt")) or time.time()
-        lines = []
+        # a container the kubelet stand-in ran (the network check pod, netcheck.py) logs what it printed
+        lines = list(cluster.container_output.get((pod["metadata"]["uid"], container), []))
         for entry in cluster.config.get("pod_logs") or []:
             if entry.get("namespace", ns) != ns:
                 continue
