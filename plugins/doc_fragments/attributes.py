@@ -84,3 +84,13 @@ attributes:
     membership:
       - halobuzz.ops.aws
 """
+
+    ACTION_GROUP_INCIDENT = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/halobuzz.ops.incident) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - halobuzz.ops.incident
+"""

@@ -25,7 +25,8 @@ def redis_info(params):
     try:
         validate_limits(limits)
         with connected(params) as target:
-            nodes = [read_node(label, conn) for label, conn in target.primaries()]
+            nodes = [read_node(label, conn, all_sections=params.get('all_sections', False))
+                     for label, conn in target.primaries()]
     except RedisCheckError as error:
         raise RedisCheckError(str(error), problems=[])
     problems = []
