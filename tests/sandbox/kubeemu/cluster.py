@@ -20,6 +20,7 @@ from .quantity import CPU, MEMORY, parse_quantity
 from .resources import BY_KEY, RESOURCES
 from .selectors import (SelectorError, fields_match, labels_match, parse_field_selector,
                         parse_label_selector)
+from .subresources import log_lines_problem
 from .timefmt import now_iso
 
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
@@ -183,7 +184,7 @@ class Cluster:
             new["controllers"] = _controllers_config(config["controllers"])
         if "network" in config:
             new["network"] = _network_config(config["network"])
-        for key, fields in (("pod_logs", {"namespace", "selector", "container", "image", "lines"}),
+        for key, fields in (("pod_logs", {"namespace", "selector", "container", "image", "lines", "previous"}),
                             ("metrics", {"namespace", "selector", "cpu", "cpu_total", "memory"})):
             if key not in config:
                 continue
@@ -194,6 +195,10 @@ class Cluster:
                 raise errors.bad_request("sandbox config %s must be a list of mappings with keys %s"
                                          % (key, ", ".join(sorted(fields))))
             new[key] = copy.deepcopy(entries)
+        for entry in new.get("pod_logs", []):
+            problem = log_lines_problem(entry.get("lines") or [])
+            if problem:
+                raise errors.bad_request("sandbox config pod_logs: %s" % problem)
         for entry in new.get("metrics", []):
             _check_quantities(entry)
         with self.lock:
