@@ -78,9 +78,12 @@ def gather_parts(args, records_path):
     add('events.json', [_event_facts(e) | {'object': '%s/%s' % ((e.get('involvedObject') or {}).get('kind'),
                                                                 (e.get('involvedObject') or {}).get('name'))}
                         for e in args['events']])
+    def left_out(key, why):
+        omitted.setdefault(key, bundle.scrub(why, secrets))  # the caller's reason (no URL given, ...) comes first
+
     why = _failed(args['pod_logs'], 'pods')
     if why:
-        omitted['logs'] = bundle.scrub(why, secrets)
+        left_out('logs', why)
     else:
         logs = args['pod_logs']
         for pod in logs['pods']:
@@ -97,12 +100,12 @@ def gather_parts(args, records_path):
     for key, part, field in (('redis', 'redis_info.json', 'nodes'), ('mongodb', 'mongodb_server_status.json', 'server')):
         why = _failed(args[key], field)
         if why:
-            omitted[key] = bundle.scrub(why, secrets)
+            left_out(key, why)
         else:
             add(part, dict((k, v) for k, v in args[key].items() if k not in ('changed', 'failed', 'invocation')))
     why = _failed(args['metrics'], 'metrics')
     if why:
-        omitted['metrics'] = bundle.scrub(why, secrets)
+        left_out('metrics', why)
     else:
         add('metrics/metrics.json', args['metrics']['metrics'])
         folder = args['metrics'].get('folder')
@@ -116,7 +119,7 @@ def gather_parts(args, records_path):
                                   else bundle.scrub(data.decode('utf-8', 'replace'), secrets)))
     why = _failed(args['network'], 'log')
     if why:
-        omitted['network'] = bundle.scrub(why, secrets)
+        left_out('network', why)
     else:
         add('network_check.txt', args['network']['log'])
         add('network_check.json', dict((k, v) for k, v in args['network'].items() if k != 'log'))

@@ -88,7 +88,7 @@ options:
     description: The registered result of M(halobuzz.ops.prometheus_snapshot); the files of its C(folder) are included.
     type: dict
   network:
-    description: The network check (C(log) the pod's output, plus its C(pod), C(phase), C(exit_code), C(commands)).
+    description: The network check (C(log) the pod's output, plus its C(pod), C(phase), C(exit_code), C(commands), C(failed_checks)).
     type: dict
   records:
     description: How many of the newest run records (C(.jsonl) and C(.md)) of the run-record folder to include.

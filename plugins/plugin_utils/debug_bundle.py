@@ -188,7 +188,7 @@ def describe_pod(pod, events=()):
     lines += ['  %s\t%s' % (c.get('type', ''), c.get('status', '')) for c in status.get('conditions') or []]
     lines.append('Events:' if events else 'Events:\t<none>')
     if events:
-        lines.append('  Type\tReason\tAge\tFrom\tMessage')
+        lines.append('  Type\tReason\tLast Seen\tCount\tMessage')
         for event in events:
             lines.append('  %s\t%s\t%s\t%s\t%s' % (event.get('type', ''), event.get('reason', ''),
                                                    event.get('last_seen') or event.get('first_seen') or '',
