@@ -209,6 +209,11 @@ def _memory_leak(_env, tmp_path):
             '-e', 'incident_response_heap_dump_dir=%s' % (tmp_path / 'out' / 'heapdumps')]
 
 
+def _debug_bundle(_env, tmp_path):
+    """The bundle's folder is watched (out/, not records/): --check writes no bundle and creates no pod."""
+    return ['-e', 'debug_bundle_dir=%s' % (tmp_path / 'out' / 'bundles')]
+
+
 # (playbook, scenario, extra arguments or a function (env, tmp_path) -> them, a change to preview?)
 CASES = [
     ('rollback', 'bad-release', [], True),
@@ -226,6 +231,8 @@ CASES = [
     ('ai_moderation_fallback', 'ai-moderation-down', [], True),
     ('memory_leak', 'memory-leak', _memory_leak, True),
     ('alerting', 'healthy', _alerting, True),
+    # gathers only; the network check pod and the bundle are what --check leaves out (changed=0 either way)
+    ('debug_bundle', 'healthy', _debug_bundle, False),
 ]
 
 
