@@ -265,7 +265,7 @@ GROUPS = {
     'stream-latency': [Job('cache_purge')],
     'db-corruption': [Job('db_connection_lost')],
     'payment-failures': [Job('payment_failures')],
-    'high-error-rate': [Job('high_error_rate')],
+    'high-error-rate': [Job('high_error_rate'), Job('metrics_snapshot')],
     'ai-moderation-down': [Job('ai_moderation_fallback')],
     'memory-leak': [Job('memory_leak', _memory_leak)],
 }

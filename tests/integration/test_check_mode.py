@@ -231,6 +231,8 @@ CASES = [
     ('ai_moderation_fallback', 'ai-moderation-down', [], True),
     ('memory_leak', 'memory-leak', _memory_leak, True),
     ('alerting', 'healthy', _alerting, True),
+    # every run writes a new metrics-<UTC time>/ folder: --check says it would, and writes nothing
+    ('metrics_snapshot', 'healthy', [], True),
     # gathers only; the network check pod and the bundle are what --check leaves out (changed=0 either way)
     ('debug_bundle', 'healthy', _debug_bundle, False),
 ]
