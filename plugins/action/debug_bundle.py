@@ -17,9 +17,9 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.halobuzz.ops.plugins.plugin_utils import debug_bundle as bundle
-from ansible_collections.halobuzz.ops.plugins.plugin_utils.run_record import records_dir
 
 ARGUMENT_SPEC = dict(
+    records_dir=dict(type='path', required=True),
     dest=dict(type='path'),
     deployment=dict(type='str', required=True),
     k8s_namespace=dict(type='str', required=True),
@@ -78,6 +78,7 @@ def gather_parts(args, records_path):
     add('events.json', [_event_facts(e) | {'object': '%s/%s' % ((e.get('involvedObject') or {}).get('kind'),
                                                                 (e.get('involvedObject') or {}).get('name'))}
                         for e in args['events']])
+
     def left_out(key, why):
         omitted.setdefault(key, bundle.scrub(why, secrets))  # the caller's reason (no URL given, ...) comes first
 
@@ -135,9 +136,9 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        dest = args['dest'] or records_dir()
+        dest = args['dest'] or args['records_dir']
         now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-        parts, omitted = gather_parts(args, records_dir())
+        parts, omitted = gather_parts(args, args['records_dir'])
         info = dict(created=now.isoformat(), deployment=args['deployment'], k8s_namespace=args['k8s_namespace'],
                     incident_id=args['incident_id'], severity=args['severity'], omitted=omitted)
         result.update(changed=False, omitted=omitted)

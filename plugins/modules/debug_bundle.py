@@ -44,11 +44,15 @@ attributes:
     description: Runs on the controller.
     details: The logic is in plugins/plugin_utils/debug_bundle.py.
 options:
-  dest:
+  records_dir:
     description:
-      - Folder the archive is written to (created 0700 when missing).
-      - Default the run-record folder of the C(halobuzz.ops.incident_timeline) callback (C(HALOBUZZ_RECORDS_DIR),
-        default C(records) under the current directory).
+      - The run-record folder, C(lookup('halobuzz.ops.records_dir')) (where the C(halobuzz.ops.incident_timeline)
+        callback writes: C(HALOBUZZ_RECORDS_DIR), else C(records) under the current directory). Its newest records
+        go into the bundle.
+    type: path
+    required: true
+  dest:
+    description: Folder the archive is written to (created 0700 when missing); default O(records_dir).
     type: path
   deployment:
     description: The deployment the bundle is about (in the archive's name and manifest).
@@ -108,6 +112,7 @@ options:
 EXAMPLES = r'''
 - name: Write the bundle
   halobuzz.ops.debug_bundle:
+    records_dir: "{{ lookup('halobuzz.ops.records_dir') }}"
     deployment: backend
     k8s_namespace: halobuzz
     pods: "{{ pods.resources }}"

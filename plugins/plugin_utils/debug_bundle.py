@@ -105,8 +105,8 @@ def _env_lines(container, indent):
         ref, kind = (source.get('secretRef'), 'Secret') if source.get('secretRef') else \
             (source.get('configMapRef') or {}, 'ConfigMap')
         prefix = (" with prefix '%s'" % source['prefix']) if source.get('prefix') else ''
-        lines.append('%s  %s\t%s%s\tOptional: %s' % (indent, (ref or {}).get('name', ''), kind, prefix,
-                                                    str(bool((ref or {}).get('optional'))).lower()))
+        optional = str(bool((ref or {}).get('optional'))).lower()
+        lines.append('%s  %s\t%s%s\tOptional: %s' % (indent, (ref or {}).get('name', ''), kind, prefix, optional))
     if lines:
         lines.insert(0, '%sEnvironment Variables from:' % indent)
     env = container.get('env') or []

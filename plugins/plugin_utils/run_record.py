@@ -12,8 +12,6 @@ import os
 import re
 import stat
 
-from ansible import constants as C
-
 # Run records name break-glass accessors, incident reasons and log lines: the folder is the
 # operator's alone (0700) and so is every file in it (0600).
 DIR_MODE = 0o700
@@ -152,23 +150,3 @@ class RunRecord:
             columns = (counts.get(key, 0) for key in ('ok', 'changed', 'failures', 'skipped', 'unreachable'))
             lines.append('| %s | %d | %d | %d | %d | %d |' % ((host,) + tuple(columns)))
         return '\n'.join(lines) + '\n'
-
-
-# The run-record folder: the incident_timeline callback's option records_dir (HALOBUZZ_RECORDS_DIR, the ini key
-# [callback_incident_timeline] records_dir, default `records` under the current directory). Other controller-side
-# code that writes beside the records (the debug bundle) asks here, so there is one answer.
-RECORDS_DIR_ENV = 'HALOBUZZ_RECORDS_DIR'
-DEFAULT_RECORDS_DIR = 'records'
-CALLBACK_NAME = 'halobuzz.ops.incident_timeline'
-
-
-def records_dir(environ=None):
-    """The absolute run-record folder, resolved as the incident_timeline callback resolves records_dir."""
-    value = None
-    try:
-        value = C.config.get_config_value('records_dir', plugin_type='callback', plugin_name=CALLBACK_NAME)
-    except Exception:  # pylint: disable=broad-except
-        value = None  # the callback's definitions are not loaded (it is not enabled): same rules by hand
-    if not value:
-        value = (os.environ if environ is None else environ).get(RECORDS_DIR_ENV) or DEFAULT_RECORDS_DIR
-    return os.path.abspath(os.path.expanduser(value))

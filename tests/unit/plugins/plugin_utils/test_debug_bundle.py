@@ -12,7 +12,6 @@ import pytest
 
 from ansible_collections.halobuzz.ops.plugins.action.debug_bundle import gather_parts
 from ansible_collections.halobuzz.ops.plugins.plugin_utils import debug_bundle as bundle
-from ansible_collections.halobuzz.ops.plugins.plugin_utils.run_record import records_dir
 
 WHEN = datetime.datetime(2026, 11, 29, 5, 15, 0, tzinfo=datetime.timezone.utc)
 PASSWORD = 'S3cret%2Fpw'  # percent-encoded '/': the decoded form must be masked too
@@ -135,11 +134,6 @@ def test_recent_records_takes_the_newest_pairs(tmp_path):
     names = [name for name, _ in bundle.recent_records(str(tmp_path), 2)]
     assert names == ['20261129T030000Z-rollback.jsonl', '20261129T030000Z-rollback.md',
                      '20261129T020000Z-rollback.jsonl', '20261129T020000Z-rollback.md']
-
-
-def test_records_dir_follows_halobuzz_records_dir(tmp_path):
-    assert records_dir({'HALOBUZZ_RECORDS_DIR': str(tmp_path)}) == str(tmp_path)
-    assert records_dir({}) == os.path.abspath('records')
 
 
 def _args(**given):
