@@ -108,10 +108,12 @@ def gather_parts(args, records_path):
     if why:
         left_out('metrics', why)
     else:
-        add('metrics/metrics.json', args['metrics']['metrics'])
         folder = args['metrics'].get('folder')
-        if folder and os.path.isdir(folder):
-            for name in sorted(os.listdir(folder)):
+        files = sorted(os.listdir(folder)) if folder and os.path.isdir(folder) else []
+        if 'metrics.json' not in files:  # the snapshot wrote no folder (check mode): its result instead
+            add('metrics/metrics.json', args['metrics']['metrics'])
+        if files:
+            for name in files:
                 path = os.path.join(folder, name)
                 if os.path.isfile(path) and not os.path.islink(path):
                     with open(path, 'rb') as handle:
@@ -150,9 +152,9 @@ class ActionModule(ActionBase):
             return result
         try:
             written = bundle.write_bundle(dest, parts, info, args['deployment'], now)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise AnsibleActionFail('debug_bundle: cannot write the bundle to %s (debug_bundle_dir): %s; '
-                                    'nothing was written' % (dest, exc.strerror or exc))
+                                    'nothing was written' % (dest, getattr(exc, 'strerror', None) or exc))
         result.update(path=written['path'], sha256=written['sha256'], sha256_path=written['sha256_path'],
                       size=written['size'], parts=written['manifest']['parts'],
                       msg='wrote %d parts to %s' % (len(parts), written['path']))

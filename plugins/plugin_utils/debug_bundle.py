@@ -341,6 +341,10 @@ def write_bundle(dest_dir, parts, info, deployment, when):
     Returns {path, sha256, sha256_path, size, manifest}.
     """
     parts = [(name, as_bytes(content)) for name, content in parts]
+    names = [name for name, _data in parts] + [MANIFEST]
+    if len(set(names)) != len(names):
+        raise ValueError('two parts of the bundle have the same name: %s'
+                         % ', '.join(sorted(set(n for n in names if names.count(n) > 1))))
     manifest = manifest_of(parts, info)
     name = archive_name(deployment, when)
     data = build_archive(parts, manifest, name[:-len('.tar.gz')], when)

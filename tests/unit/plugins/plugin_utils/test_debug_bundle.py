@@ -160,3 +160,20 @@ def test_gather_parts_leaves_no_secret_and_names_what_is_missing(tmp_path):
     assert omitted == {'mongodb': 'failed: cannot reach MongoDB at db-0:27017,db-1:27017',
                        'metrics': 'not collected'}
     assert '"log"' not in dict(parts)['pods.json']  # raw log text lives in the .log parts only
+
+
+def test_gather_parts_takes_the_snapshot_folder_once(tmp_path):
+    folder = tmp_path / 'metrics'
+    folder.mkdir()
+    (folder / 'metrics.json').write_text('{"metrics": []}\n')
+    (folder / 'latency.png').write_bytes(b'\x89PNG')
+    parts, _omitted = gather_parts(_args(pods=[], metrics={'metrics': [], 'folder': str(folder)}), str(tmp_path))
+    assert [name for name, _ in parts if name.startswith('metrics/')] == ['metrics/latency.png', 'metrics/metrics.json']
+    parts, _omitted = gather_parts(_args(pods=[], metrics={'metrics': [{'name': 'x'}], 'folder': None}), str(tmp_path))
+    assert [name for name, _ in parts if name.startswith('metrics/')] == ['metrics/metrics.json']
+
+
+def test_two_parts_of_one_name_are_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError, match='same name: a.txt'):
+        bundle.write_bundle(str(tmp_path / 'out'), [('a.txt', 'x'), ('a.txt', 'y')], {}, 'backend', WHEN)
+    assert not (tmp_path / 'out').exists()
