@@ -61,7 +61,8 @@ options:
       - Omitted - every line is in O(matches), collapsed.
     type: str
   tail_lines:
-    description: At most this many lines from the end of each log, before O(since_seconds) applies (the API's C(tailLines)).
+    description:
+      - At most this many lines from the end of each log, before O(since_seconds) applies (the API's C(tailLines)).
     type: int
   previous:
     description: Also read the previous instance of every container that restarted (C(restartCount > 0)).
