@@ -65,8 +65,8 @@ def test_crashloop_pods_give_previous_logs_events_and_collapsed_lines(scenario, 
     assert set(evidence['window']) == {'since', 'until'}
 
 
-def test_stale_connection_errors_do_not_restart_and_corruption_points_at_db_rollback(scenario, run_playbook,
-                                                                                      sandbox_env):
+def test_stale_connection_errors_do_not_restart_and_corruption_points_at_db_rollback(
+        scenario, run_playbook, sandbox_env):
     scenario('healthy')
     apps = kubernetes.client.AppsV1Api(kubernetes.config.new_client_from_config(config_file=sandbox_env['KUBECONFIG']))
     generation = apps.read_namespaced_deployment('backend', NS).metadata.generation
