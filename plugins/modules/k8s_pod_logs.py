@@ -21,7 +21,7 @@ description:
     answers its last terminated instance either way.
   - For the pods that are not Ready, their events (one list call with the field selector
     C(involvedObject.kind=Pod)).
-  - Identical lines are collapsed across pods and containers into O(matches) with a count and the first and
+  - Identical lines are collapsed across pods and containers into RV(matches) with a count and the first and
     last time seen (from the runtime's timestamps); a timestamp the application wrote at the start of its
     own line is not part of the message, so the same error logged by three pods is one entry.
   - A pod deleted while its logs are read keeps its facts, gets no logs, and is named in a warning; a
@@ -57,11 +57,12 @@ options:
     default: 3600
   pattern:
     description:
-      - A Python regular expression; O(matches) keeps the lines whose message it matches (C(re.search)).
-      - Omitted - every line is in O(matches), collapsed.
+      - A Python regular expression; RV(matches) keeps the lines whose message it matches (C(re.search)).
+      - Omitted - every line is in RV(matches), collapsed.
     type: str
   tail_lines:
-    description: At most this many lines from the end of each log, before O(since_seconds) applies (the API's C(tailLines)).
+    description:
+      - At most this many lines from the end of each log, before O(since_seconds) applies (the API's C(tailLines)).
     type: int
   previous:
     description: Also read the previous instance of every container that restarted (C(restartCount > 0)).
@@ -74,7 +75,7 @@ options:
   include_logs:
     description:
       - Return the log text of every container in RV(pods).
-      - V(false) returns the pod facts and O(matches) only (no raw log text in the result or the run record).
+      - V(false) returns the pod facts and RV(matches) only (no raw log text in the result or the run record).
     type: bool
     default: true
   max_concurrency:

@@ -186,7 +186,8 @@ def pod_log(cluster, ns, name, query):
     # registry/core/pod/rest/log.go: ValidatePodLogOptions before the pod is looked up -> 422 Invalid
     causes = []
     if tail is not None and tail < 0:
-        causes.append(("tailLines", "FieldValueInvalid", "Invalid value: %d: must be greater than or equal to 0" % tail))
+        causes.append(("tailLines", "FieldValueInvalid",
+                       "Invalid value: %d: must be greater than or equal to 0" % tail))
     if since is not None and since < 1:
         causes.append(("sinceSeconds", "FieldValueInvalid", "Invalid value: %d: must be greater than 0" % since))
     if causes:

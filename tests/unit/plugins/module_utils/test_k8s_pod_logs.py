@@ -123,7 +123,7 @@ def test_identical_lines_of_three_pods_collapse_with_count_and_times():
     assert result["window"] == {"since": "2026-11-29T04:00:00Z", "until": "2026-11-29T05:00:00Z"}
     assert result["label_selector"] == "app=backend"
     # one list call for the pods, no events (all Ready), one log read per container
-    gets = [path for _, path, _ in fake.calls]
+    gets = [call[1] for call in fake.calls]
     assert gets.count("/api/v1/namespaces/halobuzz/pods") == 1
     assert "/api/v1/namespaces/halobuzz/events" not in gets
     assert result["pods"][0]["containers"][0]["log"].startswith("2026-11-29T04:40:00.5Z")
@@ -139,7 +139,7 @@ def test_restarted_container_gets_its_previous_log_and_a_missing_previous_is_nul
     first = result["pods"][0]["containers"][0]
     assert first["previous_log"].endswith("heap out of memory\n") and first["restart_count"] == 3
     assert result["pods"][1]["containers"][0]["previous_log"] is None
-    previous_reads = [p for _, path, p in fake.calls if path.endswith("/log") and
+    previous_reads = [p for dummy_method, path, p in fake.calls if path.endswith("/log") and
                       dict(p["query_params"]).get("previous") == "true"]
     assert len(previous_reads) == 1          # restartCount 0: no previous read at all
 
@@ -147,7 +147,7 @@ def test_restarted_container_gets_its_previous_log_and_a_missing_previous_is_nul
 def test_crashloop_container_is_read_once_and_a_stale_previous_answers_400():
     crashloop = pod("backend-0", ready=False, restarts=3, last=CRASHED,
                     state={"waiting": {"reason": "CrashLoopBackOff"}})
-    result, _ = run([crashloop], {})   # the fake answers 400 previous terminated container not found
+    result, dummy_fake = run([crashloop], {})   # the fake answers 400 previous terminated container not found
     container = result["pods"][0]["containers"][0]
     assert container["log"] is None and container["previous_log"] is None
     assert result["matches"] == []
@@ -161,7 +161,7 @@ def test_waiting_to_start_is_not_read():
 def test_pod_deleted_mid_read_keeps_its_facts_and_warns():
     logs = {("backend-0", "backend", False): ApiError(404, "Not Found", 'pods "backend-0" not found'),
             ("backend-1", "backend", False): "2026-11-29T04:50:00Z ERROR x\n"}
-    result, _ = run([pod("backend-0", deleting=True), pod("backend-1")], logs)
+    result, dummy_fake = run([pod("backend-0", deleting=True), pod("backend-1")], logs)
     assert [p["name"] for p in result["pods"]] == ["backend-0", "backend-1"]
     assert result["warnings"] == ["pod halobuzz/backend-0 was deleted while its logs were read"]
     assert result["matches"][0]["pods"] == ["backend-1"]
@@ -184,13 +184,13 @@ def test_events_only_for_pods_not_ready_in_one_call():
         "type": "Warning", "reason": "BackOff", "message": "Back-off restarting failed container", "count": 4,
         "first_seen": "2026-11-29T04:41:00Z", "last_seen": "2026-11-29T04:55:00Z"}]
     assert result["pods"][1]["events"] == []
-    event_calls = [p for _, path, p in fake.calls if path.endswith("/events")]
+    event_calls = [p for dummy_method, path, p in fake.calls if path.endswith("/events")]
     assert event_calls == [{"field_selector": "involvedObject.kind=Pod"}]
 
 
 def test_include_logs_false_returns_no_text_but_matches():
     logs = {("backend-0", "backend", False): "2026-11-29T04:50:00Z ERROR secret-free line\n"}
-    result, _ = run([pod("backend-0")], logs, include_logs=False)
+    result, dummy_fake = run([pod("backend-0")], logs, include_logs=False)
     assert result["pods"][0]["containers"][0]["log"] is None
     assert result["matches"][0]["count"] == 1
 
@@ -212,8 +212,8 @@ def test_pods_by_name_warns_for_a_missing_one():
 
 def test_tail_and_since_are_sent_as_the_api_names_them():
     logs = {("backend-0", "backend", False): ""}
-    _, fake = run([pod("backend-0")], logs, since_seconds=600, tail_lines=50)
-    query = [dict(p["query_params"]) for _, path, p in fake.calls if path.endswith("/log")][0]
+    dummy_result, fake = run([pod("backend-0")], logs, since_seconds=600, tail_lines=50)
+    query = [dict(p["query_params"]) for dummy_method, path, p in fake.calls if path.endswith("/log")][0]
     assert query == {"container": "backend", "sinceSeconds": "600", "timestamps": "true", "tailLines": "50"}
 
 
@@ -240,13 +240,13 @@ def test_missing_deployment_is_a_clear_error():
 
 def test_a_log_that_is_json_stays_text():
     logs = {("backend-0", "backend", False): '2026-11-29T04:50:00Z {"level":"error","msg":"x"}\n'}
-    result, _ = run([pod("backend-0")], logs)
+    result, dummy_fake = run([pod("backend-0")], logs)
     assert result["matches"][0]["message"] == '{"level":"error","msg":"x"}'
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("2026-11-29T04:51:26.123456789Z", datetime.datetime(2026, 11, 29, 4, 51, 26, 123456,
-                                                          tzinfo=datetime.timezone.utc)),
+    ("2026-11-29T04:51:26.123456789Z",
+     datetime.datetime(2026, 11, 29, 4, 51, 26, 123456, tzinfo=datetime.timezone.utc)),
     ("2026-11-29T04:51:26Z", datetime.datetime(2026, 11, 29, 4, 51, 26, tzinfo=datetime.timezone.utc)),
     ("2026-11-29T10:36:26+05:45", datetime.datetime(2026, 11, 29, 4, 51, 26, tzinfo=datetime.timezone.utc)),
     ("not a time", None),
