@@ -46,8 +46,8 @@ attributes:
 options:
   records_dir:
     description:
-      - The run-record folder, C(lookup('halobuzz.ops.records_dir')) (where the C(halobuzz.ops.incident_timeline)
-        callback writes: C(HALOBUZZ_RECORDS_DIR), else C(records) under the current directory). Its newest records
+      - The run-record folder, C(lookup('halobuzz.ops.records_dir')), where the C(halobuzz.ops.incident_timeline)
+        callback writes (C(HALOBUZZ_RECORDS_DIR), else C(records) under the current directory). Its newest records
         go into the bundle.
     type: path
     required: true
