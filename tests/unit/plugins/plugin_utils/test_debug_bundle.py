@@ -131,7 +131,7 @@ def test_recent_records_takes_the_newest_pairs(tmp_path):
         (tmp_path / ('%s-rollback.jsonl' % stamp)).write_text('{}\n')
         (tmp_path / ('%s-rollback.md' % stamp)).write_text('# r\n')
     (tmp_path / 'debug-bundle-backend-x.tar.gz').write_bytes(b'x')
-    names = [name for name, _ in bundle.recent_records(str(tmp_path), 2)]
+    names = [name for name, _content in bundle.recent_records(str(tmp_path), 2)]
     assert names == ['20261129T030000Z-rollback.jsonl', '20261129T030000Z-rollback.md',
                      '20261129T020000Z-rollback.jsonl', '20261129T020000Z-rollback.md']
 
@@ -151,11 +151,11 @@ def test_gather_parts_leaves_no_secret_and_names_what_is_missing(tmp_path):
     parts, omitted = gather_parts(_args(pod_logs=logs, mongodb=mongodb, redis={'nodes': [], 'summary': {}},
                                         network={'log': 'OK nslookup backend\n', 'pod': 'debug-net-1'}),
                                   str(tmp_path))
-    names = [name for name, _ in parts]
+    names = [name for name, _content in parts]
     assert names == ['pods/backend-1/describe.txt', 'events.json', 'pods/backend-1/backend.log',
                      'pods/backend-1/backend.previous.log', 'pods.json', 'errors.txt', 'error_matches.json',
                      'redis_info.json', 'network_check.txt', 'network_check.json']
-    text = ''.join(content if isinstance(content, str) else '' for _, content in parts)
+    text = ''.join(content if isinstance(content, str) else '' for _name, content in parts)
     assert PASSWORD not in text and 'S3cret/pw' not in text and 'plain-jwt-value' not in text
     assert omitted == {'mongodb': 'failed: cannot reach MongoDB at db-0:27017,db-1:27017',
                        'metrics': 'not collected'}
@@ -168,9 +168,9 @@ def test_gather_parts_takes_the_snapshot_folder_once(tmp_path):
     (folder / 'metrics.json').write_text('{"metrics": []}\n')
     (folder / 'latency.png').write_bytes(b'\x89PNG')
     parts, _omitted = gather_parts(_args(pods=[], metrics={'metrics': [], 'folder': str(folder)}), str(tmp_path))
-    assert [name for name, _ in parts if name.startswith('metrics/')] == ['metrics/latency.png', 'metrics/metrics.json']
+    assert [name for name, _content in parts if name.startswith('metrics/')] == ['metrics/latency.png', 'metrics/metrics.json']
     parts, _omitted = gather_parts(_args(pods=[], metrics={'metrics': [{'name': 'x'}], 'folder': None}), str(tmp_path))
-    assert [name for name, _ in parts if name.startswith('metrics/')] == ['metrics/metrics.json']
+    assert [name for name, _content in parts if name.startswith('metrics/')] == ['metrics/metrics.json']
 
 
 def test_two_parts_of_one_name_are_refused_before_anything_is_written(tmp_path):
