@@ -85,6 +85,16 @@ attributes:
       - halobuzz.ops.aws
 """
 
+    ACTION_GROUP_INCIDENT = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/halobuzz.ops.incident) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - halobuzz.ops.incident
+"""
+
     ACTION_GROUP_PROMETHEUS = r"""
 options: {}
 attributes:

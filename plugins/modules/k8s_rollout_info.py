@@ -135,6 +135,44 @@ rollback_record:
   returned: success
   type: dict
   sample: {from: 3, to: 2, replicaset: backend-6d4cf56db6}
+revision_diff:
+  description:
+    - What changed from the second-newest revision to the newest (their ReplicaSets' pod templates), or null with
+      fewer than two revisions - images, env (a variable from a Secret as C(secret <name>/<key>), never its value),
+      resources, the change-cause, and one line per difference.
+  returned: success
+  type: dict
+  contains:
+    from_revision:
+      description: The older revision.
+      type: int
+    to_revision:
+      description: The newer revision.
+      type: int
+    images:
+      description: "{container: {before, after}} for each container whose image differs."
+      type: dict
+    env:
+      description: "{container: {before: {VAR: value}, after: {VAR: value}}}, only the variables that differ."
+      type: dict
+    resources:
+      description: "{container: {before: {requests, limits}, after: {requests, limits}}}."
+      type: dict
+    change_cause:
+      description: "{before, after} of the kubernetes.io/change-cause annotation when it differs, else empty."
+      type: dict
+    lines:
+      description: One short line per difference.
+      type: list
+      elements: str
+  sample:
+    from_revision: 2
+    to_revision: 3
+    images: {backend: {before: "registry.halobuzz.com/backend:v1.5.0", after: "registry.halobuzz.com/backend:v1.5.1"}}
+    env: {}
+    resources: {}
+    change_cause: {before: "release v1.5.0", after: "release v1.5.1"}
+    lines: ["image backend: registry.halobuzz.com/backend:v1.5.0 -> registry.halobuzz.com/backend:v1.5.1"]
 """
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule

@@ -46,6 +46,13 @@ options:
   min_hit_ratio_percent:
     description: Fail when a node's keyspace hit ratio (hits / (hits + misses)) is below this percentage.
     type: float
+  all_sections:
+    description:
+      - Read every section with one C(INFO all) (all sections except module-generated ones, U(https://redis.io/docs/latest/commands/info/))
+        instead of the six above, for a debug bundle.
+    type: bool
+    default: false
+    version_added: 0.1.0
 '''
 
 EXAMPLES = r'''
@@ -93,7 +100,8 @@ nodes:
       type: dict
     sections:
       description: >-
-        INFO sections (server, clients, memory, stats, keyspace, replication), field -> typed value;
+        INFO sections (server, clients, memory, stats, keyspace, replication; every section of C(INFO all) with
+        O(all_sections)), field -> typed value;
         keyspace entries are dicts such as C({"db0": {"keys": 3, "expires": 1, "avg_ttl": 0}}).
       type: dict
 problems:
@@ -113,6 +121,7 @@ OPTIONS = dict(
     max_connected_clients=dict(type='int'),
     max_evicted_keys=dict(type='int', no_log=False),
     min_hit_ratio_percent=dict(type='float'),
+    all_sections=dict(type='bool', default=False),
 )
 
 

@@ -266,7 +266,7 @@ GROUPS = {
     'bad-release': [Job('rollback')],
     'healthy': [Job('redis_check'), Job('service_down'), *break_glass_workflow(), Job('scale_up'),
                 Job('alerting', _alerting),
-                Job('db_rollback', _db_rollback), REHEARSAL, Job('maintenance', _maintenance('start'))],
+                Job('debug_bundle'), Job('db_rollback', _db_rollback), REHEARSAL, Job('maintenance', _maintenance('start'))],
     'stream-latency': [Job('cache_purge'), Job('stream_latency', _stream_latency)],
     'db-corruption': [Job('db_connection_lost')],
     'payment-failures': [Job('payment_failures')],

@@ -209,6 +209,11 @@ def _memory_leak(_env, tmp_path):
             '-e', 'incident_response_heap_dump_dir=%s' % (tmp_path / 'out' / 'heapdumps')]
 
 
+def _debug_bundle(_env, tmp_path):
+    """The bundle's folder is watched (out/, not records/): --check writes no bundle and creates no pod."""
+    return ['-e', 'debug_bundle_dir=%s' % (tmp_path / 'out' / 'bundles')]
+
+
 # (playbook, scenario, extra arguments or a function (env, tmp_path) -> them, a change to preview?)
 CASES = [
     ('rollback', 'bad-release', [], True),
@@ -229,6 +234,8 @@ CASES = [
     ('alerting', 'healthy', _alerting, True),
     # every run writes a new metrics-<UTC time>/ folder: --check says it would, and writes nothing
     ('metrics_snapshot', 'healthy', [], True),
+    # gathers only; the network check pod and the bundle are what --check leaves out (changed=0 either way)
+    ('debug_bundle', 'healthy', _debug_bundle, False),
 ]
 
 

@@ -103,6 +103,18 @@ class KubeClient:
             raise api_error(error)
         return response.to_dict() if hasattr(response, "to_dict") else response
 
+    def request_text(self, path, query):
+        """GET a plain-text answer (``pods/log``) as a string. ``query`` is a list of (name, value) pairs
+        sent as they are (the dynamic client only forwards the list-call parameters it knows). The body is
+        never parsed: a log whose text happens to be JSON stays text."""
+        try:
+            response = self.dynamic.request("get", path, query_params=list(query), serialize=False,
+                                            header_params={"Accept": "text/plain, */*"})
+        except Exception as error:  # ApiException, urllib3 and socket errors alike
+            raise api_error(error)
+        data = response.data if hasattr(response, "data") else response
+        return data.decode("utf-8", "replace") if isinstance(data, bytes) else (data or "")
+
 
 def connect(params):
     """A KubeClient from the kubernetes.core auth options in ``params`` (or K8S_AUTH_* / KUBECONFIG)."""

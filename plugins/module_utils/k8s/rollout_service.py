@@ -22,6 +22,8 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import (
 )
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.names import api_path, check_name, check_namespace
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.pods import describe_problem, pod_problems
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.template_diff import diff_lines, template_diff
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import owned_replicasets, template_without_hash
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import (
     RESTARTED_AT_ANNOTATION,
     RolloutError,
@@ -217,6 +219,7 @@ class RolloutService:
             "history": history(deployment, replicasets),
             "live_revision": revision_of(live) if live else None,
             "rollback_record": rollback_record(deployment, replicasets),
+            "revision_diff": last_revisions_diff(deployment, replicasets),
         }
 
     def undo(self, to_revision=None, check_mode=False, wait=True, timeout=300, interval=1):
@@ -287,6 +290,23 @@ class RolloutService:
             result["after"] = dict(result["after"], **summary(deployment))
             result["rollout"] = dict(replica_counts(deployment), complete=True, message=message)
         return result
+
+
+def last_revisions_diff(deployment, replicasets):
+    """What changed from the second-newest revision to the newest (issue 19's "what changed between the last
+    two revisions"): ``template_diff`` of their ReplicaSets (images, env with Secrets by reference only,
+    resources, change-cause) with ``from_revision``, ``to_revision`` and ``lines``; None with fewer than two."""
+    revisions = sorted(((revision_of(rs), rs) for rs in owned_replicasets(deployment, replicasets)
+                        if revision_of(rs) is not None), key=lambda pair: pair[0])
+    if len(revisions) < 2:
+        return None
+    (old_revision, old), (new_revision, new) = revisions[-2], revisions[-1]
+
+    def comparable(rs):
+        return {"metadata": {"annotations": (rs.get("metadata") or {}).get("annotations") or {}},
+                "spec": {"template": template_without_hash((rs.get("spec") or {}).get("template"))}}
+    diff = template_diff(comparable(old), comparable(new))
+    return dict(diff, from_revision=old_revision, to_revision=new_revision, lines=diff_lines(diff))
 
 
 def _generation(patched, read):

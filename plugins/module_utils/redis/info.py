@@ -76,14 +76,18 @@ def check_thresholds(node, summary, limits):
     return problems
 
 
-def read_node(label, conn, clock=time.monotonic):
-    """PING (timed) and INFO <section> for each section on one node: {ping_ms, sections, summary}."""
+def read_node(label, conn, clock=time.monotonic, all_sections=False):
+    """PING (timed) and INFO <section> for each section on one node: {ping_ms, sections, summary}.
+
+    ``all_sections``: one ``INFO all`` instead ("all: Return all sections (excluding module generated ones)",
+    https://redis.io/docs/latest/commands/info/), for the debug bundle.
+    """
     with translated_errors(node_target(conn, label), 'reading PING / INFO'):
         run_pipelined(conn, [('PING',)])  # warm the connection: the timed PING is one round trip
         started = clock()
         run_pipelined(conn, [('PING',)])
         ping_ms = round((clock() - started) * 1000.0, 3)
-        texts = run_pipelined(conn, [('INFO', name) for name in SECTIONS])
+        texts = run_pipelined(conn, [('INFO', 'all')] if all_sections else [('INFO', name) for name in SECTIONS])
     sections = {}
     for text in texts:
         sections.update(parse_info(text))

@@ -11,6 +11,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from functools import partial
+
 from ansible_collections.halobuzz.ops.plugins.module_utils.redis.client import RedisCheckError, connected
 from ansible_collections.halobuzz.ops.plugins.module_utils.redis.info import (
     THRESHOLDS, aggregate, check_thresholds, read_node, validate_limits)
@@ -25,7 +27,8 @@ def redis_info(params):
     try:
         validate_limits(limits)
         with connected(params) as target:
-            nodes = [read_node(label, conn) for label, conn in target.primaries()]
+            reader = partial(read_node, all_sections=True) if params.get('all_sections') else read_node
+            nodes = [reader(label, conn) for label, conn in target.primaries()]
     except RedisCheckError as error:
         raise RedisCheckError(str(error), problems=[])
     problems = []

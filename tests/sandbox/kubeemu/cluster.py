@@ -14,11 +14,13 @@ from . import errors
 from .defaults import apply_defaults, check_shapes, random_suffix, validate, validate_name
 from .errors import ApiError
 from .hpa_conversion import from_v1, to_v1
+from .netcheck import DEFAULT_NETWORK
 from .patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch, strip_nulls
 from .quantity import CPU, MEMORY, parse_quantity
 from .resources import BY_KEY, RESOURCES
 from .selectors import (SelectorError, fields_match, labels_match, parse_field_selector,
                         parse_label_selector)
+from .subresources import log_lines_problem
 from .timefmt import now_iso
 
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
@@ -45,7 +47,7 @@ DEFAULT_CONFIG = {"kubelet": {"ready_delay_seconds": 1.0, "broken_images": [], "
                               "grace_period_scale": 0.01, "node_pressure": []},
                   "controllers": {"lag_seconds": 0.1, "hpa_sync_period_seconds": 15.0,
                                   "hpa_downscale_stabilization_seconds": 300.0},
-                  "pod_logs": [], "metrics": []}
+                  "pod_logs": [], "metrics": [], "network": copy.deepcopy(DEFAULT_NETWORK)}
 MIN_GRACE_SECONDS = 0.1
 
 
@@ -95,6 +97,23 @@ def _kubelet_config(given):
     return kubelet
 
 
+def _network_config(given):
+    """The answers of the network check pod (netcheck.py): dns on/off, extra names, unreachable host:ports."""
+    net = copy.deepcopy(DEFAULT_NETWORK)
+    given = given or {}
+    if not isinstance(given, dict) or set(given) - set(net):
+        raise errors.bad_request("sandbox config network takes %s" % ", ".join(sorted(net)))
+    net.update(given)
+    if not isinstance(net["dns"], bool):
+        raise errors.bad_request("sandbox config network.dns must be true or false")
+    for key in ("resolves", "unreachable"):
+        if not isinstance(net[key] or [], list):
+            raise errors.bad_request("sandbox config network.%s must be a list of names or host:port" % key)
+        net[key] = [str(x) for x in net[key] or []]
+    net["run_seconds"] = _number("network", "run_seconds", net["run_seconds"], True)
+    return net
+
+
 def _controllers_config(given):
     ctl = copy.deepcopy(DEFAULT_CONFIG["controllers"])
     given = given or {}
@@ -134,6 +153,8 @@ class Cluster:
         self.rv = 0
         self.objects = {r.key: {} for r in RESOURCES}
         self.log = collections.deque(maxlen=5000)
+        # what the containers the kubelet stand-in "ran" printed (netcheck.py): (pod uid, container) -> lines
+        self.container_output = {}
         self.rng = random.Random()
         self.stopping = False
         self.config = copy.deepcopy(DEFAULT_CONFIG)
@@ -148,10 +169,10 @@ class Cluster:
 
     # ---- configuration and admin ----------------------------------------------------------------
     def set_config(self, config):
-        """Replace the kubelet / controllers / pod_logs / metrics settings given (others stay); 400 on bad input."""
+        """Replace the kubelet / controllers / pod_logs / metrics / network settings given (others stay); 400 on bad input."""
         if not isinstance(config, dict):
             raise errors.bad_request("the sandbox config must be a JSON object")
-        known = ("kubelet", "controllers", "pod_logs", "metrics", "objects")
+        known = ("kubelet", "controllers", "pod_logs", "metrics", "network", "objects")
         unknown = set(config) - set(known)
         if unknown:
             raise errors.bad_request("unknown sandbox config keys: %s (known: %s)"
@@ -161,7 +182,9 @@ class Cluster:
             new["kubelet"] = _kubelet_config(config["kubelet"])
         if "controllers" in config:
             new["controllers"] = _controllers_config(config["controllers"])
-        for key, fields in (("pod_logs", {"namespace", "selector", "container", "image", "lines"}),
+        if "network" in config:
+            new["network"] = _network_config(config["network"])
+        for key, fields in (("pod_logs", {"namespace", "selector", "container", "image", "lines", "previous"}),
                             ("metrics", {"namespace", "selector", "cpu", "cpu_total", "memory"})):
             if key not in config:
                 continue
@@ -172,6 +195,10 @@ class Cluster:
                 raise errors.bad_request("sandbox config %s must be a list of mappings with keys %s"
                                          % (key, ", ".join(sorted(fields))))
             new[key] = copy.deepcopy(entries)
+        for entry in new.get("pod_logs", []):
+            problem = log_lines_problem(entry.get("lines") or [])
+            if problem:
+                raise errors.bad_request("sandbox config pod_logs: %s" % problem)
         for entry in new.get("metrics", []):
             _check_quantities(entry)
         with self.lock:

@@ -14,6 +14,14 @@ from .timefmt import now_iso, parse_iso
 PODS, NODES = BY_KEY["pods"], BY_KEY["nodes"]
 
 
+class _LogOptionsKind:
+    """What errors.invalid needs to name PodLogOptions (core group, no resource of its own)."""
+    kind, group, plural = "PodLogOptions", "", "podlogoptions"
+
+
+LOG_OPTIONS = _LogOptionsKind()
+
+
 # ---- scale ---------------------------------------------------------------------------------------
 def scale_of(r, obj):
     meta = obj["metadata"]
@@ -88,8 +96,102 @@ def _int_param(query, key):
         raise errors.bad_request("invalid %s %r: must be an integer" % (key, value))
 
 
+def rfc3339nano(t):
+    """Go's time.RFC3339Nano, the kubelet's timestamps=true prefix (kuberuntime/logs/logs.go timeFormatOut):
+    nanoseconds with the trailing zeros trimmed (and no fraction at all on a whole second)."""
+    whole = int(t)
+    nanos = int(round((t - whole) * 1e9))
+    if nanos >= 1000000000:
+        whole, nanos = whole + 1, nanos - 1000000000
+    stamp = now_iso(whole)
+    if not nanos:
+        return stamp
+    return stamp[:-1] + ("." + ("%09d" % nanos).rstrip("0")) + "Z"
+
+
+def parse_age(value):
+    """A log line's age: seconds, or a duration such as 90s, 15m, 2h, 2d."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(value)
+        return float(value)
+    text = str(value).strip()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text and text[-1] in units:
+        number = float(text[:-1])
+        if number < 0:
+            raise ValueError(value)
+        return number * units[text[-1]]
+    return parse_age(float(text))
+
+
+def log_lines_problem(lines):
+    """Why a pod_logs entry's lines are not a list of strings or {line, age} mappings, or None."""
+    if not isinstance(lines, list):
+        return "lines must be a list"
+    for item in lines:
+        if isinstance(item, dict):
+            if set(item) - {"line", "age"} or not isinstance(item.get("line"), str):
+                return "a line is a string or a mapping {line: <text>, age: <90s|15m|2h|2d>}"
+            if "age" in item:
+                try:
+                    parse_age(item["age"])
+                except (TypeError, ValueError):
+                    return "invalid age %r (seconds, or a number with s, m, h or d)" % (item["age"],)
+    return None
+
+
+def _instance_lines(cluster, ns, pod, container, previous):
+    """The configured lines of one instance of a container: entries marked previous: true are the last
+    terminated instance's; without such an entry that instance logged what the current one logs."""
+    containers = pod["spec"].get("containers") or []
+    image = next((c.get("image") for c in containers if c["name"] == container), None)
+    current, before = [], []
+    for entry in cluster.config.get("pod_logs") or []:
+        if entry.get("namespace", ns) != ns:
+            continue
+        if entry.get("container") and entry["container"] != container:
+            continue
+        if entry.get("image") and entry["image"] != image:
+            continue
+        if not selector_matches({"matchLabels": entry.get("selector") or {}}, pod["metadata"].get("labels")):
+            continue
+        (before if entry.get("previous") else current).extend(entry.get("lines") or [])
+    return (before or current) if previous else current
+
+
+def _stamped(lines, started, now):
+    """(time, text) per line: a line with an age was written that long ago, the others as the instance
+    started, in order; the runtime's log is in time order (what CRI log files are)."""
+    out = []
+    for index, item in enumerate(lines):
+        if isinstance(item, dict):
+            text = item["line"]
+            when = now - parse_age(item["age"]) if "age" in item else started + index * 0.001
+        else:
+            text, when = str(item), started + index * 0.001
+        out.append((min(when, now), text))
+    out.sort(key=lambda pair: pair[0])
+    return out
+
+
 def pod_log(cluster, ns, name, query):
-    """The lines configured for the pod (sandbox config pod_logs), as text."""
+    """The log of one container as the kubelet answers it (pkg/kubelet/kubelet_pods.go
+    validateContainerLogStatus for which instance, or which 400; pkg/kubelet/kuberuntime/logs/logs.go
+    ReadLogs for tailLines first, then sinceSeconds per line by the line's own time, then timestamps)."""
+    previous = query.get("previous") in ("true", "1")
+    tail, since = _int_param(query, "tailLines"), _int_param(query, "sinceSeconds")
+    # registry/core/pod/rest/log.go: ValidatePodLogOptions before the pod is looked up -> 422 Invalid
+    causes = []
+    if tail is not None and tail < 0:
+        causes.append(("tailLines", "FieldValueInvalid",
+                       "Invalid value: %d: must be greater than or equal to 0" % tail))
+    if since is not None and since < 1:
+        causes.append(("sinceSeconds", "FieldValueInvalid", "Invalid value: %d: must be greater than 0" % since))
+    if causes:
+        raise errors.invalid(LOG_OPTIONS, name, causes)
     with cluster.lock:
         pod = cluster.find(PODS, ns, name)
         if pod is None:
@@ -108,36 +210,37 @@ def pod_log(cluster, ns, name, query):
         cstatus = next((cs for cs in (pod.get("status") or {}).get("containerStatuses") or []
                         if cs["name"] == container), None)
         state = (cstatus or {}).get("state") or {}
-        if cstatus is None or ("waiting" in state and not cstatus.get("restartCount")):
+        last = ((cstatus or {}).get("lastState") or {}).get("terminated") or {}
+        if previous:
+            if not last.get("containerID"):
+                raise errors.bad_request('previous terminated container "%s" in pod "%s" not found'
+                                         % (container, name))
+            started, from_previous = parse_iso(last.get("startedAt")) or time.time(), True
+        elif "running" in state or "terminated" in state:
+            started, from_previous = parse_iso(((state.get("running") or state.get("terminated") or {})
+                                                .get("startedAt"))) or time.time(), False
+        elif last.get("containerID"):
+            # waiting after a crash: the kubelet answers the last terminated instance
+            started, from_previous = parse_iso(last.get("startedAt")) or time.time(), True
+        else:
             reason = (state.get("waiting") or {}).get("reason", "ContainerCreating")
             if reason in ("ErrImagePull", "ImagePullBackOff"):   # kubelet_pods.go validateContainerLogStatus
                 reason = "trying and failing to pull image"
             raise errors.bad_request('container "%s" in pod "%s" is waiting to start: %s' % (container, name, reason))
-        started = parse_iso(((state.get("running") or {}).get("startedAt")) or
-                            ((cstatus.get("lastState") or {}).get("terminated") or {}).get("startedAt")) or time.time()
-        lines = []
-        for entry in cluster.config.get("pod_logs") or []:
-            if entry.get("namespace", ns) != ns:
-                continue
-            if entry.get("container") and entry["container"] != container:
-                continue
-            image = next(c.get("image") for c in pod["spec"]["containers"] if c["name"] == container) \
-                if container in containers else None
-            if entry.get("image") and entry["image"] != image:
-                continue
-            if not selector_matches({"matchLabels": entry.get("selector") or {}}, pod["metadata"].get("labels")):
-                continue
-            lines.extend(str(x) for x in entry.get("lines") or [])
-    since = _int_param(query, "sinceSeconds")
-    if since is not None and started < time.time() - since:
-        lines = []
-    tail = _int_param(query, "tailLines")
+        lines = list(_instance_lines(cluster, ns, pod, container, from_previous))
+        if not from_previous:
+            # a container the kubelet stand-in ran (the network check pod, netcheck.py) logs what it printed
+            lines = list(cluster.container_output.get((pod["metadata"]["uid"], container), [])) + lines
+    now = time.time()
+    stamped = _stamped(lines, started, now)
     if tail is not None:
-        lines = lines[-tail:] if tail > 0 else []
+        stamped = stamped[-tail:] if tail > 0 else []
+    if since is not None:
+        stamped = [(when, text) for when, text in stamped if when >= now - since]
     if query.get("timestamps") in ("true", "1"):
-        stamp = now_iso(started).replace("Z", ".000000000Z")
-        lines = ["%s %s" % (stamp, x) for x in lines]
-    text = "".join(x + "\n" for x in lines)
+        text = "".join("%s %s\n" % (rfc3339nano(when), line) for when, line in stamped)
+    else:
+        text = "".join(line + "\n" for _, line in stamped)
     limit = _int_param(query, "limitBytes")
     if limit is not None:
         text = text.encode()[:limit].decode(errors="ignore")

@@ -18,6 +18,7 @@ import math
 
 import pytest
 
+from kubeemu.netcheck import DEFAULT_NETWORK, run_checks
 from kubeemu_testlib import EMULATOR_CONFIG, IMAGES, deployment_manifest, emulator_only, wait_for
 
 DEPLOY = "/apis/apps/v1/namespaces/%s/deployments/%s"
@@ -292,3 +293,59 @@ def test_hpa_tolerance_and_ceiling_replica_calculator_go():
     assert run(3900)[:2] == (math.ceil(78 / 70 * 10), 78)   # 1.114: 12
     assert run(2450)[:2] == (7, 49)                          # 0.7: ceil(7.0)
     assert run(1260, 10)[:2] == (4, 25)                      # the issue's healthy example at 10 replicas
+
+
+# ---- the network check pod of the debug bundle (kubeemu/netcheck.py) ------------------------------------
+NETCHECK_SCRIPT = "\n".join([
+    "rc=0",
+    'check() { if "$@" >/dev/null 2>&1; then echo "OK $*"; else echo "FAIL $*"; rc=1; fi; }',
+    "check nslookup web.{ns}.svc.cluster.local",
+    "check nslookup web",
+    "check nc -z -w 3 10.0.0.5 27017",
+    "exit $rc"])
+
+
+@emulator_only
+@pytest.mark.parametrize("unreachable, phase, code", [([], "Succeeded", 0), (["10.0.0.5:27017"], "Failed", 1)])
+def test_network_check_pod_runs_to_completion_kubelet_pods_go_get_phase(kube, ns, unreachable, phase, code):
+    """restartPolicy Never: Pending -> Running -> Succeeded/Failed by exit code (kubelet_pods.go getPhase),
+    Ready False PodCompleted (status/generate.go); the log is what the fixed command set prints; a Service
+    name resolves through cluster DNS (kubernetes/dns docs/specification.md 2.3.1), a missing one does not."""
+    kube.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": ns},
+                "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
+    _config(kube, network={"unreachable": unreachable, "run_seconds": 0.3})
+    try:
+        script = NETCHECK_SCRIPT.replace("{ns}", ns)
+        kube.apply(_pod(ns, "netcheck", restartPolicy="Never",
+                        containers=[{"name": "check", "image": "nicolaka/netshoot:v0.13",
+                                     "command": ["sh", "-c", script]}]))
+        phases = set()
+
+        def finished():
+            pod = kube.get(POD % (ns, "netcheck"))
+            phases.add(pod["status"].get("phase"))
+            return pod if pod["status"].get("phase") in ("Succeeded", "Failed") else None
+        pod = wait_for(finished, interval=0.02, what="the check pod to finish")
+        assert pod["status"]["phase"] == phase and "Running" in phases
+        terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+        assert terminated["exitCode"] == code and terminated["reason"] == ("Completed" if code == 0 else "Error")
+        ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "False" and ready["reason"] == "PodCompleted"
+        log = kube.api.request("GET", POD % (ns, "netcheck") + "/log").text.splitlines()
+        assert log == ["OK nslookup web.%s.svc.cluster.local" % ns, "OK nslookup web",
+                       "%s nc -z -w 3 10.0.0.5 27017" % ("FAIL" if unreachable else "OK")]
+        assert kube.api.request("DELETE", POD % (ns, "netcheck")).status_code == 200
+        wait_for(lambda: kube.api.request("GET", POD % (ns, "netcheck")).status_code == 404,
+                 what="the finished pod to go at once (grace 0 for a Succeeded/Failed pod)")
+    finally:
+        _config(kube)
+
+
+def test_network_check_answers_cluster_dns_names_only_dns_specification_2_3_1():
+    services = {("shop", "web")}
+    net = dict(DEFAULT_NETWORK)
+    lines, code = run_checks([["nslookup", "web"], ["nslookup", "web.shop"], ["nslookup", "web.shop.svc"],
+                              ["nslookup", "nowhere.shop.svc.cluster.local"], ["nslookup", "web.other"]],
+                             "shop", services, net)
+    assert [line.split()[0] for line in lines] == ["OK", "OK", "OK", "FAIL", "FAIL"] and code == 1
+    assert run_checks([["nslookup", "web"]], "shop", services, dict(net, dns=False)) == (["FAIL nslookup web"], 1)

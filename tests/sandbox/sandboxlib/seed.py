@@ -68,8 +68,9 @@ def seed_kubernetes(kubeconfig: str, state: dict, settle_timeout: float = 20.0) 
     ns = kcfg["namespace"]
     api = KubeAPI(kubeconfig)
     config = {"kubelet": kcfg["kubelet"], "pod_logs": kcfg["pod_logs"], "metrics": kcfg["metrics"]}
-    if "controllers" in kcfg:
-        config["controllers"] = kcfg["controllers"]
+    for key in ("controllers", "network"):
+        if key in kcfg:
+            config[key] = kcfg[key]
     api.must("POST", "/_sandbox/reset")
     # The release history is replayed with pods Ready at once and no node under pressure; the
     # scenario's kubelet (its ready delay, its evictions) applies from the end of seeding on.

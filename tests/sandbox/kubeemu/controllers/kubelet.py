@@ -14,6 +14,13 @@ conditions and containerStatuses a real kubelet reports (kubernetes `pkg/kubelet
   `node_pressure` entry the node reports MemoryPressure/DiskPressure and the kubelet fails `evict` of its
   pods (largest usage above request first) with phase Failed, reason Evicted and a DisruptionTarget
   condition; the Failed pods stay until pod GC (terminated-pod-gc-threshold 12500);
+- a network check pod (restartPolicy Never, the fixed `sh -c` command set of `../netcheck.py`) runs to
+  completion: Pending (ContainerCreating), Running for `network.run_seconds`, then Succeeded (exit 0) or
+  Failed (exit 1) with the container `terminated` (reason Completed / Error, exitCode) and Ready False
+  reason PodCompleted (`pkg/kubelet/kubelet_pods.go` getPhase: with restartPolicy Never a pod whose
+  containers have all terminated is Succeeded when every exit code is 0, else Failed;
+  `pkg/kubelet/status/generate.go` GeneratePodReadyCondition: PodCompleted); its output is what
+  `pods/log` serves for it;
 - and the pod garbage collector's orphan pass (`pkg/controller/podgc/gc_controller.go`): a pod bound to a
   node that no longer exists is deleted (force, grace 0)."""
 
@@ -23,6 +30,8 @@ import zlib
 
 from ..cluster import MIN_GRACE_SECONDS
 from ..defaults import node_ip
+from ..netcheck import parse_script, run_checks
+from ..resources import BY_KEY
 from ..quantity import MEMORY, parse_quantity
 from ..subresources import pod_usage
 from ..timefmt import now_iso
@@ -75,7 +84,11 @@ class Kubelet(Controller):
             if not node or not pod_active(pod):
                 continue
             st = self.pods.setdefault(uid, {"bound": self.now, "restarts": 0, "next": None})
-            status = self.pod_status(pod, st, delay, broken, unpullable)
+            checks = parse_script(pod)
+            if checks is not None:
+                status = self.check_pod_status(pod, st, delay, checks)
+            else:
+                status = self.pod_status(pod, st, delay, broken, unpullable)
             if status != pod.get("status"):
                 new = copy.deepcopy(pod)
                 new["status"] = status
@@ -83,6 +96,9 @@ class Kubelet(Controller):
         for uid in list(self.pods):
             if uid not in live:
                 del self.pods[uid]
+        for key in list(c.container_output):
+            if key[0] not in live:
+                del c.container_output[key]
 
     def terminate(self, pod, scale):
         """The containers get the grace period (scaled) to stop; then the pod object goes."""
@@ -266,6 +282,37 @@ class Kubelet(Controller):
                  "started": False, "state": {"terminated": {"exitCode": 0, "reason": "Completed",
                                                             "startedAt": bound_iso, "finishedAt": bound_iso}}}
                 for ic in pod["spec"]["initContainers"]]
+        return status
+
+    def check_pod_status(self, pod, st, delay, checks):
+        """A network check pod: ContainerCreating, Running for network.run_seconds, then terminated."""
+        c = self.cluster
+        net = c.config["network"]
+        meta = pod["metadata"]
+        cc = pod["spec"]["containers"][0]
+        status = self.pod_status(pod, st, delay, set(), set())   # Pending/ContainerCreating, then Running
+        if st.get("started") is None:
+            return status
+        done_at = st["started"] + net["run_seconds"]
+        if self.now < done_at:
+            self.manager.wake_at(done_at)
+            return status
+        if "exit_code" not in st:
+            services = {(s["metadata"]["namespace"], s["metadata"]["name"]) for s in c.items(BY_KEY["services"])}
+            lines, st["exit_code"] = run_checks(checks, meta["namespace"], services, net)
+            st["finished"] = self.now
+            c.container_output[(meta["uid"], cc["name"])] = lines
+        code, stamp = st["exit_code"], now_iso(st["finished"])
+        cs = status["containerStatuses"][0]
+        cs.update(ready=False, started=False, state={"terminated": {
+            "exitCode": code, "reason": "Completed" if code == 0 else "Error",
+            "startedAt": now_iso(st["started"]), "finishedAt": stamp, "containerID": cs.get("containerID", "")}})
+        status["phase"] = "Succeeded" if code == 0 else "Failed"
+        for cond in status["conditions"]:
+            if cond["type"] in ("Ready", "ContainersReady"):
+                cond.update(status="False", reason="PodCompleted", message="", lastTransitionTime=stamp)
+            elif cond["type"] == "PodReadyToStartContainers":
+                cond.update(status="False", lastTransitionTime=stamp)
         return status
 
     @staticmethod
