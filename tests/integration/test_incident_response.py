@@ -45,7 +45,8 @@ def test_service_down_on_a_healthy_service_changes_nothing(scenario, run_playboo
     assert changed(result) == 0
     assert backend(apps).metadata.generation == before
     # issue 19: the closing Summary says so
-    assert '"Found: halobuzz/backend is up (healthz 200' in result.stdout and '"Next: nothing: all is well"' in result.stdout
+    assert '"Found: halobuzz/backend is up (healthz 200' in result.stdout
+    assert '"Next: nothing: all is well"' in result.stdout
 
 
 def test_service_down_during_a_bad_release_points_at_the_rollback(scenario, run_playbook, apps):
@@ -89,7 +90,8 @@ def test_ai_moderation_fallback_switches_once_and_alerts_once(scenario, run_play
                 if rs.metadata.annotations['deployment.kubernetes.io/revision'] == revision]
     cause = new_rs.metadata.annotations['kubernetes.io/change-cause']
     assert cause.startswith('halobuzz.ops ai_moderation_fallback.yml: AI_MODERATION true -> false (manual moderation) '
-                            'because the ai-engine is failing: 0/2 replicas available') and cause.endswith('(incident INC-19)')
+                            'because the ai-engine is failing: 0/2 replicas available'), cause
+    assert cause.endswith('(incident INC-19)'), cause
     messages = slack_messages(sandbox_env)[alerts_before:]
     assert len(messages) == 1 and 'AI moderation disabled - manual review required' in messages[0]
     assert sandbox_env['SLACK_WEBHOOK_URL'] not in first.stdout  # the webhook URL is a credential
