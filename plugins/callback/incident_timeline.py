@@ -17,8 +17,8 @@ description:
     C(no_log) hands it on with M(ansible.builtin.set_stats) (C(data.halobuzz_record)), which sets no play
     variable and which AWX also shows among the job's artifacts.
   - Results of tasks with C(no_log) are never written; only their status and the word C(censored) are.
-  - The extra vars C(incident_id) and C(severity) (issue 18; an AWX survey or the alert's labels fill them) are
-    stamped into every line of the record; C(incident_id) groups the runs of one incident for
+  - The extra vars (else the play's vars) C(incident_id) and C(severity) (issue 18; an AWX survey or the alert's
+    labels fill them) are stamped into every line of the record; C(incident_id) groups the runs of one incident for
     C(playbooks/incident_report.yml). A value that is not a valid id (1-64 letters, digits, C(.), C(_), C(-)) or
     severity (P0-P3) is not stamped, and the run warns so.
   - For the incident report a changed task also keeps its C(before) and C(after), a C(uri) task the HTTP status it
@@ -95,7 +95,7 @@ def _operator(extra_vars):
         return 'unknown'
 
 
-def _run_context(extra_vars):
+def _run_context(extra_vars, play_vars=None):
     cli_args = ansible_context.CLIARGS or {}
     context = {
         'user': _operator(extra_vars),
@@ -107,7 +107,9 @@ def _run_context(extra_vars):
         # Only the names: extra vars may carry secrets.
         'extra_var_names': sorted(str(name) for name in extra_vars),
     }
-    context.update(incident_stamp(extra_vars))
+    # Extra vars (the AWX survey, the alert, -e) first; a play's own vars (a wrapper playbook) otherwise.
+    context.update(incident_stamp(dict(play_vars or {}, **{k: v for k, v in extra_vars.items()
+                                                             if k in ('incident_id', 'severity')})))
     return context
 
 
@@ -160,12 +162,13 @@ class CallbackModule(CallbackBase):
         variable_manager = play.get_variable_manager()
         if variable_manager is not None:
             extra_vars = variable_manager.extra_vars or {}
+        play_vars = {k: v for k, v in (play.get_vars() or {}).items() if k in ('incident_id', 'severity')}
         records_dir = self.get_option('records_dir')
         problem = incident_problem(extra_vars.get('incident_id'), extra_vars.get('severity'))
         if problem:
             self._display.warning('incident_timeline: %s; this run record is not stamped with it.' % problem)
         try:
-            self._record = RunRecord.start(records_dir, self._playbook_file, _utc_now(), _run_context(extra_vars))
+            self._record = RunRecord.start(records_dir, self._playbook_file, _utc_now(), _run_context(extra_vars, play_vars))
         except OSError as exc:
             self._record_failed = True
             self._display.warning('incident_timeline: cannot write the run record to %s: %s' % (records_dir, exc))

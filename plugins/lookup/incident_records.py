@@ -20,11 +20,13 @@ options:
     description: The incident_id (1-64 letters, digits, C(.), C(_) or C(-)).
     required: true
   records_dir:
-    description: Read this folder instead of the one the callback is configured with.
-    type: path
+    description: Read this folder instead of the one the callback is configured with; empty means that one.
+    type: str
+    default: ''
   alert_started_at:
     description: When the alert started (RFC 3339 or epoch seconds); widens the chart window to include it.
     type: str
+    default: ''
   exclude_playbooks:
     description: Records of these playbooks are left out (the report's own runs).
     type: list
@@ -48,6 +50,8 @@ _raw:
   elements: dict
 """
 
+import os
+
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
@@ -68,14 +72,14 @@ class LookupModule(LookupBase):
         problem = incident_problem(incident_id=incident_id)
         if problem:
             raise AnsibleLookupError('incident_records: %s' % problem)
-        records_dir = self.get_option('records_dir') or configured_records_dir()
+        records_dir = os.path.abspath(os.path.expanduser(self.get_option('records_dir') or configured_records_dir()))
         runs = incident_runs(records_dir, incident_id, tuple(self.get_option('exclude_playbooks') or ()))
         if not runs:
             raise AnsibleLookupError('incident_records: no run record in %s carries incident_id %s (runs stamp it when '
                                      'launched with -e incident_id=...; HALOBUZZ_RECORDS_DIR names another folder)'
                                      % (records_dir, incident_id))
         try:
-            window = chart_window(runs, self.get_option('alert_started_at'))
+            window = chart_window(runs, self.get_option('alert_started_at') or None)
         except ReportError as exc:
             raise AnsibleLookupError('incident_records: %s' % exc)
         return [dict(window, records_dir=records_dir, runs=runs)]

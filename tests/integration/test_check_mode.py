@@ -13,6 +13,7 @@ A test that finds every playbook listed here also fails when a playbook is added
 from __future__ import annotations
 
 import json
+import shutil
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -210,6 +211,12 @@ def _memory_leak(_env, tmp_path):
 
 
 # (playbook, scenario, extra arguments or a function (env, tmp_path) -> them, a change to preview?)
+def _incident_report(_env, tmp_path):
+    # an incident's records (the unit tests' fixtures) where the run-record folder is: the report is previewed only
+    shutil.copytree(REPO / 'tests' / 'unit' / 'plugins' / 'plugin_utils' / 'fixtures', tmp_path / 'records')
+    return ['-e', 'incident_id=INC-42']
+
+
 CASES = [
     ('rollback', 'bad-release', [], True),
     ('db_rollback', 'healthy', _db_rollback_archive, True),
@@ -226,6 +233,7 @@ CASES = [
     ('ai_moderation_fallback', 'ai-moderation-down', [], True),
     ('memory_leak', 'memory-leak', _memory_leak, True),
     ('alerting', 'healthy', _alerting, True),
+    ('incident_report', 'healthy', _incident_report, True),
 ]
 
 
