@@ -108,8 +108,9 @@ def _run_context(extra_vars, play_vars=None):
         'extra_var_names': sorted(str(name) for name in extra_vars),
     }
     # Extra vars (the AWX survey, the alert, -e) first; a play's own vars (a wrapper playbook) otherwise.
-    context.update(incident_stamp(dict(play_vars or {}, **{k: v for k, v in extra_vars.items()
-                                                             if k in ('incident_id', 'severity')})))
+    given = dict(play_vars or {})
+    given.update((k, v) for k, v in extra_vars.items() if k in ('incident_id', 'severity'))
+    context.update(incident_stamp(given))
     return context
 
 

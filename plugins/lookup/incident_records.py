@@ -6,7 +6,8 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: incident_records
-author: HaloBuzz DevOps Team
+author:
+  - HaloBuzz DevOps Team (@halobuzz)
 version_added: 0.1.0
 short_description: The run records of one incident, and the chart window around them
 description:

@@ -299,8 +299,8 @@ def _cell(value):
 
 def _response_lines(response):
     target = response['target_s']
-    lines = ['- Severity: %s (target %s)' % (response['severity'] or 'not given',
-                                              _duration(target) if target is not None else 'none')]
+    target_text = _duration(target) if target is not None else 'none'
+    lines = ['- Severity: %s (target %s)' % (response['severity'] or 'not given', target_text)]
     if response['alert_started_at'] is None:
         lines.append('- Alert started: unknown (pass -e alert_started_at=... or find the alert in Alertmanager)')
     else:
@@ -394,14 +394,14 @@ def _data_uri(path):
 def render_html(report):
     """One self-contained page: styles inline, charts as data: URIs, no script, no external reference."""
     esc = html.escape
+    title = 'Post-incident report: %s' % esc(report['incident_id'])
+    response_items = ''.join('<li>%s</li>' % esc(line[2:]) for line in _response_lines(report['response']))
     parts = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-             '<title>Post-incident report: %s</title><style>%s</style></head><body>' % (esc(report['incident_id']),
-                                                                                       _STYLE),
+             '<title>%s</title><style>%s</style></head><body>' % (title, _STYLE),
              '<h1>Post-incident report: %s</h1>' % esc(report['incident_id']),
              '<p>Written by playbooks/incident_report.yml from %d run record(s). Times are UTC.</p>'
              % len(report['runs']),
-             '<h2>Response</h2><ul>%s</ul>' % ''.join('<li>%s</li>' % esc(line[2:])
-                                                     for line in _response_lines(report['response'])),
+             '<h2>Response</h2><ul>%s</ul>' % response_items,
              '<h2>Runs</h2>', _table(('started', 'finished', 'playbook', 'who', 'result', 'record'), [
                  (_clock(r['started']), _clock(r['finished']) if r['finished'] else '-',
                   r['playbook'] + (' (check mode)' if r['check_mode'] else ''), r['user'], r['result'], r['record'])
