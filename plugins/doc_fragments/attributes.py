@@ -84,3 +84,13 @@ attributes:
     membership:
       - halobuzz.ops.aws
 """
+
+    ACTION_GROUP_PROMETHEUS = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/halobuzz.ops.prometheus) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - halobuzz.ops.prometheus
+"""

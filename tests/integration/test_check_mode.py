@@ -233,6 +233,8 @@ CASES = [
     ('ai_moderation_fallback', 'ai-moderation-down', [], True),
     ('memory_leak', 'memory-leak', _memory_leak, True),
     ('alerting', 'healthy', _alerting, True),
+    # every run writes a new metrics-<UTC time>/ folder: --check says it would, and writes nothing
+    ('metrics_snapshot', 'healthy', [], True),
     ('incident_report', 'healthy', _incident_report, True),
 ]
 

@@ -14,7 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[3]
 PLUGINS = REPO / 'plugins'
 PREFIX = 'ansible_collections.halobuzz.ops.'
-SYSTEMS = {'k8s', 'mongodb', 'redis', 'vault', 'aws'}
+SYSTEMS = {'k8s', 'mongodb', 'redis', 'vault', 'aws', 'prometheus'}
 
 
 def module_name(path):
