@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.halobuzz.ops.plugins.plugin_utils.incident_report import (
@@ -15,11 +17,17 @@ from ansible_collections.halobuzz.ops.plugins.plugin_utils.incident_report impor
 )
 
 
-def incident_report(records, incident_id, severity=None, alert_started_at=None, charts=None, metrics=None):
-    """{markdown, html, ticked, open, changes, runs} for the incident's records (the incident_records lookup)."""
+def incident_report(records, incident_id, severity=None, alert_started_at=None, charts=None, metrics=None,
+                    charts_dir=None):
+    """{markdown, html, ticked, open, changes, runs} for the incident's records (the incident_records lookup).
+
+    `charts` are prometheus_snapshot's ({name, path}) or its metrics.json's ({name, file} inside charts_dir).
+    """
     if not isinstance(records, dict) or not isinstance(records.get('runs'), list):
         raise AnsibleFilterError("incident_report: the input is query('halobuzz.ops.incident_records', "
                                  "incident_id) | first")
+    charts = [{'name': chart.get('name'), 'path': chart.get('path') or os.path.join(charts_dir or '', chart['file'])}
+              for chart in charts or []]
     try:
         report = build_report(records['runs'], incident_id, severity or None, alert_started_at or None,
                               charts=charts or [], metrics=metrics or [])

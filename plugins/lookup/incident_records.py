@@ -44,9 +44,9 @@ EXAMPLES = r"""
 RETURN = r"""
 _raw:
   description:
-    - C(records_dir) (absolute), C(runs) (each C({path, run, entries, stats}) as recorded), C(window)
-      (C({start, end}) in RFC 3339, the runs with 10 minutes either side) and C(markers) (C({at, label}), one per
-      run, for M(halobuzz.ops.prometheus_snapshot)).
+    - C(records_dir) (absolute), C(runs) (each C({path, run, entries, stats}) as recorded), C(start) and C(end)
+      (RFC 3339: the runs, and the alert start when given, with 10 minutes either side), C(name) (the end as
+      C(20260126T032505Z)) and C(markers) (C({at, label}), one per run, for M(halobuzz.ops.prometheus_snapshot)).
   type: list
   elements: dict
 """

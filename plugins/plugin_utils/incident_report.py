@@ -287,10 +287,10 @@ def build_report(runs, incident_id, severity=None, alert_started_at=None, charts
 
 
 def chart_window(runs, alert_started_at=None):
-    """{start, end, markers} for the charts: the incident's runs with a margin, each run's start marked."""
+    """{start, end, name (end as 20260126T032505Z), markers} for the charts: the incident's runs with a margin, each run's start marked."""
     report = build_report(runs, 'window', alert_started_at=alert_started_at)
     return {'start': report['window']['start'].isoformat(), 'end': report['window']['end'].isoformat(),
-            'markers': report['markers']}
+            'name': report['window']['end'].strftime('%Y%m%dT%H%M%SZ'), 'markers': report['markers']}
 
 
 def _cell(value):

@@ -49,7 +49,8 @@ def test_report_of_one_incident_across_runs(run_playbook, sandbox_env, scenario,
                                .read_text().splitlines()[0])["time"]
     result = run_playbook("incident_report.yml", "-e", f"incident_id={INCIDENT}",
                           "-e", f"alert_started_at={alert_started}", env=env)
-    assert result.recap["localhost"]["changed"] == 2
+    charts = (REPO / "plugins" / "modules" / "prometheus_snapshot.py").is_file()
+    assert result.recap["localhost"]["changed"] == 2 + charts  # the .md, the .html (and the window's charts)
     markdown = (records / f"incident-{INCIDENT}.md").read_text()
     page = (records / f"incident-{INCIDENT}.html").read_text()
     for path in (records / f"incident-{INCIDENT}.md", records / f"incident-{INCIDENT}.html"):
@@ -76,6 +77,9 @@ def test_report_of_one_incident_across_runs(run_playbook, sandbox_env, scenario,
     assert [url for url in parser.urls if not url.startswith("data:")] == []
     assert "@import" not in page and "<script" not in page.lower() and "url(" not in page
     assert "Service restored and verified" in page
+    if charts:  # the charts of the window, inlined
+        assert [url for url in parser.urls if url.startswith("data:image/png;base64,")], page[:2000]
+        assert re.search(r"^!\[\w+\]\(incident-%s-charts-\d{8}T\d{6}Z/\w+\.png\)$" % INCIDENT, markdown, re.M)
 
     # the same records: the same report (changed=0)
     again = run_playbook("incident_report.yml", "-e", f"incident_id={INCIDENT}",

@@ -198,7 +198,8 @@ def test_bad_input_names_it(kwargs, message):
 
 def test_chart_window_and_markers():
     window = chart_window(runs(), '2026-01-26T02:50:00Z')
-    assert (window['start'], window['end']) == ('2026-01-26T02:40:00+00:00', '2026-01-26T03:25:05+00:00')
+    assert (window['start'], window['end'], window['name']) == (
+        '2026-01-26T02:40:00+00:00', '2026-01-26T03:25:05+00:00', '20260126T032505Z')
     assert [m['label'] for m in window['markers']] == ['03:05 UTC high_error_rate.yml', '03:11 UTC rollback.yml',
                                                        '03:15 UTC metrics_snapshot.yml']
 
