@@ -45,7 +45,7 @@ RETURN = r"""
 _raw:
   description:
     - C(records_dir) (absolute), C(runs) (each C({path, run, entries, stats}) as recorded), C(start) and C(end)
-      (RFC 3339: the runs, and the alert start when given, with 10 minutes either side), C(name) (the end as
+      (RFC 3339; the runs, and the alert start when given, with 10 minutes either side), C(name) (the end as
       C(20260126T032505Z)) and C(markers) (C({at, label}), one per run, for M(halobuzz.ops.prometheus_snapshot)).
   type: list
   elements: dict
