@@ -17,6 +17,12 @@ description:
     C(no_log) hands it on with M(ansible.builtin.set_stats) (C(data.halobuzz_record)), which sets no play
     variable and which AWX also shows among the job's artifacts.
   - Results of tasks with C(no_log) are never written; only their status and the word C(censored) are.
+  - The extra vars (else the play's vars) C(incident_id) and C(severity) (issue 18; an AWX survey or the alert's
+    labels fill them) are stamped into every line of the record; C(incident_id) groups the runs of one incident for
+    C(playbooks/incident_report.yml). A value that is not a valid id (1-64 letters, digits, C(.), C(_), C(-)) or
+    severity (P0-P3) is not stamped, and the run warns so.
+  - For the incident report a changed task also keeps its C(before) and C(after), a C(uri) task the HTTP status it
+    got, and a C(debug) task the lines of its message (the closing summary).
   - Enable it with C(callbacks_enabled = halobuzz.ops.incident_timeline) in C(ansible.cfg) or
     C(ANSIBLE_CALLBACKS_ENABLED=halobuzz.ops.incident_timeline); in AWX set that variable in the job template's
     environment (or ship this collection's C(ansible.cfg) in the project) and point O(records_dir) at persistent
@@ -53,6 +59,7 @@ options:
 
 import datetime
 import getpass
+import json
 import os
 import time
 
@@ -61,8 +68,13 @@ from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.halobuzz.ops.plugins.plugin_utils.run_record import (
     RunRecord,
+    incident_problem,
+    incident_stamp,
     summarize_result,
 )
+
+_EVIDENCE_MAX_CHARS = 500
+_EVIDENCE_MAX_LINES = 20
 
 
 def _utc_now():
@@ -83,9 +95,9 @@ def _operator(extra_vars):
         return 'unknown'
 
 
-def _run_context(extra_vars):
+def _run_context(extra_vars, play_vars=None):
     cli_args = ansible_context.CLIARGS or {}
-    return {
+    context = {
         'user': _operator(extra_vars),
         'pid': os.getpid(),
         'check_mode': bool(cli_args.get('check', False)),
@@ -95,6 +107,34 @@ def _run_context(extra_vars):
         # Only the names: extra vars may carry secrets.
         'extra_var_names': sorted(str(name) for name in extra_vars),
     }
+    # Extra vars (the AWX survey, the alert, -e) first; a play's own vars (a wrapper playbook) otherwise.
+    given = dict(play_vars or {})
+    given.update((k, v) for k, v in extra_vars.items() if k in ('incident_id', 'severity'))
+    context.update(incident_stamp(given))
+    return context
+
+
+def _compact(value):
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    text = ' '.join(text.split())
+    return text if len(text) <= _EVIDENCE_MAX_CHARS else text[:_EVIDENCE_MAX_CHARS - 3] + '...'
+
+
+def _evidence(action, status, result):
+    """What the incident report needs beyond the summary: before/after of a change, the HTTP status of a uri
+    task, the lines of a debug message (the closing summary). Never called for a censored result."""
+    evidence = {}
+    if status == 'changed':
+        for key in ('before', 'after'):
+            if result.get(key) not in (None, '', [], {}):
+                evidence[key] = _compact(result[key])
+    short = action.rsplit('.', 1)[-1]
+    if short == 'uri' and isinstance(result.get('status'), int):
+        evidence['http_status'] = result['status']
+    if short == 'debug' and isinstance(result.get('msg'), (list, str)):
+        lines = result['msg'] if isinstance(result['msg'], list) else [result['msg']]
+        evidence['lines'] = [_compact(line) for line in lines[:_EVIDENCE_MAX_LINES]]
+    return evidence
 
 
 class CallbackModule(CallbackBase):
@@ -123,9 +163,13 @@ class CallbackModule(CallbackBase):
         variable_manager = play.get_variable_manager()
         if variable_manager is not None:
             extra_vars = variable_manager.extra_vars or {}
+        play_vars = {k: v for k, v in (play.get_vars() or {}).items() if k in ('incident_id', 'severity')}
         records_dir = self.get_option('records_dir')
+        problem = incident_problem(extra_vars.get('incident_id'), extra_vars.get('severity'))
+        if problem:
+            self._display.warning('incident_timeline: %s; this run record is not stamped with it.' % problem)
         try:
-            self._record = RunRecord.start(records_dir, self._playbook_file, _utc_now(), _run_context(extra_vars))
+            self._record = RunRecord.start(records_dir, self._playbook_file, _utc_now(), _run_context(extra_vars, play_vars))
         except OSError as exc:
             self._record_failed = True
             self._display.warning('incident_timeline: cannot write the run record to %s: %s' % (records_dir, exc))
@@ -157,6 +201,8 @@ class CallbackModule(CallbackBase):
         item = result._result.get('_ansible_item_label', result._result.get('item'))
         if item is not None and not censored:
             entry['item'] = str(item)[:200]
+        if not censored:
+            entry.update(_evidence(task.action or '', status, result._result))
         self._record.write(entry)
         if not censored:
             extra = result._result.get('halobuzz_record')

@@ -21,11 +21,46 @@ FILE_MODE = 0o600
 _SUMMARY_KEYS = ('msg', 'summary', 'diff_summary', 'before', 'after', 'revision', 'rc')
 _UNSAFE_NAME = re.compile(r'[^A-Za-z0-9_.-]+')
 
+# Issue 18: every playbook takes incident_id and severity (AWX survey, the alert's labels); the run record
+# stamps them into every line, and incident_id groups the runs of one incident. The id names files
+# (incident-<id>.md), hence the strict alphabet; an Alertmanager fingerprint (16 hex digits) or a
+# PagerDuty dedup_key fits it.
+INCIDENT_ID_PATTERN = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
+SEVERITIES = ('P0', 'P1', 'P2', 'P3')
+# The runbook's "Alert Response Times" (OPERATIONS_RUNBOOK.md), in seconds.
+RESPONSE_TARGETS = {'P0': 5 * 60, 'P1': 15 * 60, 'P2': 60 * 60, 'P3': 4 * 60 * 60}
+RECORD_SUFFIX = '.jsonl'
+
 
 def record_basename(playbook_file, started_at):
     """`20260126T031500Z-rollback` for playbooks/rollback.yml started at that UTC time."""
     name = os.path.splitext(os.path.basename(playbook_file or 'adhoc'))[0] or 'adhoc'
     return '%s-%s' % (started_at.strftime('%Y%m%dT%H%M%SZ'), _UNSAFE_NAME.sub('_', name))
+
+
+def incident_problem(incident_id=None, severity=None):
+    """'' when incident_id and severity are absent or valid, else a message naming the bad input (not echoing it)."""
+    problems = []
+    if incident_id not in (None, ''):
+        if not isinstance(incident_id, str) or not INCIDENT_ID_PATTERN.match(incident_id):
+            problems.append('incident_id must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or '
+                            'digit (an Alertmanager fingerprint or a PagerDuty dedup_key fits)')
+    if severity not in (None, ''):
+        if severity not in SEVERITIES:
+            problems.append('severity must be one of %s' % ', '.join(SEVERITIES))
+    return '; '.join(problems)
+
+
+def incident_stamp(variables):
+    """The {incident_id, severity} a run record stamps, from the extra vars; only valid, non-empty values."""
+    stamp = {}
+    incident_id = variables.get('incident_id')
+    severity = variables.get('severity')
+    if incident_id not in (None, '') and not incident_problem(incident_id=incident_id):
+        stamp['incident_id'] = incident_id
+    if severity not in (None, '') and not incident_problem(severity=severity):
+        stamp['severity'] = severity
+    return stamp
 
 
 def summarize_result(result, max_chars=300):
@@ -91,6 +126,8 @@ class RunRecord:
         self.started_at = started_at
         self.context = context
         self.entries = []
+        # incident_id and severity go into every line, so any line (grep, a log shipper) says its incident.
+        self.stamp = {key: context[key] for key in ('incident_id', 'severity') if context.get(key)}
 
     @classmethod
     def start(cls, records_dir, playbook_file, started_at, context):
@@ -104,6 +141,8 @@ class RunRecord:
         return record
 
     def write(self, entry, keep=True):
+        if self.stamp:
+            entry = dict(entry, **self.stamp)
         with open_private(self.jsonl_path, 'a') as handle:
             handle.write(json.dumps(entry, sort_keys=True, default=str) + '\n')
         if keep:
@@ -125,6 +164,8 @@ class RunRecord:
             '- Finished: %s (%.1f s)' % (finished_at.isoformat(), duration),
             '- Result: **%s**' % ('FAILED' if failed else 'succeeded'),
             '- Operator: %s' % (self.context.get('user') or 'unknown'),
+            '- Incident: %s' % (self.stamp.get('incident_id') or '(none)'),
+            '- Severity: %s' % (self.stamp.get('severity') or '(none)'),
             '- Check mode: %s' % ('yes' if self.context.get('check_mode') else 'no'),
             '',
             '## Timeline',
@@ -150,3 +191,54 @@ class RunRecord:
             columns = (counts.get(key, 0) for key in ('ok', 'changed', 'failures', 'skipped', 'unreachable'))
             lines.append('| %s | %d | %d | %d | %d | %d |' % ((host,) + tuple(columns)))
         return '\n'.join(lines) + '\n'
+
+
+def read_run(path):
+    """One run record (a .jsonl file) as {path, run, entries, stats}; a torn or foreign line is skipped."""
+    run, stats, entries = {}, {}, []
+    with open(path, encoding='utf-8') as handle:
+        for line in handle:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(entry, dict):
+                continue
+            kind = entry.get('type')
+            if kind == 'run' and not run:
+                run = entry
+            elif kind == 'stats':
+                stats = entry
+            elif kind in ('task', 'record'):
+                entries.append(entry)
+    return {'path': path, 'run': run, 'entries': entries, 'stats': stats}
+
+
+def incident_runs(records_dir, incident_id, exclude_playbooks=()):
+    """Every run record in records_dir stamped with incident_id, oldest first (the one reader of records)."""
+    records_dir = os.path.abspath(os.path.expanduser(records_dir))
+    if not os.path.isdir(records_dir):
+        return []
+    runs = []
+    for name in sorted(os.listdir(records_dir)):
+        path = os.path.join(records_dir, name)
+        if not name.endswith(RECORD_SUFFIX) or os.path.islink(path) or not os.path.isfile(path):
+            continue
+        run = read_run(path)
+        if run['run'].get('incident_id') != incident_id or run['run'].get('playbook') in exclude_playbooks:
+            continue
+        runs.append(run)
+    runs.sort(key=lambda item: (str(item['run'].get('time', '')), item['path']))
+    return runs
+
+
+def configured_records_dir():
+    """Where the incident_timeline callback writes records, as it resolves it (HALOBUZZ_RECORDS_DIR, ansible.cfg's
+    [callback_incident_timeline] records_dir, else records/): one answer for writers and readers."""
+    from ansible.plugins.loader import callback_loader  # controller only; imported late for the unit tests
+
+    plugin = callback_loader.get('halobuzz.ops.incident_timeline')
+    if plugin is None:
+        return os.path.abspath(os.environ.get('HALOBUZZ_RECORDS_DIR') or 'records')
+    plugin.set_options()
+    return os.path.abspath(os.path.expanduser(plugin.get_option('records_dir')))

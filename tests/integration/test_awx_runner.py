@@ -270,7 +270,10 @@ GROUPS = {
     'stream-latency': [Job('cache_purge'), Job('stream_latency', _stream_latency)],
     'db-corruption': [Job('db_connection_lost')],
     'payment-failures': [Job('payment_failures')],
-    'high-error-rate': [Job('high_error_rate'), Job('metrics_snapshot')],
+    # issue 18: a survey's incident_id and severity stamp the runs; the report of that incident reads them
+    'high-error-rate': [Job('high_error_rate', lambda env, tmp: ({'incident_id': 'INC-awx-1', 'severity': 'P1'}, {})),
+                        Job('metrics_snapshot', lambda env, tmp: ({'incident_id': 'INC-awx-1'}, {})),
+                        Job('incident_report', lambda env, tmp: ({'incident_id': 'INC-awx-1'}, {}))],
     'ai-moderation-down': [Job('ai_moderation_fallback')],
     'memory-leak': [Job('memory_leak', _memory_leak)],
 }

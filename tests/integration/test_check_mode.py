@@ -13,6 +13,7 @@ A test that finds every playbook listed here also fails when a playbook is added
 from __future__ import annotations
 
 import json
+import shutil
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -214,6 +215,12 @@ def _debug_bundle(_env, tmp_path):
     return ['-e', 'debug_bundle_dir=%s' % (tmp_path / 'out' / 'bundles')]
 
 
+def _incident_report(_env, tmp_path):
+    # an incident's records (the unit tests' fixtures) where the run-record folder is: the report is previewed only
+    shutil.copytree(REPO / 'tests' / 'unit' / 'plugins' / 'plugin_utils' / 'fixtures', tmp_path / 'records')
+    return ['-e', 'incident_id=INC-42']
+
+
 # (playbook, scenario, extra arguments or a function (env, tmp_path) -> them, a change to preview?)
 CASES = [
     ('rollback', 'bad-release', [], True),
@@ -236,6 +243,7 @@ CASES = [
     ('metrics_snapshot', 'healthy', [], True),
     # gathers only; the network check pod and the bundle are what --check leaves out (changed=0 either way)
     ('debug_bundle', 'healthy', _debug_bundle, False),
+    ('incident_report', 'healthy', _incident_report, True),
 ]
 
 
