@@ -33,6 +33,7 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import (
     pods_ready_problem,
     replica_counts,
     restart_patch,
+    revision_diff,
     revision_of,
     rollback_record,
     rollout_status,
@@ -239,11 +240,15 @@ class RolloutService:
         patch = undo_patch(deployment, target)
         template = [op["value"] for op in patch if op["path"] == "/spec/template"][0]
         after = {"revision": max(entry["revision"] for entry in entries) + 1, "images": images_of(template)}
-        result.update(changed=True, patch=patch, after=after)
+        # What the undo changes besides images (issue 19): env (Secrets by name only), resources, change-cause.
+        changes = revision_diff(deployment, target)
+        result.update(changed=True, patch=patch, template_diff=changes,
+                      before=_with_changes(before, changes, "before"), after=_with_changes(after, changes, "after"))
+        what = ("%s/%s from revision %s to revision %s (%s)"
+                % (self.namespace, self.name, before["revision"], result["restored_revision"], result["replicaset"]))
+        detail = "; ".join(changes["lines"])
         if check_mode:
-            result["msg"] = ("would roll back %s/%s from revision %s to revision %s (%s)"
-                             % (self.namespace, self.name, before["revision"],
-                                result["restored_revision"], result["replicaset"]))
+            result["msg"] = "would roll back %s%s" % (what, ": " + detail if detail else "")
             return result
         started = self.clock()
         try:
@@ -260,9 +265,7 @@ class RolloutService:
             raise RolloutError("Kubernetes API call failed while restoring revision %s into Deployment %s/%s "
                                "(PATCH %s): %s" % (result["restored_revision"], self.namespace, self.name,
                                                    self._deployment_path, error))
-        result["msg"] = ("rolled back %s/%s from revision %s to revision %s (%s)"
-                         % (self.namespace, self.name, before["revision"],
-                            result["restored_revision"], result["replicaset"]))
+        result["msg"] = "rolled back %s%s" % (what, ": " + detail if detail else "")
         return self._finish(result, wait, timeout, interval, (_generation(patched, deployment), started))
 
     def restart(self, now, check_mode=False, wait=True, timeout=300, interval=1):
@@ -287,6 +290,17 @@ class RolloutService:
             result["after"] = dict(result["after"], **summary(deployment))
             result["rollout"] = dict(replica_counts(deployment), complete=True, message=message)
         return result
+
+
+def _with_changes(state, changes, side):
+    """``state`` ({revision, images}) plus the env, resources and change-cause that differ, on ``side``."""
+    state = dict(state)
+    for kind in ("env", "resources"):
+        if changes[kind]:
+            state[kind] = dict((name, change[side]) for name, change in changes[kind].items())
+    if changes["change_cause"]:
+        state["change_cause"] = changes["change_cause"][side]
+    return state
 
 
 def _generation(patched, read):
