@@ -82,7 +82,7 @@ def test_rollback_to_previous_is_verified_and_never_flips_back(sandbox_env, scen
     assert annotations["halobuzz.com/rolled-back-from-revision"] == "3"
     assert healthz_status(sandbox_env) == 200
     summary = summary_lines(first.stdout)
-    assert "revision 3 -> 4 (restored revision 2" in summary
+    assert "Did: roll back halobuzz/backend to revision 2 (ReplicaSet" in summary and "revision (3 -> 4)" in summary
     assert "%s -> %s" % (IMAGE % "v1.5.1", IMAGE % "v1.5.0") in summary
     assert "returned 200" in summary and "duration" in summary
 
@@ -99,7 +99,7 @@ def test_rollback_of_an_image_pull_failure_with_controller_lag(sandbox_env, scen
     scenario("bad-release-image-pull")
     assert deployment_state(sandbox_env)[:2] == (3, IMAGE % "v1.5.1")
     preview = run_playbook("playbooks/rollback.yml", "--check", "--diff")
-    assert "would roll back halobuzz/backend from revision 3 to revision 2" in preview.stdout
+    assert "Would do: roll back halobuzz/backend to revision 2" in summary_lines(preview.stdout)
     assert deployment_state(sandbox_env)[:2] == (3, IMAGE % "v1.5.1")
 
     first = run_playbook("playbooks/rollback.yml")
@@ -146,7 +146,8 @@ def test_check_diff_shows_images_and_changes_nothing(sandbox_env, scenario, run_
     result = run_playbook("playbooks/rollback.yml", "--check", "--diff", "-e", "to_revision=2")
     assert '-        "backend": "%s"' % (IMAGE % "v1.5.1") in result.stdout
     assert '+        "backend": "%s"' % (IMAGE % "v1.5.0") in result.stdout
-    assert "would roll back halobuzz/backend from revision 3 to revision 2" in result.stdout
+    assert "Would do: roll back halobuzz/backend to revision 2" in summary_lines(result.stdout)
+    assert "image backend: %s -> %s" % (IMAGE % "v1.5.1", IMAGE % "v1.5.0") in summary_lines(result.stdout)
     assert deployment_state(sandbox_env) == before
     assert healthz_status(sandbox_env) != 200
 
