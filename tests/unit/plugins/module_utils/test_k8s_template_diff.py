@@ -76,8 +76,8 @@ SECRET_REF = {"valueFrom": {"secretKeyRef": {"name": "backend-secrets", "key": "
     pytest.param(tpl(env_from=[{"secretRef": {"name": "old-secrets"}}]),
                  tpl(env_from=[{"secretRef": {"name": "new-secrets"}}]),
                  dict(EMPTY, env={"backend": {
-                     "before": {"envFrom secret new-secrets": None, "envFrom secret old-secrets": "envFrom secret "
-                                                                                                 "old-secrets"},
+                     "before": {"envFrom secret new-secrets": None,
+                                "envFrom secret old-secrets": "envFrom secret old-secrets"},
                      "after": {"envFrom secret new-secrets": "envFrom secret new-secrets",
                                "envFrom secret old-secrets": None}}}), id="env-from-by-name"),
     pytest.param(tpl(env=[{"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]),
