@@ -198,7 +198,9 @@ def test_wait_timeout_reports_ready_replicas_and_pod_reasons(sandbox_env, scenar
     scenario("bad-release")
     rc, result = run_module(sandbox_env, "k8s_rollout", name=NAME, namespace=NS, to_revision=2)
     assert rc == 0 and result["changed"] is True and result["rollout"]["complete"] is True
-    assert result["after"] == {"revision": 4, "images": {"backend": IMAGE % "v1.5.0"}}
+    # after also carries what else differs (issue 19, template_diff): here the change-cause of the release
+    assert result["after"] == {"revision": 4, "images": {"backend": IMAGE % "v1.5.0"},
+                               "change_cause": "release v1.5.0: Khalti wallet payments"}
     # Back to the broken release on purpose: the wait must time out and say why.
     rc, result = run_module(sandbox_env, "k8s_rollout", name=NAME, namespace=NS, to_revision=3,
                             wait_timeout=4)
