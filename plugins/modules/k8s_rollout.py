@@ -89,7 +89,11 @@ attributes:
     details: Reads the Deployment and its ReplicaSets, decides, and reports what would be patched; sends nothing.
   diff_mode:
     support: full
-    details: Before and after are the Deployment's revision and images per container (and restartedAt for a restart).
+    details:
+      - Before and after are the Deployment's revision and images per container (and restartedAt for a restart).
+      - For an undo they also carry what else the restored template changes - env variables (a Secret by
+        name and key only, never a value; a plain value whose name looks like a credential is hidden), resources
+        and the change-cause - only where they differ.
 requirements:
   - kubernetes >= 24.2.0
   - PyYAML >= 3.11
@@ -184,6 +188,37 @@ replicas:
   returned: when action is undo
   type: dict
   sample: {desired: 3, updated: 3, ready: 0, available: 0, total: 3}
+template_diff:
+  description:
+    - What the undo changes in the Deployment's pod template, per container - images, env (a variable from a
+      Secret as C(secret <name>/<key>), never its value), resources - and the change-cause (before and after).
+    - Each kind is empty when nothing of it differs; RV(template_diff.lines) says each difference in one line.
+  returned: when action is undo and changed
+  type: dict
+  contains:
+    images:
+      description: "{container: {before, after}} for each container whose image differs."
+      type: dict
+    env:
+      description: "{container: {before: {VAR: value}, after: {VAR: value}}}, only the variables that differ (null: unset)."
+      type: dict
+    resources:
+      description: "{container: {before: {requests, limits}, after: {requests, limits}}}."
+      type: dict
+    change_cause:
+      description: "{before, after} of the kubernetes.io/change-cause annotation when it differs, else empty."
+      type: dict
+    lines:
+      description: One short line per difference.
+      type: list
+      elements: str
+  sample:
+    images: {}
+    env: {backend: {before: {AI_MODERATION: "false"}, after: {AI_MODERATION: "true"}}}
+    resources: {}
+    change_cause: {before: "ai_moderation_fallback: AI_MODERATION=false", after: "release v1.5.1"}
+    lines: ["env backend AI_MODERATION: false -> true",
+            "change-cause: ai_moderation_fallback: AI_MODERATION=false -> release v1.5.1"]
 patch:
   description: The patch sent to the Deployment (or that would be sent, in check mode).
   returned: changed

@@ -138,10 +138,11 @@ def test_payment_failures_triage_reports_without_changing_anything(scenario, run
     scenario('payment-failures')
     result = run_playbook('payment_failures.yml')
     assert changed(result) == 0
-    assert 'payment failures confirmed' in result.stdout and '82.0 %' in result.stdout
-    assert "'stripe'" in result.stdout or '"stripe"' in result.stdout
+    # The closing summary, verdict first (issue 19): Found / Did / Next.
+    assert 'Found: payment failures confirmed: success ratio 82.0 %' in result.stdout
+    assert 'providers stripe degraded, khalti up' in result.stdout and 'Next: wait for stripe to recover' in result.stdout
     assert 'card_processing_error' in result.stdout
-    assert '225 keys' in result.stdout  # 160 succeeded + 40 failed + 25 pending idempotency keys
+    assert '225 idempotency keys' in result.stdout  # 160 succeeded + 40 failed + 25 pending idempotency keys
 
 
 def test_db_connection_lost_reconnects_once(scenario, run_playbook, apps):

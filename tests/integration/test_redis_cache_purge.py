@@ -117,7 +117,12 @@ def test_cache_purge_on_the_sandbox_world(sandbox_env, scenario, run_playbook):
         after = snapshot(client, '')
         assert not [k for k in after if k.startswith('stream:cache:')]
         assert dict((k, v) for k, v in after.items() if k.startswith(durable)) == kept
-        assert run_playbook('cache_purge.yml').recap['localhost']['changed'] == 0
+        # the closing summary (issue 19): the purge with before -> after, then a second run that says all is well
+        assert 'Did: delete %d keys matching stream:cache:* (SCAN + UNLINK), keys (%d -> 0)' % (
+            len(stream), len(stream)) in done.stdout
+        again = run_playbook('cache_purge.yml')
+        assert again.recap['localhost']['changed'] == 0
+        assert '"Did: nothing",' in again.stdout and '"Next: nothing: all is well"' in again.stdout
     finally:
         scenario('healthy')  # put the world back for the tests that follow
 

@@ -82,7 +82,7 @@ def test_rollback_to_previous_is_verified_and_never_flips_back(sandbox_env, scen
     assert annotations["halobuzz.com/rolled-back-from-revision"] == "3"
     assert healthz_status(sandbox_env) == 200
     summary = summary_lines(first.stdout)
-    assert "revision 3 -> 4 (restored revision 2" in summary
+    assert "Did: roll back halobuzz/backend to revision 2 (ReplicaSet" in summary and "revision (3 -> 4)" in summary
     assert "%s -> %s" % (IMAGE % "v1.5.1", IMAGE % "v1.5.0") in summary
     assert "returned 200" in summary and "duration" in summary
 
@@ -99,7 +99,7 @@ def test_rollback_of_an_image_pull_failure_with_controller_lag(sandbox_env, scen
     scenario("bad-release-image-pull")
     assert deployment_state(sandbox_env)[:2] == (3, IMAGE % "v1.5.1")
     preview = run_playbook("playbooks/rollback.yml", "--check", "--diff")
-    assert "would roll back halobuzz/backend from revision 3 to revision 2" in preview.stdout
+    assert "Would do: roll back halobuzz/backend to revision 2" in summary_lines(preview.stdout)
     assert deployment_state(sandbox_env)[:2] == (3, IMAGE % "v1.5.1")
 
     first = run_playbook("playbooks/rollback.yml")
@@ -171,7 +171,8 @@ def test_check_diff_shows_images_and_changes_nothing(sandbox_env, scenario, run_
     result = run_playbook("playbooks/rollback.yml", "--check", "--diff", "-e", "to_revision=2")
     assert '-        "backend": "%s"' % (IMAGE % "v1.5.1") in result.stdout
     assert '+        "backend": "%s"' % (IMAGE % "v1.5.0") in result.stdout
-    assert "would roll back halobuzz/backend from revision 3 to revision 2" in result.stdout
+    assert "Would do: roll back halobuzz/backend to revision 2" in summary_lines(result.stdout)
+    assert "image backend: %s -> %s" % (IMAGE % "v1.5.1", IMAGE % "v1.5.0") in summary_lines(result.stdout)
     assert deployment_state(sandbox_env) == before
     assert healthz_status(sandbox_env) != 200
 
@@ -222,7 +223,9 @@ def test_wait_timeout_reports_ready_replicas_and_pod_reasons(sandbox_env, scenar
     scenario("bad-release")
     rc, result = run_module(sandbox_env, "k8s_rollout", name=NAME, namespace=NS, to_revision=2)
     assert rc == 0 and result["changed"] is True and result["rollout"]["complete"] is True
-    assert result["after"] == {"revision": 4, "images": {"backend": IMAGE % "v1.5.0"}}
+    # after also carries what else differs (issue 19, template_diff): here the change-cause of the release
+    assert result["after"] == {"revision": 4, "images": {"backend": IMAGE % "v1.5.0"},
+                               "change_cause": "release v1.5.0: Khalti wallet payments"}
     # Back to the broken release on purpose: the wait must time out and say why.
     rc, result = run_module(sandbox_env, "k8s_rollout", name=NAME, namespace=NS, to_revision=3,
                             wait_timeout=4)

@@ -39,6 +39,11 @@ import copy
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.errors import HaloBuzzError
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.labels import selector_string
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.pods import controller_of, is_ready, is_terminating
+from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.template_diff import (
+    CHANGE_CAUSE_ANNOTATION,
+    diff_lines,
+    template_diff,
+)
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
@@ -46,7 +51,6 @@ DESIRED_REPLICAS_ANNOTATION = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS_ANNOTATION = "deployment.kubernetes.io/max-replicas"
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 DEPRECATED_ROLLBACK_TO = "deprecated.deployment.rollback.to"
-CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
 RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 HASH_LABEL = "pod-template-hash"
 ROLLED_BACK_FROM_ANNOTATION = "halobuzz.com/rolled-back-from-revision"
@@ -444,3 +448,13 @@ def summary(deployment):
         "revision": revision_of(deployment),
         "images": images_of((deployment.get("spec") or {}).get("template")),
     }
+
+
+def revision_diff(deployment, replicaset):
+    """What an undo to ``replicaset`` changes in ``deployment`` (``template_diff.template_diff``: images, env,
+    resources, change-cause; the change-cause is the ReplicaSet's, which the undo copies onto the Deployment),
+    plus ``lines``: one short sentence per difference."""
+    diff = template_diff(deployment, {"metadata": {"annotations": _annotations(replicaset)},
+                                      "spec": {"template": template_without_hash(
+                                          (replicaset.get("spec") or {}).get("template"))}})
+    return dict(diff, lines=diff_lines(diff))

@@ -23,7 +23,6 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import (
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.names import api_path, check_name, check_namespace
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.pods import describe_problem, pod_problems
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.template_diff import diff_lines, template_diff
-from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import owned_replicasets, template_without_hash
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import (
     RESTARTED_AT_ANNOTATION,
     RolloutError,
@@ -32,14 +31,17 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout import (
     label_selector,
     live_replicaset,
     new_replicaset_pods,
+    owned_replicasets,
     pods_ready_problem,
     replica_counts,
     restart_patch,
+    revision_diff,
     revision_of,
     rollback_record,
     rollout_status,
     select_target,
     summary,
+    template_without_hash,
     undo_patch,
 )
 
@@ -242,11 +244,15 @@ class RolloutService:
         patch = undo_patch(deployment, target)
         template = [op["value"] for op in patch if op["path"] == "/spec/template"][0]
         after = {"revision": max(entry["revision"] for entry in entries) + 1, "images": images_of(template)}
-        result.update(changed=True, patch=patch, after=after)
+        # What the undo changes besides images (issue 19): env (Secrets by name only), resources, change-cause.
+        changes = revision_diff(deployment, target)
+        result.update(changed=True, patch=patch, template_diff=changes,
+                      before=_with_changes(before, changes, "before"), after=_with_changes(after, changes, "after"))
+        what = ("%s/%s from revision %s to revision %s (%s)"
+                % (self.namespace, self.name, before["revision"], result["restored_revision"], result["replicaset"]))
+        detail = "; ".join(changes["lines"])
         if check_mode:
-            result["msg"] = ("would roll back %s/%s from revision %s to revision %s (%s)"
-                             % (self.namespace, self.name, before["revision"],
-                                result["restored_revision"], result["replicaset"]))
+            result["msg"] = "would roll back %s%s" % (what, ": " + detail if detail else "")
             return result
         started = self.clock()
         try:
@@ -263,9 +269,7 @@ class RolloutService:
             raise RolloutError("Kubernetes API call failed while restoring revision %s into Deployment %s/%s "
                                "(PATCH %s): %s" % (result["restored_revision"], self.namespace, self.name,
                                                    self._deployment_path, error))
-        result["msg"] = ("rolled back %s/%s from revision %s to revision %s (%s)"
-                         % (self.namespace, self.name, before["revision"],
-                            result["restored_revision"], result["replicaset"]))
+        result["msg"] = "rolled back %s%s" % (what, ": " + detail if detail else "")
         return self._finish(result, wait, timeout, interval, (_generation(patched, deployment), started))
 
     def restart(self, now, check_mode=False, wait=True, timeout=300, interval=1):
@@ -307,6 +311,17 @@ def last_revisions_diff(deployment, replicasets):
                 "spec": {"template": template_without_hash((rs.get("spec") or {}).get("template"))}}
     diff = template_diff(comparable(old), comparable(new))
     return dict(diff, from_revision=old_revision, to_revision=new_revision, lines=diff_lines(diff))
+
+
+def _with_changes(state, changes, side):
+    """``state`` ({revision, images}) plus the env, resources and change-cause that differ, on ``side``."""
+    state = dict(state)
+    for kind in ("env", "resources"):
+        if changes[kind]:
+            state[kind] = dict((name, change[side]) for name, change in changes[kind].items())
+    if changes["change_cause"]:
+        state["change_cause"] = changes["change_cause"][side]
+    return state
 
 
 def _generation(patched, read):

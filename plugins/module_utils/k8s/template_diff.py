@@ -111,7 +111,7 @@ def _env_diff(old, new):
     old_vars, old_sources = _env(old or {})
     new_vars, new_sources = _env(new or {})
     before, after = {}, {}
-    for name in sorted(set(old_vars) | set(new_vars), key=lambda item: str(item)):
+    for name in sorted(set(old_vars) | set(new_vars), key=str):
         old_var, new_var = old_vars.get(name), new_vars.get(name)
         old_text = None if old_var is None else env_value(old_var)
         new_text = None if new_var is None else env_value(new_var)
