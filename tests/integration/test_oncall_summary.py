@@ -24,14 +24,6 @@ from sandbox_support import wait_for
 kubernetes = pytest.importorskip('kubernetes')
 
 NS = 'halobuzz'
-# Playbooks other parts convert on their own branches (issue 19); the lead removes these marks after the merge.
-NOT_YET = {
-    'service_down': "the 'gates' part adds service_down's Summary",
-    'ai_moderation_fallback': "the 'gates' part adds ai_moderation_fallback's health gate and Summary",
-    'memory_leak': "the 'gates' part adds memory_leak's Summary",
-    'db_connection_lost': "the 'logs' part adds db_connection_lost's Summary",
-    'stream_latency': "the 'stream' part adds playbooks/stream_latency.yml",
-}
 # A change claimed as done: never in a dry run's summary.
 PAST_TENSE = re.compile(r'\b(restarted|rolled back|scaled (up|down|to|from)|purged|disabled|enabled|deleted|evicted|'
                         r'drained|cordoned|uncordoned|restored|posted|patched|switched|replaced)\b', re.IGNORECASE)
@@ -76,18 +68,13 @@ def world(scenario):
     return ensure
 
 
-def not_yet(playbook):
-    reason = NOT_YET.get(playbook)
-    return [pytest.mark.xfail(strict=False, reason=reason + ' (remove this mark after the merge)')] if reason else []
-
-
 # cache_purge in healthy is in test_redis_cache_purge.py (test_cache_purge_on_the_sandbox_world): it is a purge
 # the on-call asks for, not a triage, so its first run deletes the stream cache; its second run says all is well.
 HEALTHY = ['service_down', 'db_connection_lost', 'payment_failures', 'high_error_rate', 'redis_check',
            'stream_latency', 'memory_leak', 'ai_moderation_fallback']
 
 
-@pytest.mark.parametrize('playbook', [pytest.param(name, marks=not_yet(name), id=name) for name in HEALTHY])
+@pytest.mark.parametrize('playbook', [pytest.param(name, id=name) for name in HEALTHY])
 def test_healthy_run_says_all_is_well_and_changes_nothing(playbook, world, run_playbook, sandbox_env):
     world('healthy')
     posted = slack_count(sandbox_env)
@@ -150,7 +137,7 @@ CHECK = [
 
 
 @pytest.mark.parametrize('scenario_name, playbook, args',
-                         [pytest.param(s, p, a, marks=not_yet(p), id='%s-%s' % (s, p)) for s, p, a in CHECK])
+                         [pytest.param(s, p, a, id='%s-%s' % (s, p)) for s, p, a in CHECK])
 def test_check_mode_summary_says_what_would_be_done(scenario_name, playbook, args, world, run_playbook):
     world(scenario_name)
     result = run_playbook('%s.yml' % playbook, '--check', *args)
