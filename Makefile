@@ -51,11 +51,12 @@ sanity: venv
 unit: venv
 	$(VENV)/bin/pytest tests/unit -q
 
-# Two workers, whole files each: every worker brings up its own sandbox on free ports, and most
-# of a test's time is spent waiting on rollouts and ansible-playbook start-up, not on the CPU.
-INTEGRATION_WORKERS ?= 2
+# Three workers, whole files each: every worker brings up its own sandbox on free ports, and most of a
+# test's time is spent waiting on the emulators' controllers (lags, grace periods, rollouts) and on Prometheus
+# scrapes, so a third worker on a 2-core machine shortens the tier; --durations names the slowest tests.
+INTEGRATION_WORKERS ?= 3
 integration: venv
-	$(VENV)/bin/pytest tests/integration tests/sandbox -q -n $(INTEGRATION_WORKERS) --dist loadfile
+	$(VENV)/bin/pytest tests/integration tests/sandbox -q -n $(INTEGRATION_WORKERS) --dist loadfile --durations=25
 
 # ansible-builder create + introspection + pip's resolver for the image's Python + bindep: fails naming
 # the packages when the execution environment could not be built (scripts/ee-check). pip reads its index
