@@ -34,7 +34,7 @@ import tarfile
 from urllib.parse import unquote, urlsplit
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.redact import redact_text, redact_url
-from ansible_collections.halobuzz.ops.plugins.plugin_utils.run_record import FILE_MODE, private_dir
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.files import FILE_MODE, private_dir, write_private
 
 MANIFEST = 'manifest.json'
 MASK = '********'
@@ -319,22 +319,6 @@ def build_archive(parts, manifest, top, when):
     return raw.getvalue()
 
 
-def _write_private(path, data):
-    """Write ``data`` to ``path`` as a new 0600 file through a temporary name (never half a file)."""
-    tmp = '%s.%d.tmp' % (path, os.getpid())
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0)
-    descriptor = os.open(tmp, flags, FILE_MODE)
-    try:
-        with os.fdopen(descriptor, 'wb') as handle:
-            handle.write(data)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_bundle(dest_dir, parts, info, deployment, when):
     """Write the archive and its ``.sha256`` (sha256sum format) into ``dest_dir`` (made 0700 if new).
 
@@ -348,9 +332,9 @@ def write_bundle(dest_dir, parts, info, deployment, when):
     manifest = manifest_of(parts, info)
     name = archive_name(deployment, when)
     data = build_archive(parts, manifest, name[:-len('.tar.gz')], when)
-    private_dir(dest_dir)
+    private_dir(dest_dir, hint='give a debug_bundle_dir of your own')
     path = os.path.join(os.path.abspath(dest_dir), name)
     digest = hashlib.sha256(data).hexdigest()
-    _write_private(path, data)
-    _write_private(path + '.sha256', ('%s  %s\n' % (digest, name)).encode('ascii'))
+    write_private(path, data)
+    write_private(path + '.sha256', ('%s  %s\n' % (digest, name)).encode('ascii'))
     return dict(path=path, sha256=digest, sha256_path=path + '.sha256', size=len(data), manifest=manifest)

@@ -10,12 +10,12 @@ __metaclass__ = type
 import json
 import os
 import re
-import stat
 
-# Run records name break-glass accessors, incident reasons and log lines: the folder is the
-# operator's alone (0700) and so is every file in it (0600).
-DIR_MODE = 0o700
-FILE_MODE = 0o600
+from ansible_collections.halobuzz.ops.plugins.module_utils.common import files
+
+# Run records name break-glass accessors, incident reasons and log lines: the folder is the operator's alone
+# (0700) and so is every file in it (0600), through common/files.py's one implementation.
+open_private = files.open_private
 
 # Keys that say what a task did, in the order a reader wants them.
 _SUMMARY_KEYS = ('msg', 'summary', 'diff_summary', 'before', 'after', 'revision', 'rc')
@@ -80,36 +80,8 @@ def summarize_result(result, max_chars=300):
 
 
 def private_dir(path):
-    """Create ``path`` (and missing parents) and make it 0700, also when it existed with looser modes.
-
-    A records folder left 0755 by an older version, a checkout or a umask would otherwise keep
-    exposing every record written into it. A symlink is followed (it is the operator's choice of
-    storage, e.g. a mounted volume) but the folder it names must be the operator's own: another
-    owner's folder is refused rather than chmod-ed.
-    """
-    os.makedirs(path, mode=DIR_MODE, exist_ok=True)
-    info = os.stat(path)
-    if not stat.S_ISDIR(info.st_mode):
-        raise OSError('%s is not a directory' % path)
-    if hasattr(os, 'getuid') and info.st_uid != os.getuid():
-        raise OSError('%s belongs to another user (uid %d): give a records folder of your own' % (path, info.st_uid))
-    if stat.S_IMODE(info.st_mode) != DIR_MODE:
-        os.chmod(path, DIR_MODE)
-    return path
-
-
-def open_private(path, mode):
-    """``open(path, mode)`` for text, the file created 0600 and made 0600 if it existed looser; no symlink followed."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == 'a' else os.O_TRUNC)
-    flags |= getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0)
-    descriptor = os.open(path, flags, FILE_MODE)
-    try:
-        if stat.S_IMODE(os.fstat(descriptor).st_mode) != FILE_MODE:
-            os.fchmod(descriptor, FILE_MODE)
-        return os.fdopen(descriptor, mode)
-    except BaseException:
-        os.close(descriptor)
-        raise
+    """The records folder, 0700 and the operator's own (common/files.py)."""
+    return files.private_dir(path, hint='give a records folder of your own')
 
 
 def _markdown_cell(text):

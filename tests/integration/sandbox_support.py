@@ -40,6 +40,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import NamedTuple
 
@@ -69,6 +71,15 @@ def wait_for(condition, what: str, timeout: float = 120.0, poll: float = 0.5):
         if time.monotonic() > deadline:
             pytest.fail("timed out after %.0fs waiting for %s; last seen: %r" % (timeout, what, value))
         time.sleep(poll)
+
+
+def healthz_status(env: dict) -> int:
+    """The HTTP status of the API's healthz (HEALTHZ_URL of the sandbox or the real service)."""
+    try:
+        with urllib.request.urlopen(env["HEALTHZ_URL"], timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def use_real_env() -> bool:

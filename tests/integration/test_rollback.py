@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from sandbox_support import healthz_status
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -35,14 +35,6 @@ def deployment_state(env):
     return (int(annotations["deployment.kubernetes.io/revision"]),
             dep["spec"]["template"]["spec"]["containers"][0]["image"],
             dep["metadata"]["generation"], annotations)
-
-
-def healthz_status(env):
-    try:
-        with urllib.request.urlopen(env["HEALTHZ_URL"], timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 def run_module(env, module, check_mode=False, **args):

@@ -19,12 +19,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import urllib.error
-import urllib.request
 
 import pytest
 
-from sandbox_support import wait_for
+from sandbox_support import healthz_status, wait_for
 
 NS, NAME = "halobuzz", "backend"
 IMAGE = "registry.halobuzz.com/backend:%s"
@@ -57,14 +55,6 @@ def state(env):
 
 def progressing(dep):
     return next((c for c in dep.get("status", {}).get("conditions") or [] if c["type"] == "Progressing"), {})
-
-
-def healthz_status(env):
-    try:
-        with urllib.request.urlopen(env["HEALTHZ_URL"], timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 def changed(result):

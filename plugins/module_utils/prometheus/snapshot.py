@@ -17,11 +17,11 @@ import json
 import math
 import os
 import re
-import stat
 import time
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.halobuzz.ops.plugins.module_utils.common.files import private_dir, write_private
 from ansible_collections.halobuzz.ops.plugins.module_utils.prometheus import catalogue
 from ansible_collections.halobuzz.ops.plugins.module_utils.prometheus.charts import (
     MATPLOTLIB_IMPORT_ERROR,
@@ -37,8 +37,6 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.prometheus.summary im
     render_markdown,
 )
 
-DIR_MODE = 0o700
-FILE_MODE = 0o600
 DEFAULT_WINDOW = 3600
 # Points per chart when step is not given: one hour -> 15 s, Prometheus' own default scrape interval.
 TARGET_POINTS = 240
@@ -180,32 +178,6 @@ def chart_lines(client, chart, window):
                                                       catalogue.format_value(metric['threshold'], metric['unit'])),
                                metric['threshold']))
     return lines, thresholds
-
-
-def private_dir(path):
-    """Create ``path`` (and parents) 0700; refuse another user's folder (as run_record.private_dir does)."""
-    os.makedirs(path, mode=DIR_MODE, exist_ok=True)
-    info = os.stat(path)
-    if not stat.S_ISDIR(info.st_mode):
-        raise OSError('%s is not a directory' % path)
-    if hasattr(os, 'getuid') and info.st_uid != os.getuid():
-        raise OSError('%s belongs to another user (uid %d)' % (path, info.st_uid))
-    if stat.S_IMODE(info.st_mode) != DIR_MODE:
-        os.chmod(path, DIR_MODE)
-
-
-def write_private(path, data):
-    """Write bytes to ``path`` created (or made) 0600; a symlink there is not followed."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0)
-    descriptor = os.open(path, flags, FILE_MODE)
-    try:
-        if stat.S_IMODE(os.fstat(descriptor).st_mode) != FILE_MODE:
-            os.fchmod(descriptor, FILE_MODE)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(descriptor, view):]
-    finally:
-        os.close(descriptor)
 
 
 def run_snapshot(params, check_mode, client=None, now=None):
