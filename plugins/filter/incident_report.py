@@ -11,6 +11,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.halobuzz.ops.plugins.plugin_utils.incident_report import (
     ReportError,
+    alert_start,
     build_report,
     render_html,
     render_markdown,
@@ -48,6 +49,11 @@ def incident_report(records, incident_id, severity=None, alert_started_at=None, 
     }
 
 
+def alertmanager_alert_start(alerts, incident_id):
+    """startsAt (RFC 3339 UTC) of the incident's alert in Alertmanager's GET /api/v2/alerts answer, or ''."""
+    return alert_start(alerts, incident_id) or ''
+
+
 class FilterModule:
     def filters(self):
-        return {'incident_report': incident_report}
+        return {'incident_report': incident_report, 'alertmanager_alert_start': alertmanager_alert_start}

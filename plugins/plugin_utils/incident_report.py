@@ -76,6 +76,25 @@ def parse_time(value, name='time'):
     return stamp.astimezone(datetime.timezone.utc)
 
 
+def alert_start(alerts, incident_id):
+    """When the incident's alert started, from Alertmanager's GET /api/v2/alerts (a list of GettableAlert:
+    labels, fingerprint, startsAt, ... in alertmanager's api/v2/openapi.yaml): the alert whose fingerprint is the
+    incident_id (docs/incident_report.md: an alert's fingerprint becomes the incident_id) or whose labels carry
+    ``incident_id``; the earliest startsAt when several match, as RFC 3339 UTC; None when none does (Alertmanager
+    lists an alert only while it fires or until its resolved notification is sent)."""
+    starts = []
+    for alert in alerts if isinstance(alerts, list) else []:
+        if not isinstance(alert, dict):
+            continue
+        labels = alert.get('labels') if isinstance(alert.get('labels'), dict) else {}
+        if incident_id and incident_id in (alert.get('fingerprint'), labels.get('incident_id')):
+            try:
+                starts.append(parse_time(alert.get('startsAt'), 'startsAt'))
+            except ReportError:
+                continue
+    return min(starts).strftime('%Y-%m-%dT%H:%M:%S.%fZ') if starts else None
+
+
 def _hhmm(stamp):
     return stamp.strftime('%H:%M UTC')
 

@@ -237,3 +237,34 @@ def test_html_escapes_what_records_hold():
     parser = _References()
     parser.feed(page)
     assert parser.references == []
+
+
+# Alertmanager's GET /api/v2/alerts answer (GettableAlert, alertmanager api/v2/openapi.yaml): startsAt carries
+# nanoseconds, as Go's time.Time marshals them.
+ALERTS = [
+    {'fingerprint': 'aaaa000011112222', 'labels': {'alertname': 'HighErrorRate', 'severity': 'P1'},
+     'startsAt': '2026-01-26T03:00:05.957445121Z', 'status': {'state': 'active'}},
+    {'fingerprint': 'bbbb000011112222', 'labels': {'alertname': 'ServiceDown', 'incident_id': 'INC-42'},
+     'startsAt': '2026-01-26T02:59:00Z'},
+    {'fingerprint': 'cccc000011112222', 'labels': {'incident_id': 'INC-42'}, 'startsAt': '2026-01-26T02:58:30+01:00'},
+    {'fingerprint': 'dddd', 'labels': {'incident_id': 'INC-42'}, 'startsAt': 'not a time'},
+    'not an alert',
+]
+
+
+def test_the_alert_start_comes_from_the_alert_whose_fingerprint_is_the_incident_id():
+    from ansible_collections.halobuzz.ops.plugins.plugin_utils.incident_report import alert_start
+    assert alert_start(ALERTS, 'aaaa000011112222') == '2026-01-26T03:00:05.957445Z'
+
+
+def test_the_earliest_alert_labelled_with_the_incident_wins_and_offsets_become_utc():
+    from ansible_collections.halobuzz.ops.plugins.plugin_utils.incident_report import alert_start
+    assert alert_start(ALERTS, 'INC-42') == '2026-01-26T01:58:30.000000Z'
+
+
+def test_no_matching_alert_gives_none_and_the_filter_an_empty_string():
+    from ansible_collections.halobuzz.ops.plugins.plugin_utils.incident_report import alert_start
+    from ansible_collections.halobuzz.ops.plugins.filter.incident_report import alertmanager_alert_start
+    assert alert_start(ALERTS, 'INC-7') is None
+    assert alert_start({'not': 'a list'}, 'INC-42') is None
+    assert alertmanager_alert_start([], 'INC-42') == ''
