@@ -47,7 +47,7 @@ def redis_world(env):
     try:
         keys = sorted(client.scan_iter(match="payment:idempotency:*", count=1000))
         idempotency = {k: (client.get(k), client.pexpiretime(k)) for k in keys}
-        stream_cache = sum(1 for _ in client.scan_iter(match="stream:cache:*", count=1000))
+        stream_cache = len(list(client.scan_iter(match="stream:cache:*", count=1000)))
     finally:
         client.close()
     return idempotency, stream_cache
