@@ -84,7 +84,7 @@ def test_single_replica_rollback_triage_and_scale_up(sandbox_env, scenario, run_
 
     # -- rollback past the stale ProgressDeadlineExceeded ------------------------------------------------
     preview = run_playbook("rollback.yml", "--check", "--diff")
-    assert "would roll back halobuzz/backend from revision 3 to revision 2" in preview.stdout
+    assert "Would do: roll back halobuzz/backend to revision 2" in preview.stdout  # the closing summary (issue 19)
     assert state(sandbox_env) == stuck
     first = run_playbook("rollback.yml")
     assert changed(first) == 1
