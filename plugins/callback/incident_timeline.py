@@ -198,6 +198,11 @@ class CallbackModule(CallbackBase):
             'summary': 'censored (no_log)' if censored else summarize_result(
                 result._result, self.get_option('summary_max_chars')),
         }
+        role = getattr(task, '_role', None)
+        if role is not None:
+            # Which role ran the task (FQCN): the incident report leaves out the runs of its own role, whatever
+            # playbook imported it (a wrapper, molecule's converge.yml).
+            entry['role'] = role.get_name()
         item = result._result.get('_ansible_item_label', result._result.get('item'))
         if item is not None and not censored:
             entry['item'] = str(item)[:200]

@@ -33,6 +33,13 @@ options:
     type: list
     elements: str
     default: [incident_report.yml]
+  exclude_roles:
+    description:
+      - Records in which a task of one of these roles ran are left out (the report's own runs, whatever playbook
+        imported the role). Roles are named as the run record names them, by FQCN for a collection's role.
+    type: list
+    elements: str
+    default: [halobuzz.ops.incident_report]
 """
 
 EXAMPLES = r"""
@@ -74,7 +81,8 @@ class LookupModule(LookupBase):
         if problem:
             raise AnsibleLookupError('incident_records: %s' % problem)
         records_dir = os.path.abspath(os.path.expanduser(self.get_option('records_dir') or configured_records_dir()))
-        runs = incident_runs(records_dir, incident_id, tuple(self.get_option('exclude_playbooks') or ()))
+        runs = incident_runs(records_dir, incident_id, tuple(self.get_option('exclude_playbooks') or ()),
+                             tuple(self.get_option('exclude_roles') or ()))
         if not runs:
             raise AnsibleLookupError('incident_records: no run record in %s carries incident_id %s (runs stamp it when '
                                      'launched with -e incident_id=...; HALOBUZZ_RECORDS_DIR names another folder)'

@@ -186,8 +186,11 @@ def read_run(path):
     return {'path': path, 'run': run, 'entries': entries, 'stats': stats}
 
 
-def incident_runs(records_dir, incident_id, exclude_playbooks=()):
-    """Every run record in records_dir stamped with incident_id, oldest first (the one reader of records)."""
+def incident_runs(records_dir, incident_id, exclude_playbooks=(), exclude_roles=()):
+    """Every run record in records_dir stamped with incident_id, oldest first (the one reader of records).
+
+    A run of one of exclude_playbooks, or in which a task of one of exclude_roles ran, is left out: the report's
+    own runs are not part of the response, and counting them would move the window at every report."""
     records_dir = os.path.abspath(os.path.expanduser(records_dir))
     if not os.path.isdir(records_dir):
         return []
@@ -198,6 +201,8 @@ def incident_runs(records_dir, incident_id, exclude_playbooks=()):
             continue
         run = read_run(path)
         if run['run'].get('incident_id') != incident_id or run['run'].get('playbook') in exclude_playbooks:
+            continue
+        if any(entry.get('role') in exclude_roles for entry in run['entries'] if entry.get('type') == 'task'):
             continue
         runs.append(run)
     runs.sort(key=lambda item: (str(item['run'].get('time', '')), item['path']))
