@@ -11,8 +11,8 @@ resolve once every alert of the group is resolved: one group is one PagerDuty al
 resolved under the same key.
 
 Where the runbook's playbook cannot cure a scenario (it only diagnoses, or the cause is outside the cluster), the
-test changes the running scenario in place (webemu's PATCH /_sandbox/scenario: a provider recovering, mongodb_exporter
-losing MongoDB), which keeps what the stand-ins received, so that the trigger and the resolve are read together.
+test changes the running scenario in place (webemu's PATCH /_sandbox/scenario: a provider recovering), which keeps
+what the stand-ins received, so that the trigger and the resolve are read together.
 """
 from __future__ import annotations
 
@@ -82,6 +82,36 @@ def patch_scenario(env, **body):
     requests.patch(env["HALOBUZZ_API_URL"].rstrip("/") + "/_sandbox/scenario", json=body, timeout=10).raise_for_status()
 
 
+def paged(env, alertname, routing_key):
+    """Wait for the trigger of `alertname` at the PagerDuty stand-in on `routing_key`; check what every P0 page
+    carries (PagerDuty severity critical, the group's SHA-256 dedup key) and return the event."""
+    trigger = wait_for(f"{alertname} to reach PagerDuty", lambda: pd_with(
+        env, "trigger", alertname, routing_key=routing_key), 120)[0]
+    assert trigger["payload"]["severity"] == "critical"
+    assert re.fullmatch(r"[0-9a-f]{64}", trigger["dedup_key"])
+    return trigger
+
+
+def firing(env, alertname):
+    """The alert as Prometheus fires it (labels, annotations, value)."""
+    alert = [a for a in requests.get(env["PROMETHEUS_URL"] + "/api/v1/alerts", timeout=10).json()["data"][
+        "alerts"] if a["labels"]["alertname"] == alertname][0]
+    assert alert["state"] == "firing"
+    return alert
+
+
+def resolved(env, trigger, alertname, routing_key):
+    """Wait for the resolve of the PagerDuty alert `trigger` opened (same routing and dedup key); the stand-in
+    then holds it as resolved and Prometheus no longer fires the alert."""
+    resolve = wait_for(f"PagerDuty to get the resolve of the same {alertname}", lambda: pd_with(
+        env, "resolve", alertname, routing_key=routing_key, dedup_key=trigger["dedup_key"]), 600)[0]
+    assert resolve["event_action"] == "resolve" and resolve["payload"]["summary"].startswith("[RESOLVED]")
+    alerts = requests.get(pagerduty_base(env) + "/_sandbox/alerts", timeout=10).json()["alerts"]
+    assert [a["status"] for a in alerts if a["dedup_key"] == trigger["dedup_key"]] == ["resolved"]
+    assert prom_query(env, f'ALERTS{{alertname="{alertname}",alertstate="firing"}}') == []
+    return resolve
+
+
 def rule_groups(env):
     return {g["name"]: g for g in prom_get(env, "/api/v1/rules")["groups"]}
 
@@ -149,14 +179,10 @@ def test_healthy_fires_nothing(sandbox_env, quiet):
 def test_high_error_rate_pages_oncall_and_slack_then_resolves_after_the_playbook(
         sandbox_env, quiet, keys, run_playbook):
     quiet("high-error-rate")
-    trigger = wait_for("HaloBuzzHighErrorRate to reach PagerDuty", lambda: pd_with(
-        sandbox_env, "trigger", "HaloBuzzHighErrorRate", routing_key=keys["oncall"]), 120)[0]
     # P0 -> PagerDuty severity critical, on the on-call service; one group, one SHA-256 dedup key
-    assert trigger["payload"]["severity"] == "critical"
-    assert re.fullmatch(r"[0-9a-f]{64}", trigger["dedup_key"])
-    alert = [a for a in requests.get(sandbox_env["PROMETHEUS_URL"] + "/api/v1/alerts", timeout=10).json()["data"][
-        "alerts"] if a["labels"]["alertname"] == "HaloBuzzHighErrorRate"][0]
-    assert alert["state"] == "firing" and alert["labels"]["severity"] == "P0"
+    trigger = paged(sandbox_env, "HaloBuzzHighErrorRate", keys["oncall"])
+    alert = firing(sandbox_env, "HaloBuzzHighErrorRate")
+    assert alert["labels"]["severity"] == "P0"
     assert alert["annotations"]["playbook"] == "playbooks/high_error_rate.yml"
     assert 0.05 < float(alert["value"]) < 0.1
     slack = wait_for("the alert in the backend team's Slack channel", lambda: [
@@ -166,34 +192,20 @@ def test_high_error_rate_pages_oncall_and_slack_then_resolves_after_the_playbook
 
     run_playbook("high_error_rate.yml")   # scales backend 3 -> 5: 370 requests/s of capacity for 240
 
-    resolve = wait_for("PagerDuty to get the resolve of the same alert", lambda: pd_with(
-        sandbox_env, "resolve", "HaloBuzzHighErrorRate", routing_key=keys["oncall"],
-        dedup_key=trigger["dedup_key"]), 600)[0]
-    assert resolve["payload"]["summary"].startswith("[RESOLVED]")
-    alerts = requests.get(pagerduty_base(sandbox_env) + "/_sandbox/alerts", timeout=10).json()["alerts"]
-    assert {"dedup_key": trigger["dedup_key"], "status": "resolved"}.items() <= [
-        a for a in alerts if a["dedup_key"] == trigger["dedup_key"]][0].items()
-    assert prom_query(sandbox_env, 'ALERTS{alertname="HaloBuzzHighErrorRate",alertstate="firing"}') == []
+    resolved(sandbox_env, trigger, "HaloBuzzHighErrorRate", keys["oncall"])
 
 
 def test_bad_release_pages_service_down_and_the_rollback_resolves_it(sandbox_env, quiet, keys, run_playbook):
     quiet("bad-release")
-    trigger = wait_for("HaloBuzzServiceDown to reach PagerDuty", lambda: pd_with(
-        sandbox_env, "trigger", "HaloBuzzServiceDown", routing_key=keys["oncall"]), 120)[0]
-    assert trigger["payload"]["severity"] == "critical"
+    trigger = paged(sandbox_env, "HaloBuzzServiceDown", keys["oncall"])
     run_playbook("rollback.yml")          # back to v1.5.0: healthz 200, the blackbox probe succeeds
-    wait_for("the resolve of HaloBuzzServiceDown", lambda: pd_with(
-        sandbox_env, "resolve", "HaloBuzzServiceDown", routing_key=keys["oncall"],
-        dedup_key=trigger["dedup_key"]), 300)
+    resolved(sandbox_env, trigger, "HaloBuzzServiceDown", keys["oncall"])
 
 
 def test_payment_failures_page_the_payments_team_and_resolve_once_stripe_recovers(
         sandbox_env, quiet, keys, run_playbook):
     quiet("payment-failures")
-    trigger = wait_for("HaloBuzzPaymentFailures to reach PagerDuty", lambda: pd_with(
-        sandbox_env, "trigger", "HaloBuzzPaymentFailures", routing_key=keys["oncall"]), 120)[0]
-    assert trigger["payload"]["severity"] == "critical"
-    assert re.fullmatch(r"[0-9a-f]{64}", trigger["dedup_key"])
+    trigger = paged(sandbox_env, "HaloBuzzPaymentFailures", keys["oncall"])
     wait_for("the alert in the payments team's Slack channel", lambda: [
         m for m in slack_messages(sandbox_env) if m["payload"].get("channel") == "#halobuzz-payments"
         and "HaloBuzzPaymentFailures" in str(m["payload"])], 60)
@@ -207,30 +219,29 @@ def test_payment_failures_page_the_payments_team_and_resolve_once_stripe_recover
     # Stripe recovers: its status page says up and its payments succeed as in the world (99.5 %).
     patch_scenario(sandbox_env, providers={"stripe": "up"},
                    metrics={"payments": {"stripe": {"success_ratio": 0.995}}})
-    resolve = wait_for("PagerDuty to get the resolve of the same alert", lambda: pd_with(
-        sandbox_env, "resolve", "HaloBuzzPaymentFailures", routing_key=keys["oncall"],
-        dedup_key=trigger["dedup_key"]), 600)[0]
-    assert resolve["payload"]["summary"].startswith("[RESOLVED]")
-    alerts = requests.get(pagerduty_base(sandbox_env) + "/_sandbox/alerts", timeout=10).json()["alerts"]
-    assert [a["status"] for a in alerts if a["dedup_key"] == trigger["dedup_key"]] == ["resolved"]
+    resolved(sandbox_env, trigger, "HaloBuzzPaymentFailures", keys["oncall"])
 
 
-def test_database_connection_lost_pages_oncall(sandbox_env, quiet, keys):
-    """Runbook "Critical Alerts 2": mongodb_exporter cannot reach MongoDB (mongodb_up 0) in the db-corruption
-    scenario. No resolve after playbooks/db_connection_lost.yml: it restarts the backend's pods (their connection
-    pools), which cannot bring back a MongoDB the exporter cannot reach; the alert resolves when MongoDB does."""
+def test_database_connection_lost_pages_oncall_and_resolves_after_the_reconnect(
+        sandbox_env, quiet, keys, run_playbook):
+    """Runbook "Critical Alerts 2" in the db-corruption scenario: the backend's pools hold connections MongoDB
+    closed (fresh MongoNetworkError in its logs, 85 % of its MongoDB commands fail) while MongoDB itself answers
+    (mongodb_up 1, the alert's evidence). playbooks/db_connection_lost.yml pings MongoDB, finds the errors and
+    restarts the backend: new pools, the commands succeed, the alert resolves under the same dedup key."""
     quiet("db-corruption")
-    patch_scenario(sandbox_env, metrics={"mongodb": {"up": 0}})
-    trigger = wait_for("HaloBuzzDatabaseConnectionLost to reach PagerDuty", lambda: pd_with(
-        sandbox_env, "trigger", "HaloBuzzDatabaseConnectionLost", routing_key=keys["oncall"]), 120)[0]
-    # P0 -> PagerDuty severity critical on the on-call service, under the group's SHA-256 dedup key
-    assert trigger["payload"]["severity"] == "critical"
-    assert re.fullmatch(r"[0-9a-f]{64}", trigger["dedup_key"])
+    trigger = paged(sandbox_env, "HaloBuzzDatabaseConnectionLost", keys["oncall"])
     assert "HaloBuzzDatabaseConnectionLost" in trigger["payload"]["summary"] and "P0" in trigger["payload"]["summary"]
-    alert = [a for a in requests.get(sandbox_env["PROMETHEUS_URL"] + "/api/v1/alerts", timeout=10).json()["data"][
-        "alerts"] if a["labels"]["alertname"] == "HaloBuzzDatabaseConnectionLost"][0]
-    assert alert["state"] == "firing" and alert["labels"]["severity"] == "P0"
+    alert = firing(sandbox_env, "HaloBuzzDatabaseConnectionLost")
+    assert alert["labels"]["severity"] == "P0" and alert["labels"]["service"] == "backend"
     assert alert["annotations"]["playbook"] == "playbooks/db_connection_lost.yml"
+    assert "mongodb_up = 1 " in alert["annotations"]["description"]
+    assert 0.5 < float(alert["value"]) < 0.9        # 85 % of the commands fail
     alerts = requests.get(pagerduty_base(sandbox_env) + "/_sandbox/alerts", timeout=10).json()["alerts"]
     assert {"dedup_key": trigger["dedup_key"], "status": "triggered", "severity": "critical"}.items() <= [
         a for a in alerts if a["dedup_key"] == trigger["dedup_key"]][0].items()
+
+    result = run_playbook("db_connection_lost.yml")   # rolling restart of backend: every pod a new pool
+    assert result.recap["localhost"]["changed"] >= 1 and "backend restarted, every pod has a new connection pool" \
+        in " ".join(result.stdout.split())
+
+    resolved(sandbox_env, trigger, "HaloBuzzDatabaseConnectionLost", keys["oncall"])

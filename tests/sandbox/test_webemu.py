@@ -82,6 +82,41 @@ def test_api_error_share_follows_the_ready_backend_pods(scenario, available, low
     assert low <= _ratio(rates, "http_requests_total", 'status="5') <= high
 
 
+def _restarted(snap, at: str, rolled_out: bool = True):
+    """`snap` with the backend restarted at `at` (kubectl rollout restart's annotation), rolled out or still rolling."""
+    backend = snap["deployments"][0]
+    backend["metadata"].update(generation=2)
+    backend["spec"]["template"] = {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": at}}}
+    backend["status"] = {"observedGeneration": 2, "replicas": 3, "availableReplicas": 3,
+                         "updatedReplicas": 3 if rolled_out else 1}
+    return snap
+
+
+SWITCH = 1764400000.0                  # 2025-11-29T07:06:40Z, the scenario switch
+AFTER, BEFORE = "2025-11-29T07:07:30Z", "2025-11-29T07:05:00Z"
+
+
+@pytest.mark.parametrize("scenario, patch, snap, share", [
+    ("healthy", {}, _snap(3), 0.0004),
+    ("db-corruption", {}, _snap(3), 0.85),                                      # stale pools, MongoDB answers
+    ("db-corruption", {}, _restarted(_snap(3), AFTER), 0.0004),                 # db_connection_lost.yml's restart
+    ("db-corruption", {}, _restarted(_snap(3), AFTER, rolled_out=False), 0.85),  # old pods still serve
+    ("db-corruption", {}, _restarted(_snap(3), BEFORE), 0.85),                  # a restart before the incident
+    ("db-corruption", {"mongodb": {"up": 0}}, _restarted(_snap(3), AFTER), 1.0),  # MongoDB down: no restart helps
+    ("healthy", {"mongodb": {"up": 0}}, _snap(3), 1.0),
+])
+def test_backend_mongodb_commands_fail_until_a_restart_renews_the_pools(scenario, patch, snap, share):
+    spec = world.deep_merge(world.resolve(scenario)["metrics"], patch)
+    ratio = metrics.driver_error_ratio(spec, snap, SWITCH)
+    assert ratio == share
+    c = metrics.Counters()
+    first = metrics.api_metrics(spec, "halobuzz", snap, c, 1000.0, db_error_ratio=ratio)
+    rates = _rates(first, metrics.api_metrics(spec, "halobuzz", snap, c, 1010.0, db_error_ratio=ratio), 10.0)
+    counts = {k: v for k, v in rates.items() if k.startswith("mongodb_driver_commands_seconds_count{")}
+    assert sum(counts.values()) == pytest.approx(440.0)
+    assert _ratio(counts, "mongodb_driver_commands_seconds_count", 'status="ERROR"') == pytest.approx(share)
+
+
 def test_payment_failures_and_moderation_follow_the_scenario():
     spec = world.resolve("payment-failures")["metrics"]
     c = metrics.Counters()

@@ -7,7 +7,10 @@ Each path stands in for one production exporter and names its series as that exp
                                   prom-client's default buckets), payments_total{provider,status},
                                   stream_latency_seconds{service} (histogram), active_streams, concurrent_users,
                                   gift_transactions_total, moderation_requests_total{model},
-                                  moderation_model_errors_total{model}, moderation_queue_depth
+                                  moderation_model_errors_total{model}, moderation_queue_depth, and the backend's
+                                  MongoDB Node.js driver: mongodb_driver_commands_seconds{command,server_address,
+                                  status="SUCCESS"|"ERROR"} (histogram; @christiangalsterer/mongodb-driver-
+                                  prometheus-exporter, micrometer's names, its default buckets)
   /metrics/kube-state-metrics     kube_deployment_spec_replicas, kube_deployment_status_replicas_available,
                                   kube_pod_container_status_restarts_total, kube_pod_container_status_waiting_reason,
                                   kube_pod_container_resource_limits{resource,unit}, kube_pod_status_ready
@@ -30,7 +33,11 @@ Stream latency recovers as the runbook's "Stream Latency > 500ms" fix makes it (
 `streams.recovery`): once Redis holds no stale stream cache entry (read over the Redis protocol with
 SCAN, as the application would) AND the streaming Deployment was restarted after the switch and has
 rolled out completely (kubectl rollout status' conditions), the histogram follows the recovered
-quantiles.
+quantiles. The backend's MongoDB commands fail at the scenario's `api.mongodb_driver.error_ratio` (every one
+while mongodb_exporter's MongoDB is down) until the runbook's "Database Connection Lost" fix is in (its
+`recovery`): the backend restarted after the switch and rolled out completely, each pod with a new pool -
+which ends a stale pool, never an outage of MongoDB itself (the restart is the one stream latency needs:
+`recovered`).
 
 Counters really count: each scrape adds rate x elapsed seconds to the running total, so rate() and
 increase() see the scenario's rates, and a switch of scenario changes the slope, never resets.
@@ -50,6 +57,8 @@ TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
 # prom-client's default buckets (lib/histogram.js), as the Node.js API's http histogram uses them
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 STREAM_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5)
+# mongodb-driver-prometheus-exporter's default mongodbDriverCommandsSecondsHistogramBuckets
+DRIVER_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10)
 KUBE_CACHE_SECONDS = 0.5
 
 
@@ -281,14 +290,33 @@ def _any_stale(values) -> bool:
     return False
 
 
+def recovered(recovery: dict | None, snap: dict | None, started: float, stale_cache=None) -> bool:
+    """Whether a scenario's `recovery` (the runbook's fix) is in: its `deployment` restarted after the switch and
+    rolled out completely and, when it names a `stale_cache` pattern, no stale entry of it left in Redis."""
+    if not recovery or not _restarted_since(snap, recovery["deployment"], started):
+        return False
+    return "stale_cache" not in recovery or not stale_cache(recovery["stale_cache"])
+
+
 def stream_quantiles(streams: dict, snap: dict | None, started: float, stale_cache) -> dict:
     """The stream latency quantiles now: the scenario's, or its `recovery` ones once the runbook's fix is in
     (no stale cache entry left and the streaming Deployment restarted since the switch)."""
     recovery = streams.get("recovery")
-    if recovery and _restarted_since(snap, recovery["deployment"], started) and not stale_cache(
-            recovery["stale_cache"]):
+    if recovered(recovery, snap, started, stale_cache):
         return recovery["latency_seconds"]
     return streams["latency_seconds"]
+
+
+def driver_error_ratio(spec: dict, snap: dict | None, started: float) -> float:
+    """The share of the backend's MongoDB commands that fail now: all of them while MongoDB is down (no restart
+    of the backend changes that); else the scenario's, or its `recovery` one once the backend was restarted after
+    the switch (new connection pools: db_connection_lost.yml's cure)."""
+    driver = spec["api"]["mongodb_driver"]
+    if not float(spec["mongodb"]["up"]):
+        return 1.0
+    if recovered(driver.get("recovery"), snap, started):
+        return float(driver["recovery"]["error_ratio"])
+    return float(driver["error_ratio"])
 
 
 def _available(snap: dict | None, deployment: str) -> int | None:
@@ -314,7 +342,7 @@ def histogram(out: Exposition, counters: Counters, name: str, help_text: str, la
 
 
 def api_metrics(spec: dict, ns: str, snap: dict | None, counters: Counters, now: float,
-                stream_latency: dict | None = None) -> str:
+                stream_latency: dict | None = None, db_error_ratio: float | None = None) -> str:
     out = Exposition()
     api = spec["api"]
     rps = float(api["requests_per_second"])
@@ -337,6 +365,15 @@ def api_metrics(spec: dict, ns: str, snap: dict | None, counters: Counters, now:
         histogram(out, counters, "http_request_duration_seconds", "HTTP request duration in seconds.",
                   {"namespace": ns, "service": "backend", "route": route}, rps * float(share),
                   api["latency_seconds"], HTTP_BUCKETS, now)
+
+    driver = api["mongodb_driver"]
+    failing_db = float(driver["error_ratio"]) if db_error_ratio is None else db_error_ratio
+    for command, rate in driver["commands_per_second"].items():
+        for status, share in (("SUCCESS", 1 - failing_db), ("ERROR", failing_db)):
+            histogram(out, counters, "mongodb_driver_commands_seconds", "Timer of mongodb commands",
+                      {"namespace": ns, "service": "backend", "command": command,
+                       "server_address": driver["server_address"], "status": status},
+                      float(rate) * share, driver["latency_seconds"], DRIVER_BUCKETS, now)
 
     out.family("payments_total", "counter", "Payment attempts by provider and outcome.")
     for provider, pay in spec["payments"].items():
@@ -479,7 +516,7 @@ def make_app(state: State, kubeconfig: str | None) -> App:
         with state.lock:
             redis_url = state.redis_url
         latency = stream_quantiles(spec["streams"], snap, started, lambda pattern: cache.stale(redis_url, pattern))
-        return api_metrics(spec, ns, snap, counters, now, latency)
+        return api_metrics(spec, ns, snap, counters, now, latency, driver_error_ratio(spec, snap, started))
 
     def serve(render):
         spec, ns, started = scenario()

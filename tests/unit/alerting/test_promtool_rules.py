@@ -29,10 +29,11 @@ def _alert(name):
     return next(rule for rule in _rules() if rule.get('alert') == name)
 
 
-def expected(name, labels, summary):
-    """One expected alert: its labels (the rule's severity/team + the series'), its annotations."""
+def expected(name, labels, summary, **annotations):
+    """One expected alert: its labels (the rule's severity/team + the series'), its annotations (the rule's, with
+    `summary` and any templated one given expanded)."""
     rule = _alert(name)
-    annotations = dict(rule['annotations'], summary=summary)
+    annotations = dict(rule['annotations'], summary=summary, **annotations)
     return {'exp_labels': dict(rule.get('labels', {}), **labels), 'exp_annotations': annotations}
 
 
@@ -41,6 +42,13 @@ def series(metric, values, **labels):
     return {'series': '%s{%s}' % (metric, ', '.join('%s="%s"' % kv for kv in sorted(labels.items()))),
             'values': values}
 
+
+DB_LABELS = {'service': 'backend', 'command': 'find', 'server_address': 'mongodb-0.mongodb.halobuzz.svc:27017'}
+DB_LOST = [series('mongodb_driver_commands_seconds_count', '0+49x10', **DB_LABELS, status='SUCCESS'),
+           series('mongodb_driver_commands_seconds_count', '0+51x10', **DB_LABELS, status='ERROR'),
+           series('mongodb_up', '1x10')]
+DB_DESCRIPTION = ("More than 0.5 of the MongoDB driver's commands failed over 5m. mongodb_exporter: mongodb_up = %s "
+                  "(1: MongoDB answers, the backend's connections are stale; 0: MongoDB itself is down).")
 
 # (alert, kind, input series, eval_time, expected alerts). Series notation: "a+bxN" is N+1 samples,
 # one per interval (1m), starting at a and growing by b.
@@ -56,12 +64,22 @@ CASES = [
     ('HaloBuzzServiceDown', 'below', [   # one failed probe, shorter than for:
         series('probe_success', '1 1 0 1x10', job='blackbox-healthz', service='backend', instance='healthz')],
      '4m', []),
-    # Critical 2 - Database Connection Lost.
-    ('HaloBuzzDatabaseConnectionLost', 'for', [series('mongodb_up', '1 1 0x10', instance='mongodb-0')], '2m', []),
-    ('HaloBuzzDatabaseConnectionLost', 'fires', [series('mongodb_up', '1 1 0x10', instance='mongodb-0')], '3m',
-     [expected('HaloBuzzDatabaseConnectionLost', NS, 'MongoDB in halobuzz is unreachable: mongodb_up = 0')]),
-    ('HaloBuzzDatabaseConnectionLost', 'below', [series('mongodb_up', '1 1 0 1x10', instance='mongodb-0')],
-     '4m', []),
+    # Critical 2 - Database Connection Lost: the backend's MongoDB driver commands (status SUCCESS|ERROR).
+    # rate() has two samples from 1m: 51 % failing holds from 1m (pending) and fires at 1m + for (1m) = 2m;
+    # 49 % never fires. mongodb_up is the description's evidence (1 or 0, the query template's result).
+    ('HaloBuzzDatabaseConnectionLost', 'for', DB_LOST, '1m', []),
+    ('HaloBuzzDatabaseConnectionLost', 'fires', DB_LOST, '2m',
+     [expected('HaloBuzzDatabaseConnectionLost', dict(NS, service='backend'),
+               "51% of backend's MongoDB commands fail in halobuzz", description=DB_DESCRIPTION % '1')]),
+    ('HaloBuzzDatabaseConnectionLost', 'fires', [   # MongoDB itself down: every command fails
+        series('mongodb_driver_commands_seconds_count', '0+60x10', **DB_LABELS, status='ERROR'),
+        series('mongodb_up', '0x10')], '2m',
+     [expected('HaloBuzzDatabaseConnectionLost', dict(NS, service='backend'),
+               "100% of backend's MongoDB commands fail in halobuzz", description=DB_DESCRIPTION % '0')]),
+    ('HaloBuzzDatabaseConnectionLost', 'below', [
+        series('mongodb_driver_commands_seconds_count', '0+51x10', **DB_LABELS, status='SUCCESS'),
+        series('mongodb_driver_commands_seconds_count', '0+49x10', **DB_LABELS, status='ERROR'),
+        series('mongodb_up', '1x10')], '10m', []),
     # Critical 3 - Payment Failures > 10 %: 11 % fires, 9.8 % does not. rate() has two samples from 1m,
     # so the condition holds from 1m and the alert fires at 1m + for (5m).
     ('HaloBuzzPaymentFailures', 'for', [
@@ -155,8 +173,8 @@ CASES = [
 # the groups of one evaluation run is not fixed (prometheus 2.42's promtool takes them from the rule
 # manager's map, a real Prometheus runs them concurrently), so an escalation fires at its time or one
 # interval later: `fires` is checked one interval after, `for` one interval before.
-ERRORS = CASES[11][2]
-LATENCY = CASES[14][2]
+ERRORS = next(inputs for alert, kind, inputs, _, _ in CASES if (alert, kind) == ('HaloBuzzHighErrorRate', 'fires'))
+LATENCY = next(inputs for alert, kind, inputs, _, _ in CASES if (alert, kind) == ('HaloBuzzStreamLatencyHigh', 'fires'))
 
 
 def _escalation(name, labels, severity, team, to, alertname):
