@@ -10,7 +10,7 @@ type: notification
 short_description: Write the run record (incident timeline) of every runbook run
 description:
   - Writes one JSON line per task result to C(<records_dir>/<UTC time>-<playbook>.jsonl) - time, play, task,
-    host, status (ok, changed, failed, skipped, unreachable), duration and a short result summary - and, when the
+    role (by FQCN, for a task of a role), host, status (ok, changed, failed, skipped, unreachable), duration and a short result summary - and, when the
     run ends, a Markdown summary beside it (C(.md)) for the incident report.
   - A task whose result carries a C(halobuzz_record) dictionary adds it as a C(record) line, for example
     the access record of a break-glass read. Modules return it as a result key; a role whose module result is
