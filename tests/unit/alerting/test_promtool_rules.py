@@ -173,8 +173,15 @@ CASES = [
 # the groups of one evaluation run is not fixed (prometheus 2.42's promtool takes them from the rule
 # manager's map, a real Prometheus runs them concurrently), so an escalation fires at its time or one
 # interval later: `fires` is checked one interval after, `for` one interval before.
-ERRORS = next(inputs for alert, kind, inputs, _, _ in CASES if (alert, kind) == ('HaloBuzzHighErrorRate', 'fires'))
-LATENCY = next(inputs for alert, kind, inputs, _, _ in CASES if (alert, kind) == ('HaloBuzzStreamLatencyHigh', 'fires'))
+
+
+def _case_inputs(alertname, kind):
+    """The input series of one case, looked up by name (positions move as cases are added)."""
+    return next(case[2] for case in CASES if (case[0], case[1]) == (alertname, kind))
+
+
+ERRORS = _case_inputs('HaloBuzzHighErrorRate', 'fires')
+LATENCY = _case_inputs('HaloBuzzStreamLatencyHigh', 'fires')
 
 
 def _escalation(name, labels, severity, team, to, alertname):
