@@ -17,7 +17,7 @@ ALL_IS_WELL = 'nothing: all is well'
 
 
 def _change_text(change):
-    """'restart deployment backend (revision 3 -> 4)' from {'what', 'before', 'after'} or a plain string."""
+    """'restart deployment backend (3 -> 4)' from {'what': ..., 'before': 3, 'after': 4} or a plain string."""
     if isinstance(change, str):
         return change.strip()
     if not isinstance(change, dict) or not change.get('what'):
