@@ -26,8 +26,10 @@ kubernetes = pytest.importorskip('kubernetes')
 NS = 'halobuzz'
 # A change claimed as done: never in a dry run's summary.
 # "not replaced" / "never restarted" say what was not done; a quoted message (what would be posted) is not a claim.
-PAST_TENSE = re.compile(r'(?<!not )(?<!never )\b(restarted|rolled back|scaled (up|down|to|from)|purged|disabled|enabled|deleted|evicted|'
-                        r'drained|cordoned|uncordoned|restored|posted|patched|switched|replaced)\b', re.IGNORECASE)
+# Issue 19's own example of a claim is "Scaled backend from 3 to 5": any "scaled", and the verbs of files and keys.
+PAST_TENSE = re.compile(r'(?<!not )(?<!never )\b(restarted|rolled back|scaled|purged|disabled|enabled|deleted|evicted|'
+                        r'drained|cordoned|uncordoned|restored|posted|patched|switched|replaced|created|removed|'
+                        r'wrote|written|unlinked|dropped)\b', re.IGNORECASE)
 TASK = re.compile(r'^TASK \[(?P<name>.*)\] \**$', re.MULTILINE)
 
 
