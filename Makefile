@@ -49,7 +49,7 @@ sanity: venv
 	@scripts/sanity
 
 unit: venv
-	$(VENV)/bin/pytest tests/unit -q
+	$(VENV)/bin/pytest tests/unit -q -n auto
 
 # Three workers, whole files each: every worker brings up its own sandbox on free ports, and most of a
 # test's time is spent waiting on the emulators' controllers (lags, grace periods, rollouts) and on Prometheus

@@ -4,7 +4,8 @@ For each playbook, from the scenario it naturally starts from and with the input
 snapshot the world (Kubernetes objects of namespace halobuzz, Redis keys and expiries, MongoDB
 content, Vault's secret/audit/ listing, the EKS nodegroup's scalingConfig, the Slack receiver's
 messages), run the playbook with --check --diff, assert it succeeded and previewed a change
-where the scenario calls for one, snapshot again and assert nothing changed.
+where the scenario calls for one, snapshot again and assert nothing changed. The incident playbooks' summaries
+of these dry runs must say what they would do and claim no change (issue 19, oncall_summary_support).
 
 Every endpoint comes from `sandbox_env`; the scenarios and the Vault root token exist only in the
 sandbox, so with HALOBUZZ_USE_ENV=1 these tests are skipped (by `scenario` / `sandbox_secrets`).
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import vault_approvals
+from oncall_summary_support import SUMMARY_PLAYBOOKS, assert_dry_run_summary
 from prometheus_operator import MONITORING, install_operator_crd
 from sandboxlib.kube import KubeAPI
 
@@ -254,6 +256,7 @@ def _local_files(tmp_path):
 
 def test_every_playbook_has_a_case():
     assert sorted(p.stem for p in (REPO / 'playbooks').glob('*.yml')) == sorted(case[0] for case in CASES)
+    assert SUMMARY_PLAYBOOKS <= {case[0] for case in CASES}
 
 
 @pytest.mark.parametrize('playbook, scenario_name, extra, previews_change', CASES, ids=[c[0] for c in CASES])
@@ -273,6 +276,8 @@ def test_check_diff_changes_nothing(playbook, scenario_name, extra, previews_cha
     assert recap['failed'] == 0
     if previews_change:
         assert recap['changed'] >= 1, result.stdout[-4000:]
+    if playbook in SUMMARY_PLAYBOOKS:  # issue 19: the on-call summary of a dry run says what it would do
+        assert_dry_run_summary(result)
 
     assert_unchanged(before, snapshot(sandbox_env, root_token))
     # no local file either: db_rollback's safety backup, break_glass's secret_output_file, heap dumps

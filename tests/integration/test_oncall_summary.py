@@ -2,7 +2,9 @@
 
 - In `healthy`, every incident playbook ends with the three lines, says all is well, changes nothing (changed=0)
   and posts nothing to Slack.
-- Under --check, the last output has the three lines, "Would do:", and no past-tense claim of a change.
+- Under --check, the last output has the three lines, "Would do:", and no past-tense claim of a change: judged on
+  test_check_mode.py's --check --diff runs of the incident playbooks (oncall_summary_support.assert_dry_run_summary),
+  which are the same dry runs in the same scenarios; service_down's bad-release dry run is here.
 - After an AI_MODERATION fallback (a new revision that only changes env), rollback.yml --check says it would turn
   AI_MODERATION back on: the rollback's summary shows env changes between revisions, not only images.
 
@@ -13,38 +15,17 @@ test needs another one or a run changed the world (see `world`).
 from __future__ import annotations
 
 import json
-import re
 import urllib.parse
 import urllib.request
 
 import pytest
 
+from oncall_summary_support import PAST_TENSE, assert_dry_run_summary, summary_of
 from sandbox_support import wait_for
 
 kubernetes = pytest.importorskip('kubernetes')
 
 NS = 'halobuzz'
-# A change claimed as done: never in a dry run's summary.
-# "not replaced" / "never restarted" say what was not done; a quoted message (what would be posted) is not a claim.
-# Issue 19's own example of a claim is "Scaled backend from 3 to 5": any "scaled", and the verbs of files and keys.
-PAST_TENSE = re.compile(r'(?<!not )(?<!never )\b(restarted|rolled back|scaled|purged|disabled|enabled|deleted|evicted|'
-                        r'drained|cordoned|uncordoned|restored|posted|patched|switched|replaced|created|removed|'
-                        r'wrote|written|unlinked|dropped)\b', re.IGNORECASE)
-TASK = re.compile(r'^TASK \[(?P<name>.*)\] \**$', re.MULTILINE)
-
-
-def summary_of(result) -> list[str]:
-    """The msg of the last task of the run, which must be a task named Summary printing three lines."""
-    tasks = list(TASK.finditer(result.stdout))
-    assert tasks, result.stdout[-3000:]
-    last = tasks[-1]
-    assert last.group('name').endswith(': Summary') or last.group('name') == 'Summary', \
-        'the last task is %r, not Summary\n%s' % (last.group('name'), result.stdout[-3000:])
-    body = result.stdout[last.end():].split('\nPLAY RECAP')[0]
-    answer = body[body.index('=>') + 2:].strip()
-    lines = json.JSONDecoder().raw_decode(answer)[0]['msg']
-    assert isinstance(lines, list) and len(lines) == 3, lines
-    return lines
 
 
 def slack_count(env) -> int:
@@ -123,30 +104,9 @@ def test_rollback_check_after_an_env_only_revision_says_it_turns_the_env_back(wo
     assert not PAST_TENSE.findall(would)
 
 
-# (scenario, playbook, extra args): the scenario in which the playbook would change something, where there is one.
-CHECK = [
-    ('bad-release', 'rollback', ()),
-    ('bad-release', 'service_down', ()),
-    ('payment-failures', 'payment_failures', ()),
-    ('high-error-rate', 'high_error_rate', ()),
-    ('stream-latency', 'cache_purge', ()),
-    ('stream-latency', 'stream_latency', ()),
-    ('db-corruption', 'db_connection_lost', ()),
-    ('ai-moderation-down', 'ai_moderation_fallback', ()),
-    ('memory-leak', 'memory_leak', ()),
-]
-# redis_check is read-only and its healthy run above is the same code path; the procedures (scale_up,
-# maintenance, db_rollback, break_glass) have their dry runs in their own test files.
-
-
-@pytest.mark.parametrize('scenario_name, playbook, args',
-                         [pytest.param(s, p, a, id='%s-%s' % (s, p)) for s, p, a in CHECK])
-def test_check_mode_summary_says_what_would_be_done(scenario_name, playbook, args, world, run_playbook):
-    world(scenario_name)
-    result = run_playbook('%s.yml' % playbook, '--check', *args)
-    found, would, following = summary_of(result)
-    assert found.startswith('Found: ') and would.startswith('Would do: ') and following.startswith('Next: ')
-    claims = PAST_TENSE.findall(re.sub(r'"[^"]*"', '""', ' '.join([found, would, following])))
-    assert not claims, 'a dry run claims a change: %r in %r' % (claims, [found, would, following])
-    if result.recap['localhost']['changed']:
-        assert would != 'Would do: nothing would change', (would, result.stdout[-3000:])
+def test_service_down_dry_run_in_a_bad_release_says_what_would_be_done(world, run_playbook):
+    """The dry runs of the incident playbooks in the scenarios where they would act are test_check_mode.py's
+    (the same --check runs, judged by assert_dry_run_summary); service_down runs there in `healthy`, so its
+    bad-release dry run is here."""
+    world('bad-release')
+    assert_dry_run_summary(run_playbook('service_down.yml', '--check'))
