@@ -41,12 +41,13 @@ def kind_of(cmdline: str) -> str:
     return "other: " + (cmdline.split(" ")[0].rsplit("/", 1)[-1] or "?")
 
 
-def cpu_ticks(pid: str) -> int | None:
+def cpu_ticks(pid: str) -> tuple[str, int] | None:
+    """(pid:start time, utime + stime): the start time tells a reused pid from the process that had it."""
     try:
         fields = open(f"/proc/{pid}/stat", encoding="ascii").read().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return int(fields[11]) + int(fields[12])
+    return f"{pid}:{fields[19]}", int(fields[11]) + int(fields[12])
 
 
 def main() -> int:
@@ -55,32 +56,33 @@ def main() -> int:
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    seen: dict[str, tuple[str, int]] = {}
+    seen: dict[str, tuple[str, int]] = {}  # "pid:start time" -> (kind, ticks at the last sample)
     totals: collections.Counter = collections.Counter()
     me = str(os.getpid())
     for pid in filter(str.isdigit, os.listdir("/proc")):  # what ran before: not ours to count
-        ticks = cpu_ticks(pid)
-        if ticks is not None:
-            seen[pid] = ("before", ticks)
+        sample = cpu_ticks(pid)
+        if sample is not None:
+            seen[sample[0]] = ("before", sample[1])
     began = time.monotonic()
     child = subprocess.Popen(command)
     while child.poll() is None:
         for pid in filter(str.isdigit, os.listdir("/proc")):
             if pid == me:
                 continue
-            ticks = cpu_ticks(pid)
-            if ticks is None:
+            sample = cpu_ticks(pid)
+            if sample is None:
                 continue
-            if pid not in seen:
+            key, ticks = sample
+            if key not in seen:
                 try:
                     cmdline = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
                 except OSError:
                     continue
-                seen[pid] = (kind_of(cmdline), 0)
-            kind, last = seen[pid]
+                seen[key] = (kind_of(cmdline), 0)
+            kind, last = seen[key]
             if kind != "before":
                 totals[kind] += ticks - last
-            seen[pid] = (kind, ticks)
+            seen[key] = (kind, ticks)
         time.sleep(args.interval)
     wall = time.monotonic() - began
     total = sum(totals.values()) / TICK

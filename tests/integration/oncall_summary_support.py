@@ -13,7 +13,8 @@ PAST_TENSE = re.compile(r'(?<!not )(?<!never )\b(restarted|rolled back|scaled|pu
                         r'drained|cordoned|uncordoned|restored|posted|patched|switched|replaced|created|removed|'
                         r'wrote|written|unlinked|dropped)\b', re.IGNORECASE)
 TASK = re.compile(r'^TASK \[(?P<name>.*)\] \**$', re.MULTILINE)
-# The playbooks that end with the summary (the incident playbooks of the runbook).
+# The incident playbooks of the runbook, whose dry-run summaries test_check_mode.py judges. (Every role ends with
+# a Summary task; the procedures' dry runs are judged by their own test files' assertions.)
 SUMMARY_PLAYBOOKS = frozenset({'rollback', 'service_down', 'db_connection_lost', 'payment_failures', 'high_error_rate',
                                'redis_check', 'cache_purge', 'stream_latency', 'memory_leak', 'ai_moderation_fallback'})
 
