@@ -12,7 +12,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 help:
 	@echo "make demo   - bring up the sandbox in its bad-release scenario and run playbooks/rollback.yml"
-	@echo "make test   - every test tier: lint, sanity, unit, ee-check, integration, molecule"
+	@echo "make test   - every test tier: lint, sanity, unit, then integration with ee-check and molecule beside it"
 	@echo "make ee-check - resolve the execution environment's requirements as ansible-builder would build it"
 	@echo "make molecule - every role's molecule scenario (extensions/molecule), each on a sandbox of its own"
 	@echo "make flake-check - the integration tier FLAKE_ROUNDS (3) times in a row, stopping at the first failure"
@@ -34,13 +34,13 @@ venv: os-deps $(STAMP)
 demo: venv
 	@scripts/demo
 
+# lint, sanity and unit first (minutes, and they fail fast); then the integration tier with ee-check and
+# molecule beside it (scripts/beside-integration says why), their output printed after the integration tier's.
 test: venv
 	$(MAKE) lint
 	$(MAKE) sanity
 	$(MAKE) unit
-	$(MAKE) ee-check
-	$(MAKE) integration
-	$(MAKE) molecule
+	@MAKE="$(MAKE)" scripts/beside-integration
 
 lint: venv
 	$(VENV)/bin/ansible-lint --profile production
