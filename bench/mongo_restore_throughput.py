@@ -87,7 +87,7 @@ def time_restore(client, path):
     start = time.perf_counter()
     plan = validate(path, NamespaceFilter(ns_from=['src.docs'], ns_to=[DB + '.restored']))
     validated = time.perf_counter()
-    version = preflight(client, plan)
+    version = preflight(client, plan).version
     restore(client, plan, path, version=version)
     total = time.perf_counter() - start
     again = time.perf_counter()

@@ -25,7 +25,9 @@ description:
     geoHaystack indexes are refused by servers 4.9 and later) and a probe: each collection is created with its
     name, options and indexes in a scratch database (C(halobuzz_preflight_<random>)), read back with
     C(listCollections)/C(listIndexes) and dropped. A server that cannot hold something (a view, a time-series
-    collection, a hashed index, a collation, a name) fails the task with the list of problems; nothing was written."
+    collection, a hashed index, a collation, a name) fails the task with the list of problems; nothing was written.
+    A login that may not create the scratch database is probed in the target database under scratch names
+    (C(halobuzz_preflight_<random>_<n>), dropped after), except in check mode."
   - "Then one collection at a time, as mongorestore: drop (as C(mongorestore --drop); C(system.*) collections are
     never dropped), create with the options of its metadata (rewritten as mongorestore does: C(autoIndexId),
     C(idIndex), C(recordIdsReplicated)), insert the documents as the raw BSON they were dumped as (every BSON type
@@ -55,8 +57,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Runs the whole validation pass, the comparison with the database and the pre-flight (whose scratch
-      database is created and dropped), and reports real counts; writes nothing to the target collections.
+    details: Runs the whole validation pass, the comparison with the database and the pre-flight, and reports real
+      counts; writes nothing to the target database. The pre-flight's probe creates and drops its scratch database;
+      when the login may not create it (a read-only dry run), the probe is left out with a warning and only
+      mongorestore's rules are checked (the real run probes in the target database).
   diff_mode:
     support: full
     details: Returns per-collection state (count, checksum, indexes, options) before and after.

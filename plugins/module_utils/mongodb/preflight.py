@@ -17,7 +17,9 @@ Two kinds of checks, and the restore refuses with the whole list of problems whe
   collation or refuses a name (``my coll``) is caught here, before the restore drops anything.
 
 When the restore's user may not create the scratch database (``Unauthorized``), the probe runs in the
-target database under scratch names; the collection names themselves are then not probed.
+target database under scratch names; the collection names themselves are then not probed. In check mode the
+probe never touches the target database: a login that may not create the scratch database (a scheduled dry
+run with a read-only user) gets the rules alone and a warning saying the probe was left out.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +27,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import secrets
+from collections import namedtuple
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import parse_version
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import SON, OperationFailure, PyMongoError
@@ -34,6 +37,13 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.validate impo
 
 SCRATCH_PREFIX = 'halobuzz_preflight_'
 UNAUTHORIZED = 13
+
+# version: the server's version (a tuple, None when it does not say); warnings: what was not checked, and why
+PreflightResult = namedtuple('PreflightResult', ['version', 'warnings'])
+
+
+class _ProbeNotAllowed(Exception):
+    """Check mode, and the user may not create the scratch database."""
 
 
 def server_version(client):
@@ -101,8 +111,9 @@ def rule_problems(client, plan, version, drop, restore_indexes):
 class _Probe(object):
     """Creates, reads back and drops one scratch collection per plan item."""
 
-    def __init__(self, client, version, convert_legacy, restore_indexes):
+    def __init__(self, client, version, convert_legacy, restore_indexes, check_mode=False):
         self.client = client
+        self.check_mode = check_mode
         self.version = version
         self.convert_legacy = convert_legacy
         self.restore_indexes = restore_indexes
@@ -121,6 +132,8 @@ class _Probe(object):
             return self._check(item)
         except OperationFailure as exc:
             if exc.code == UNAUTHORIZED and not self.in_target:
+                if self.check_mode:  # a dry run creates nothing in the target database, even scratch names
+                    raise _ProbeNotAllowed(_message(exc))
                 self.in_target = True
                 return self._check(item)
             raise
@@ -186,20 +199,25 @@ def _show(value):
     return '{%s}' % ', '.join('%s: %r' % (k, v) for k, v in value.items())
 
 
-def preflight(client, plan, drop=True, convert_legacy=False, restore_indexes=True):
-    """Check the whole plan against the server; raise MongoArchiveError with every problem. Returns the
-    server version (a tuple, or None when the server does not say)."""
+def preflight(client, plan, drop=True, convert_legacy=False, restore_indexes=True, check_mode=False):
+    """Check the whole plan against the server; raise MongoArchiveError with every problem. Returns a
+    PreflightResult: the server version and warnings (in check mode, a probe the user may not run)."""
     version = server_version(client)
+    warnings = []
     try:
         problems = rule_problems(client, plan, version, drop, restore_indexes)
-        probe = _Probe(client, version, convert_legacy, restore_indexes)
+        probe = _Probe(client, version, convert_legacy, restore_indexes, check_mode)
         try:
             for item in plan.items:
                 problems.extend(probe.check(item))
+        except _ProbeNotAllowed as exc:
+            warnings.append('check mode: the pre-flight probe was left out (the user may not create the scratch '
+                            'database %s*: %s); only mongorestore\'s rules were checked. The real run probes in the '
+                            'target database, before anything is dropped.' % (SCRATCH_PREFIX, exc))
         finally:
             probe.close()
     except PyMongoError as exc:
         raise MongoArchiveError('the pre-flight check against the server failed: %s' % exc)
     if problems:
         raise MongoArchiveError('the server cannot hold what the restore would write: %s' % '; '.join(problems))
-    return version
+    return PreflightResult(version, warnings)

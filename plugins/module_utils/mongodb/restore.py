@@ -363,10 +363,10 @@ def run_restore(params, check_mode, diff):
         else:
             identical, before, after = compare(client, plan, params['drop_extra_collections'], convert)
             changed = not (identical and params['skip_if_identical'])
-        version = None
+        version, warnings = None, []
         if changed:
-            version = preflight(client, plan, drop=params['drop'], convert_legacy=convert,
-                                restore_indexes=params['restore_indexes'])
+            version, warnings = preflight(client, plan, drop=params['drop'], convert_legacy=convert,
+                                          restore_indexes=params['restore_indexes'], check_mode=check_mode)
     except (MongoArchiveError, MongoClientError) as exc:
         if single and plan is not None:
             plan.source.close()
@@ -375,6 +375,8 @@ def run_restore(params, check_mode, diff):
                   excluded_namespaces=plan.excluded_namespaces, source_kind=plan.source.kind)
     if diff:
         result['diff'] = dict(before=before, after=after)
+    if warnings:
+        result['warnings'] = warnings
     if changed and not check_mode:
         try:
             result['verified'] = restore(

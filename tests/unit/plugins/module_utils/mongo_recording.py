@@ -16,7 +16,9 @@ The behaviour follows the server's documented answers (never kinder):
   (https://www.mongodb.com/docs/manual/reference/bson-types/#timestamps) unless the insert command carries
   ``bypassEmptyTsReplacement`` (servers 8.0, 7.0.13+, 6.0.17+, 5.0.29+: mongo-tools common/db/empty_timestamp.go);
 - ``mode='nx'`` answers like the sandbox's nx-27017: ``ok`` to anything, a plain collection with no options
-  whatever was asked, index keys all ascending.
+  whatever was asked, index keys all ascending;
+- ``writable`` (a set of database names; None: every database) is what the login may write: a write elsewhere
+  fails with code 13 Unauthorized, "not authorized on <db> to execute command" (the server's AuthorizationSession).
 """
 import re
 
@@ -46,6 +48,11 @@ class FakeServer:
         self.dbs = {}
         self.log = []
         self.fail_insert = set()
+        self.writable = None
+
+    def authorize(self, db, verb):
+        if self.writable is not None and db not in self.writable:
+            raise OperationFailure('not authorized on %s to execute command { %s: ... }' % (db, verb), 13)
 
     def vtuple(self):
         return tuple(int(p) for p in self.version.split('.'))
@@ -74,6 +81,7 @@ class FakeClient:
         return {'version': self.server.version, 'ok': 1}
 
     def drop_database(self, name):
+        self.server.authorize(name, 'dropDatabase')
         self.server.log.append(('dropDatabase', name))
         self.server.dbs.pop(name, None)
 
@@ -106,6 +114,7 @@ class FakeDatabase:
         return [c['name'] for c in self.list_collections()]
 
     def drop_collection(self, name):
+        self.server.authorize(self.name, 'drop')
         ns = '%s.%s' % (self.name, name)
         self.server.log.append(('drop', ns))
         colls = self.server.dbs.get(self.name, {})
@@ -119,6 +128,7 @@ class FakeDatabase:
         verb = next(iter(command))
         if verb == 'buildInfo':
             return {'version': self.server.version, 'ok': 1}
+        self.server.authorize(self.name, verb)
         if verb == 'create':
             return self._create(command)
         if verb == 'createIndexes':
@@ -209,6 +219,7 @@ class FakeCollection:
 
     def insert_many(self, docs, ordered=True, bypass_document_validation=False):
         docs = [d.raw if isinstance(d, RawBSONDocument) else d for d in docs]
+        self.server.authorize(self.database.name, 'insert')
         concern = self.write_concern.document if self.write_concern is not None else None
         self.server.log.append(('insert', self.ns, len(docs), bypass_document_validation, concern))
         if self.ns in self.server.fail_insert:
@@ -216,11 +227,13 @@ class FakeCollection:
         self.store(docs)
 
     def insert_one(self, doc, bypass_document_validation=False):
+        self.server.authorize(self.database.name, 'insert')
         self.server.log.append(('insertOne', self.ns))
         self.store([doc])
 
     def update_one(self, query, pipeline):
         """Only the update mongorestore sends: [{$replaceRoot: {newRoot: {$literal: doc}}}] by _id."""
+        self.server.authorize(self.database.name, 'update')
         self.server.log.append(('updateOne', self.ns))
         literal = pipeline[0]['$replaceRoot']['newRoot']['$literal']
         literal = literal.raw if isinstance(literal, RawBSONDocument) else bson.encode(literal)

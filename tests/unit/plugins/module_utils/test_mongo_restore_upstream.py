@@ -326,6 +326,46 @@ def test_preflight_refuses_what_nx_cannot_hold_hashed_index_and_names(server, tm
     assert not [d for d in server.dbs if d.startswith('halobuzz_preflight_') and server.dbs[d]]
 
 
+def _shop_dump(tmp_path):
+    (tmp_path / 'shop').mkdir()
+    (tmp_path / 'shop' / 'orders.bson').write_bytes(bson.encode({'_id': 1, 'total': 5}))
+    return str(tmp_path)
+
+
+def test_check_mode_with_a_read_only_login_leaves_the_probe_out_and_writes_nothing(server, tmp_path):
+    """A scheduled dry run with a read-only user: creating the scratch database is Unauthorized (code 13). Check
+    mode must not fall back to scratch names in the target database (a write there): the rules alone are checked
+    and a warning says the probe was left out."""
+    server.writable = set()
+    server.put('shop', 'orders', docs=[bson.encode({'_id': 'current'})])
+    result = restore_utils.run_restore(dict(PARAMS, src=_shop_dump(tmp_path)), True, False)
+    assert result['changed'] is True
+    (warning,) = result['warnings']
+    assert 'pre-flight probe was left out' in warning and 'not authorized' in warning
+    assert server.log == [] and server.coll('shop', 'orders')['docs'] == [bson.encode({'_id': 'current'})]
+
+
+def test_check_mode_probes_only_in_the_scratch_database(server, tmp_path):
+    server.put('shop', 'orders', docs=[bson.encode({'_id': 'current'})])
+    result = restore_utils.run_restore(dict(PARAMS, src=_shop_dump(tmp_path)), True, False)
+    assert 'warnings' not in result
+    assert [e for e in server.log if e[0] == 'create'] and writes(server) == []
+    assert sorted(server.dbs) == ['shop'] or not [d for d in server.dbs if d != 'shop' and server.dbs[d]]
+
+
+def test_a_login_that_may_not_create_the_scratch_database_is_probed_in_the_target(server, tmp_path):
+    """A real run whose user may write only the target database: the probe runs there under scratch names
+    (and drops them), then the restore proceeds."""
+    server.writable = {'shop'}
+    server.put('shop', 'orders', docs=[bson.encode({'_id': 'current'})])
+    result = run(_shop_dump(tmp_path))
+    assert result['changed'] is True and 'warnings' not in result
+    probed = [e[1] for e in server.log if e[0] == 'create' and e[1].startswith('shop.halobuzz_preflight_')]
+    assert probed and all(('drop', ns) in server.log for ns in probed)
+    assert sorted(server.dbs['shop']) == ['orders']
+    assert server.coll('shop', 'orders')['docs'] == [bson.encode({'_id': 1, 'total': 5})]
+
+
 def test_views_restored_from_their_metadata_and_compared_by_pipeline(server, tmp_path):
     """A view is created with viewOn and pipeline; verification compares the definition."""
     (tmp_path / 'shop').mkdir()

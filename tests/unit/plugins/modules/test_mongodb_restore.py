@@ -6,6 +6,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import restore as restore_utils
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import MongoArchiveError
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.preflight import PreflightResult
 from ansible_collections.halobuzz.ops.plugins.modules import mongodb_restore
 from module_harness import Exit, Fail, raise_on_exit
 
@@ -24,7 +25,8 @@ def module_calls(monkeypatch):
     monkeypatch.setattr(restore_utils, 'connect', lambda params: calls.append('connect') or object())
     monkeypatch.setattr(restore_utils, 'compare', lambda client, plan, extra, convert: (
         calls.append('compare') or (False, {}, {})))
-    monkeypatch.setattr(restore_utils, 'preflight', lambda *a, **k: calls.append('preflight'))
+    monkeypatch.setattr(restore_utils, 'preflight', lambda *a, **k: (
+        calls.append('preflight') or PreflightResult((7, 0, 0), [])))
     monkeypatch.setattr(restore_utils, 'restore', lambda *a, **k: calls.append('restore'))
     return calls
 
