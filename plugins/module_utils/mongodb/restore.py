@@ -54,6 +54,18 @@ def _command(action, ns, func, *args, **kwargs):
         raise MongoArchiveError('%s %s failed: %s' % (action, ns, exc))
 
 
+def _write_command(action, ns, database, command):
+    """Send a write command (``insert``) and fail on what it refused: Database.command raises only when the command
+    fails as a whole, a refused document comes back in ``writeErrors`` of an ``ok: 1`` reply (insert_many raises
+    BulkWriteError for it, mongorestore fails on it: restore.go NewResultFromBulkResult), and a write concern
+    that was not met in ``writeConcernError``."""
+    reply = _command(action, ns, database.command, command)
+    error = (reply.get('writeErrors') or [None])[0] or reply.get('writeConcernError')
+    if error:
+        raise MongoArchiveError('%s %s failed: %s (code %s)' % (action, ns, error.get('errmsg'), error.get('code')))
+    return reply
+
+
 def collection_state(client, db, collection, infos=None, version=None):
     """What a collection holds now: type, options, count, content checksum (and its sum), full index specs.
 
@@ -279,7 +291,7 @@ class _Writer(object):
         carry rawData."""
         database = self._database(item)
         for command in insert_buckets_commands(item.collection, docs, self.concern.document):
-            _command('inserting buckets (rawData) into', item.ns, database.command, command)
+            _write_command('inserting buckets (rawData) into', item.ns, database, command)
 
     def _insert_zero_timestamp(self, item, raw):
         """A document with an empty Timestamp(0, 0), which a server replaces by the current time on insert, kept
@@ -292,7 +304,7 @@ class _Writer(object):
             self._insert_raw_buckets(item, [doc])
             return
         if accepts_literal_zero_timestamp(self.version):
-            _command('inserting into', item.ns, database.command, SON([
+            _write_command('inserting into', item.ns, database, SON([
                 ('insert', item.data_collection_on(self.version)), ('documents', [doc]), ('ordered', True),
                 ('bypassDocumentValidation', not item.is_timeseries), ('bypassEmptyTsReplacement', True),
                 ('writeConcern', self.concern.document)]))

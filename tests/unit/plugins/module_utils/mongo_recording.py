@@ -13,6 +13,8 @@ The behaviour follows the server's documented answers (never kinder):
   the collection's namespace with ``rawData: true``; a find without rawData returns the measurements, an insert
   without it takes documents as measurements (a bucket lacks the time field: code 2 BadValue); any command on
   ``system.buckets.*`` fails with code 491; before 8.3 ``rawData`` is an unknown field (code 40415);
+- the ``insert`` command answers a duplicate ``_id`` (buckets are clustered by ``_id``) as a write error, code
+  11000, of an ``ok: 1`` reply, and stops there (ordered), as a server does;
 - a time-series collection has no ``_id`` index; ``createIndexes`` with ``ignoreUnknownIndexOptions``
   drops unknown options, without it an unknown option fails (code 197 InvalidIndexSpecificationOption), a
   key value that is not a number or a known type string fails (code 67 CannotCreateIndex), geoHaystack
@@ -200,6 +202,16 @@ class FakeDatabase:
             self.server.log.append(('insertCommand', coll.ns, len(command['documents']),
                                     command.get('bypassEmptyTsReplacement'), raw_data))
             coll.check_measurements(command['documents'], raw_data)
+            # a refused document is a write error of an ok reply; an ordered insert stops there
+            taken = coll.ids()
+            for index, doc in enumerate(command['documents']):
+                doc_id = bson.decode(doc.raw if isinstance(doc, RawBSONDocument) else doc)['_id']
+                if doc_id in taken:
+                    coll.store(command['documents'][:index], bool(command.get('bypassEmptyTsReplacement')))
+                    return {'ok': 1, 'n': index, 'writeErrors': [{'index': index, 'code': 11000, 'errmsg': (
+                        'E11000 duplicate key error collection: %s index: _id_ dup key: { _id: %r }' % (
+                            coll.ns, doc_id))}]}
+                taken.append(doc_id)
             coll.store(command['documents'], bypass_empty_ts=bool(command.get('bypassEmptyTsReplacement')))
             return {'ok': 1, 'n': len(command['documents'])}
         if verb == 'find':
@@ -298,6 +310,10 @@ class FakeCollection:
         if self.server.viewless_timeseries(self.database.name, self.name) and not raw_data:
             docs = [m for bucket in docs for m in unpack_bucket(bucket, coll['options']['timeseries'])]
         return [Raw(raw) for raw in docs]
+
+    def ids(self):
+        coll = self.server.coll(self.database.name, self.name)
+        return [bson.decode(raw)['_id'] for raw in (coll['docs'] if coll else [])]
 
     def count_documents(self, filter, **kwargs):  # pylint: disable=redefined-builtin
         assert not filter, filter

@@ -197,6 +197,24 @@ def test_viewless_restore_without_drop_checks_the_collection_once_as_preflightch
     assert writes(server, 'timeseries_test') == []
 
 
+def test_viewless_bucket_refused_by_the_server_fails_the_restore_with_its_write_error(server, tmp_path):
+    """A bucket the server refuses comes back in writeErrors of an ok reply to the insert command (pymongo's
+    Database.command does not raise on it, insert_many would: BulkWriteError); mongorestore fails on it
+    (restore.go NewResultFromBulkResult): the restore stops with the server's message, not later at verification."""
+    server.version = '8.3.0'
+    dump = tmp_path / 'dup' / 'timeseries_test'
+    dump.mkdir(parents=True)
+    source = fixture('dumps', 'timeseries_tests', 'ts_dump', 'timeseries_test')
+    shutil.copy(source + '/foo_ts.metadata.json', str(dump / 'foo_ts.metadata.json'))
+    data = open(source + '/system.buckets.foo_ts.bson', 'rb').read()
+    first = data[:int.from_bytes(data[:4], 'little')]
+    (dump / 'system.buckets.foo_ts.bson').write_bytes(data + first)  # the first bucket twice
+    with pytest.raises(MongoArchiveError, match=r'after writing began: inserting buckets \(rawData\) into '
+                                                r'timeseries_test.foo_ts failed: E11000 duplicate key.*code 11000'):
+        run(str(tmp_path / 'dup'))
+    assert len(server.coll('timeseries_test', 'foo_ts')['docs']) == 10
+
+
 def test_backup_from_a_viewless_server_reads_buckets_with_rawdata_and_restores_them(server, tmp_path):
     """mongodump against 8.3 (DumpIntent, query.go Iter): a rawData find on the collection; the archive carries
     the buckets under the collection's own name with the header's server_version 8.3.0, which mongorestore's
@@ -323,6 +341,7 @@ def test_insert_buckets_commands_stay_within_the_command_size_limit():
     commands = list(timeseries.insert_buckets_commands('temps', many))
     assert sum(len(c['documents']) for c in commands) == 20000 and len(commands) == 2
     assert all(len(bson.encode(c)) <= timeseries.MAX_COMMAND_BYTES for c in commands)
+
 
 # --- case 2: archives the project writes pass mongorestore's demultiplexer -------------------------------------
 
