@@ -717,6 +717,24 @@ def test_top_level_empty_timestamp_survives_the_insert(server, tmp_path, version
     assert ops == ['insert'] + sequence + ['insert']
 
 
+def test_empty_timestamp_of_a_bucket_survives_the_rawdata_insert_on_8_3(server, tmp_path):
+    """On 8.3 every bucket insert carries rawData and bypassEmptyTsReplacement (common/db/buffered_bulk.go: both
+    set on servers that take them), so a bucket whose meta is Timestamp(0, 0) is kept as dumped."""
+    server.version = '8.3.0'
+    buckets = [bucket_doc(1), bson.encode({'_id': 2, 'control': {'version': 1, 'min': {'t': 2}, 'max': {'t': 2}},
+                                           'meta': Timestamp(0, 0), 'data': {'t': {'0': 2}}}), bucket_doc(3)]
+    meta = {'options': {'timeseries': {'timeField': 't', 'metaField': 'meta'}}, 'indexes': [], 'type': 'timeseries'}
+    (tmp_path / 'metrics').mkdir()
+    (tmp_path / 'metrics' / 'temps.metadata.json').write_text(dump_metadata(meta))
+    (tmp_path / 'metrics' / 'system.buckets.temps.bson').write_bytes(b''.join(buckets))
+    result = run(str(tmp_path))
+    assert sorted(server.coll('metrics', 'temps')['docs']) == sorted(buckets)
+    assert result['verified']['metrics.temps']['documents'] == 3
+    inserts = [e for e in writes(server, 'metrics') if e[0].startswith('insert')]
+    assert [(e[0], e[2], e[3], e[4]) for e in inserts] == [('insertCommand', 1, True, True)] * 3
+    no_buckets_namespace(server, 'metrics')
+
+
 def test_the_recording_server_replaces_empty_timestamps_as_a_real_one(server):
     """The emulator is not kinder than the server: a plain insert loses the empty timestamp."""
     FakeClient(server)['shop']['events'].insert_many([bson.encode({'_id': 1, 'ts': Timestamp(0, 0)})])
