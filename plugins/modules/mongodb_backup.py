@@ -20,6 +20,13 @@ description:
     collection's options and index definitions go into its metadata; each namespace ends with the CRC-64
     mongorestore checks.
   - The archive is written to a temporary file beside O(dest) and renamed into place when complete.
+  - "Time-series collections are dumped as C(mongodump) dumps them: their bucket documents, read from
+    C(system.buckets.<name>) on servers before 8.3 and written under that namespace; on servers 8.3 and later
+    (time-series collections without C(system.buckets), 'viewless') read from the collection itself with
+    C(rawData) (the login needs the action C(performRawDataOperations), as in the built-in C(backup) role) and
+    written under the collection's name. The archive header carries the server version, which tells
+    C(mongorestore) and M(halobuzz.ops.mongodb_restore) which of the two it holds. A server that does not report
+    its version fails the task for its time-series collections, before anything is written."
   - "Not dumped: the C(admin), C(local) and C(config) databases unless listed in O(databases) (and even then
     users, roles, the oplog and server-managed C(system.*) collections are left out, as
     M(halobuzz.ops.mongodb_restore) would skip them)."

@@ -26,12 +26,13 @@ description:
     name, options and indexes in a scratch database (C(halobuzz_preflight_<random>)), read back with
     C(listCollections)/C(listIndexes) and dropped. A server that cannot hold something (a view, a time-series
     collection, a hashed index, a collation, a name) fails the task with the list of problems; nothing was written.
+    For a time-series collection the probe also looks where its buckets will go (see the time-series paragraph).
     A login that may not create the scratch database is probed in the target database under scratch names
     (C(halobuzz_preflight_<random>_<n>), dropped after), except in check mode."
   - "Then one collection at a time, as mongorestore: drop (as C(mongorestore --drop); C(system.*) collections are
     never dropped), create with the options of its metadata (rewritten as mongorestore does: C(autoIndexId),
     C(idIndex), C(recordIdsReplicated)), insert the documents as the raw BSON they were dumped as (every BSON type
-    survives exactly; time-series buckets into C(system.buckets.<name>), with validation), create the indexes
+    survives exactly; time-series buckets where the server keeps them, with validation), create the indexes
     (C(ignoreUnknownIndexOptions) for servers 4.1.9 and later, as mongorestore), then re-read the collection once
     and compare count, content checksum, full index specs (key with direction/type, unique, sparse, partial
     filter, TTL, collation, hidden), collection options and view definition with the source. A failure leaves the
@@ -43,9 +44,16 @@ description:
     auth schema); C(system.views) (views come from their own metadata); C(system.buckets.*) (restored as the
     data of their time-series collection); other C(system.*) collections except C(system.js). They are listed
     in RV(skipped_namespaces)."
-  - "Time-series collections: from archives (the prelude names C(<name>) with type C(timeseries), the data travels
-    as C(system.buckets.<name>)) and dump directories (C(system.buckets.<name>.bson)); bucket documents without
-    C(control.version/min/max) or C(data) are refused before any write."
+  - "Time-series collections: from archives (the prelude names C(<name>) with type C(timeseries); the data travels
+    as C(system.buckets.<name>) when the archive header's server version is before 8.3 or unknown, as C(<name>) from
+    8.3) and dump directories (C(system.buckets.<name>.bson), or C(<name>.bson) as C(mongodump) writes it from 8.3);
+    bucket documents without C(control.version/min/max) or C(data) are refused before any write. Where the buckets
+    are written depends on the target server's version, as C(mongorestore) decides: before 8.3 into
+    C(system.buckets.<name>); from 8.3 (time-series collections without C(system.buckets), 'viewless') into the
+    collection itself with C(insert) commands carrying C(rawData) (so the login needs the action
+    C(performRawDataOperations) there), and the verification reads them back with C(rawData). A dump from either
+    side restores into either. A server that does not report its version (C(buildInfo)), or whose buckets are not
+    where its version says (the probe), gets no time-series collection: the task fails before any write."
   - When the database already holds exactly the source's content (counts, checksums, indexes, options), nothing
     is written and the task reports C(changed=false), unless O(skip_if_identical=false).
 author:

@@ -30,6 +30,7 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.bson_reader i
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import Int64, SON, bson
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
     READ_BUFFER, CollectionEntry, MongoArchiveError, open_maybe_gzip, parse_metadata)
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.timeseries import supports_raw_data
 
 MAGIC = 0x8199E26D
 MAGIC_BYTES = struct.pack('<I', MAGIC)
@@ -196,9 +197,9 @@ def parse_version(text):
 
 def viewless_timeseries(server_version):
     """Whether a dump from this server keeps time-series data under the collection's own name (>= 8.3;
-    mongo-tools common/db/version.go, SupportsRawData). An unknown version counts as older."""
-    version = parse_version(server_version)
-    return version is not None and version >= (8, 3, 0)
+    mongo-tools common/db/version.go, SupportsRawData). An unknown version counts as older (mongorestore.go:
+    "Archives too old to record a parseable version predate viewless timeseries")."""
+    return supports_raw_data(parse_version(server_version))
 
 
 class _HashingWriter(object):

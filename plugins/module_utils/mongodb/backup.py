@@ -19,13 +19,14 @@ import os
 import tempfile
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (
-    ArchiveWriter, file_sha256, viewless_timeseries)
+    ArchiveWriter, file_sha256, parse_version, viewless_timeseries)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
     RAW_OPTIONS, SON, PyMongoError, connect)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
     CollectionEntry, ContentChecksum, MongoArchiveError, dump_metadata)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.namespaces import (
     INTERNAL_DATABASES, NamespaceFilter, skip_reason)
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.timeseries import count_buckets, find_buckets
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.validate import validate
 
 TOOL_VERSION = 'halobuzz.ops mongodb_backup'
@@ -66,12 +67,37 @@ def select(client, databases=None, ns_filter=None):
     return entries
 
 
+def _server_version(client):
+    """The server's version string, '' when buildInfo does not say (some servers lack it)."""
+    try:
+        return client.server_info().get('version') or ''
+    except PyMongoError:
+        return ''
+
+
+def _check_timeseries_readable(entries, server_version):
+    """Where a time-series collection's buckets are read depends on the server's version (timeseries.py):
+    without one, refuse rather than read system.buckets.<name> of a server that may have none (mongodump
+    does not start without the version either: mongodump.go Init, ServerVersionArray)."""
+    unknown = [e.ns for e in entries if e.is_timeseries and parse_version(server_version) is None]
+    if unknown:
+        raise MongoArchiveError('cannot back up time-series collection(s) %s: the server does not report its '
+                                'version (buildInfo), which decides where their buckets are read (system.buckets.'
+                                '<name> before 8.3, the collection with rawData from 8.3)' % ', '.join(unknown))
+
+
 def count(client, entries):
-    """Exact document counts, for check mode."""
+    """Exact document counts (a time-series collection's buckets), for check mode."""
+    server_version = _server_version(client)
+    _check_timeseries_readable(entries, server_version)
+    version = parse_version(server_version)
+    entry = None
     try:
         for entry in entries:
-            if entry.has_data:
-                entry.count = client[entry.db][entry.data_collection].count_documents({})
+            if entry.is_timeseries:
+                entry.count = count_buckets(client, entry.db, entry.collection, version)
+            elif entry.has_data:
+                entry.count = client[entry.db][entry.collection].count_documents({})
     except PyMongoError as exc:
         raise MongoArchiveError('counting %s failed: %s' % (entry.ns, exc))
     return entries
@@ -90,21 +116,21 @@ def write(client, entries, dest, compress=False):
         raise MongoArchiveError('cannot write backup %s: creating a temporary file in %s failed: %s' % (
             dest, directory, exc))
     try:
-        server_version = client.server_info().get('version') or ''
-    except PyMongoError:  # informational only (the archive header); some servers lack buildInfo
-        server_version = ''
+        # the archive header's server_version; for time-series it also says where the buckets are read and
+        # under which namespace they travel
+        server_version = _server_version(client)
+        _check_timeseries_readable(entries, server_version)
     except BaseException:
         os.close(descriptor)
         _remove(partial)
         raise
+    for entry in entries:
+        # from 8.3 the buckets travel under the collection's own name, before under system.buckets.<name>, as
+        # mongodump writes them and mongorestore's demultiplexer expects them by the header's server_version
+        # (mongo-tools common/archive/multiplexer.go, Intent.DataCollection; demultiplexer.go CreateDemux)
+        entry.viewless_timeseries = viewless_timeseries(server_version)
     collections = []
     entry = None
-    if viewless_timeseries(server_version) and any(e.is_timeseries for e in entries):
-        _remove(partial)
-        os.close(descriptor)
-        raise MongoArchiveError('cannot back up time-series collection(s) %s: the server (%s) keeps them viewless '
-                                '(8.3+), whose buckets this backup cannot read; use mongodump' % (
-                                    ', '.join(e.ns for e in entries if e.is_timeseries), server_version))
     try:
         with os.fdopen(descriptor, 'wb') as handle:
             writer = ArchiveWriter(handle, compress=compress, server_version=server_version,
@@ -113,12 +139,16 @@ def write(client, entries, dest, compress=False):
             for entry in entries:
                 summary = {'namespace': entry.ns, 'type': entry.kind}
                 if entry.has_data:
-                    # a time-series collection's documents are its buckets (system.buckets.<name>), which
-                    # mongodump dumps for servers before 8.3 (mongodump/prepare.go)
                     checksum = ContentChecksum()
-                    cursor = client[entry.db].get_collection(entry.data_collection, codec_options=RAW_OPTIONS).find(
-                        {}, batch_size=1000)
-                    writer.write_namespace(entry, (doc.raw for doc in cursor), on_document=checksum.add)
+                    if entry.is_timeseries:
+                        # a time-series collection's documents are its buckets, read as mongodump reads them
+                        # (mongodump/mongodump.go DumpIntent): system.buckets.<name> before 8.3, the collection
+                        # itself with rawData from 8.3 (timeseries.py)
+                        documents = find_buckets(client, entry.db, entry.collection, parse_version(server_version))
+                    else:
+                        documents = (doc.raw for doc in client[entry.db].get_collection(
+                            entry.collection, codec_options=RAW_OPTIONS).find({}, batch_size=1000))
+                    writer.write_namespace(entry, documents, on_document=checksum.add)
                     summary.update(documents=entry.count, checksum=checksum.hexdigest())
                 else:
                     # every prelude namespace gets its segment and EOF: an empty one for a view, as mongodump

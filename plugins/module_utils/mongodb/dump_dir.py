@@ -164,10 +164,11 @@ class DumpDirectory(object):
         for coll in sorted(entries):
             entry = entries[coll]
             if entry.is_timeseries and entry.data_path is None:
-                # a time-series collection without its buckets would be recreated empty
-                raise MongoArchiveError('%s: time-series collection %s.%s has metadata but no %s%s.bson; '
-                                        'the dump is incomplete' % (self.where, db, coll,
-                                                                    TIMESERIES_BUCKET_PREFIX, coll))
+                # a time-series collection without its buckets would be recreated empty; mongodump writes them
+                # to system.buckets.<name>.bson before 8.3, to <name>.bson from 8.3 (mongodump/prepare.go)
+                raise MongoArchiveError('%s: time-series collection %s.%s has metadata but no %s%s.bson (nor, from '
+                                        'a server 8.3 or later, %s.bson); the dump is incomplete' % (
+                                            self.where, db, coll, TIMESERIES_BUCKET_PREFIX, coll, coll))
             self.collections.append(entry)
 
     def _collection_name(self, db, stem, path, parsed):

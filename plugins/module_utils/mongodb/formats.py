@@ -24,7 +24,8 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import
 
 READ_BUFFER = 1 << 20
 # Collection types without documents of their own (a view has none; a time-series collection's
-# documents are its buckets, stored in system.buckets.<name>; see CollectionEntry.data_collection).
+# documents are its buckets, dumped under system.buckets.<name> by servers before 8.3 and under the
+# collection's own name from 8.3; see CollectionEntry.data_collection and timeseries.py).
 DATALESS_TYPES = ('view',)
 TIMESERIES_BUCKET_PREFIX = 'system.buckets.'
 
@@ -38,8 +39,10 @@ class CollectionEntry(object):
 
     A time-series collection ``<name>`` (type ``timeseries``) carries its bucket documents under
     ``system.buckets.<name>`` when the dump comes from a server before 8.3, under its own name from
-    8.3 on (viewless time-series); mongo-tools common/archive/demultiplexer.go and
-    common/intents/intent.go (``DataCollection``) decide the same way.
+    8.3 on (viewless time-series): ``viewless_timeseries`` says which, from the server version of the
+    archive's header (mongo-tools common/archive/demultiplexer.go CreateDemux, common/intents/intent.go
+    ``DataCollection``). This is the source's layout; where a restore writes the buckets depends on the
+    target server instead (validate.PlanItem.data_collection_on, timeseries.py).
     """
 
     def __init__(self, db, collection, metadata_text=None, metadata=None, kind=None, data_path=None,
@@ -69,7 +72,8 @@ class CollectionEntry(object):
 
     @property
     def data_collection(self):
-        """The collection that holds this namespace's documents (the buckets of a time-series one)."""
+        """The collection under which this namespace's documents travel in the dump (the buckets of a time-series
+        one: system.buckets.<name> unless the dump comes from an 8.3+ server)."""
         if self.is_timeseries and not self.viewless_timeseries:
             return TIMESERIES_BUCKET_PREFIX + self.collection
         return self.collection

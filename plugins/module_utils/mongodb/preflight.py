@@ -8,13 +8,15 @@ Two kinds of checks, and the restore refuses with the whole list of problems whe
 
 - the rules mongorestore applies before writing (mongo-tools mongorestore/mongorestore.go,
   ``preFlightChecks``): a time-series collection restored without ``drop`` must not exist yet (nor its
-  ``system.buckets`` collection); geoHaystack indexes are refused by servers >= 4.9;
+  ``system.buckets`` collection before 8.3); geoHaystack indexes are refused by servers >= 4.9;
 - a probe of what the server really holds, rather than trust in its version: each collection is
   created, with the target's name, the same options and the same indexes, in a scratch database
   (``halobuzz_preflight_<random>``), read back with ``listCollections``/``listIndexes`` and dropped. A
   server that answers ``ok`` to ``create`` with ``viewOn`` or ``timeseries`` but makes a plain
   collection (the sandbox's nx-27017 does), renames a hashed index to an ascending one, drops a
-  collation or refuses a name (``my coll``) is caught here, before the restore drops anything.
+  collation or refuses a name (``my coll``) is caught here, before the restore drops anything. A
+  time-series collection's buckets are looked for where the restore will write them (timeseries.py):
+  ``system.buckets.<name>`` listed before 8.3, a ``find`` with ``rawData`` answered from 8.3.
 
 When the restore's user may not create the scratch database (``Unauthorized``), the probe runs in the
 target database under scratch names; the collection names themselves are then not probed. In check mode the
@@ -33,6 +35,7 @@ from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive impor
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import SON, OperationFailure, PyMongoError
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
     TIMESERIES_BUCKET_PREFIX, MongoArchiveError)
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.timeseries import bucket_collection, supports_raw_data
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.validate import contains, indexes_differ
 
 SCRATCH_PREFIX = 'halobuzz_preflight_'
@@ -81,18 +84,23 @@ def rule_problems(client, plan, version, drop, restore_indexes):
     existing = {}
     for item in plan.items:
         if item.is_timeseries:
-            if version is not None and version >= (8, 3, 0):
-                problems.append('%s: time-series collection, and the server (%s) keeps time-series collections '
-                                'viewless (8.3+), whose buckets this restore cannot write; use mongorestore'
-                                % (item.ns, '.'.join(str(v) for v in version)))
+            if version is None:
+                # where the buckets go is decided by the version (timeseries.py); mongorestore does not start
+                # without it (mongorestore.go New: "error getting server version")
+                problems.append('%s: time-series collection, and the server does not report its version (buildInfo), '
+                                'which decides where its buckets are written (system.buckets.<name> before 8.3, '
+                                'the collection with rawData from 8.3); nothing can be restored into it safely'
+                                % item.ns)
             if not drop:
                 names = existing.setdefault(item.db, list_collections(client[item.db]))
                 if item.collection in names:
                     problems.append('%s: time-series collection already exists on the destination; remove it or '
                                     'restore with drop (as mongorestore --drop)' % item.ns)
-                if item.data_collection in names:
+                data = item.data_collection_on(version)
+                # from 8.3 the data collection is the collection itself (preFlightChecks then checks it twice)
+                if data != item.collection and data in names:
                     problems.append('%s.%s already exists on the destination; remove it to restore %s' % (
-                        item.db, item.data_collection, item.ns))
+                        item.db, data, item.ns))
         if restore_indexes and version is not None and version >= (4, 9, 0) and not item.is_view:
             for index in item.metadata.get('indexes', []):
                 if 'geoHaystack' in list(index['key'].values()):
@@ -155,7 +163,7 @@ class _Probe(object):
             kind = info.get('type') or 'collection'
             if kind != item.kind:
                 return ['%s: the server cannot hold a %s: create answered ok but made a %s' % (item.ns, item.kind, kind)]
-            problems = []
+            problems = self._bucket_problems(database, name, item, infos) if item.is_timeseries else []
             wanted = item.compared_options(self.version)
             if not contains(info.get('options') or {}, wanted):
                 problems.append('%s: the server does not keep the collection options %s (it reports %s)' % (
@@ -174,6 +182,33 @@ class _Probe(object):
             return problems
         finally:
             self._drop(database, name, item)
+
+    def _bucket_problems(self, database, name, item, infos):
+        """Whether the buckets of the scratch time-series collection are where its version says the restore writes
+        them (timeseries.py): system.buckets.<name> is listed before 8.3; from 8.3 the collection answers a find
+        with rawData (read-only: nothing is written into the probe)."""
+        shown = '.'.join(str(v) for v in self.version) if self.version else 'unknown'
+        if not supports_raw_data(self.version):
+            if bucket_collection(name, self.version) not in infos:
+                # a server before 8.3 that keeps time-series collections viewless: upstream only knows such
+                # servers by version (mongo-tools common/db/version.go), so where to write is unclear: refuse
+                return ['%s: the server (version %s) made the time-series collection without %s%s, where a server '
+                        'before 8.3 keeps its buckets; where this server takes buckets is unclear; restore with '
+                        'mongorestore' % (item.ns, shown, TIMESERIES_BUCKET_PREFIX, name)]
+            return []
+        try:
+            database.command(SON([('find', name), ('filter', {}), ('limit', 1), ('singleBatch', True),
+                                  ('rawData', True)]))
+        except OperationFailure as exc:
+            if exc.code == UNAUTHORIZED:
+                # from 8.3 rawData takes the action performRawDataOperations (mongo-tools CHANGELOG 100.16.0: the
+                # built-in backup role holds it; mongorestore/dumprestore_auth_test.go grants it to restore roles)
+                return ['%s: the login may not read or write time-series buckets with rawData on this server '
+                        '(version %s): grant it the action performRawDataOperations (%s)' % (
+                            item.ns, shown, _message(exc))]
+            return ['%s: the server (version %s) refuses to read time-series buckets with rawData (%s), the way a '
+                    'restore into 8.3 and later writes them' % (item.ns, shown, _message(exc))]
+        return []
 
     @staticmethod
     def _drop(database, name, item):

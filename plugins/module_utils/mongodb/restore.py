@@ -30,12 +30,13 @@ __metaclass__ = type
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
     RAW_OPTIONS, SON, MongoClientError, PyMongoError, RawBSONDocument, WriteConcern, bson, connect)
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
-    TIMESERIES_BUCKET_PREFIX, ContentChecksum, MongoArchiveError)
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import ContentChecksum, MongoArchiveError
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.namespaces import NamespaceFilter
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.preflight import (
-    create_command, create_indexes_command, list_collections, preflight)
+    create_command, create_indexes_command, list_collections, preflight, server_version)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.source import open_source
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.timeseries import (
+    find_buckets, insert_buckets_commands, supports_raw_data)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.validate import (
     contains, indexes_differ, plain, show_index, validate)
 
@@ -53,8 +54,23 @@ def _command(action, ns, func, *args, **kwargs):
         raise MongoArchiveError('%s %s failed: %s' % (action, ns, exc))
 
 
-def collection_state(client, db, collection, infos=None):
-    """What a collection holds now: type, options, count, content checksum (and its sum), full index specs."""
+def _write_command(action, ns, database, command):
+    """Send a write command (``insert``) and fail on what it refused: Database.command raises only when the command
+    fails as a whole, a refused document comes back in ``writeErrors`` of an ``ok: 1`` reply (insert_many raises
+    BulkWriteError for it, mongorestore fails on it: restore.go NewResultFromBulkResult), and a write concern
+    that was not met in ``writeConcernError``."""
+    reply = _command(action, ns, database.command, command)
+    error = (reply.get('writeErrors') or [None])[0] or reply.get('writeConcernError')
+    if error:
+        raise MongoArchiveError('%s %s failed: %s (code %s)' % (action, ns, error.get('errmsg'), error.get('code')))
+    return reply
+
+
+def collection_state(client, db, collection, infos=None, version=None):
+    """What a collection holds now: type, options, count, content checksum (and its sum), full index specs.
+
+    A time-series collection's documents are its buckets, read where a server of ``version`` keeps them
+    (timeseries.py: system.buckets.<name> before 8.3, the collection itself with rawData from 8.3)."""
     database = client[db]
     if infos is None:
         infos = _command('listing collections of', db, list_collections, database)
@@ -65,13 +81,15 @@ def collection_state(client, db, collection, infos=None):
     options = info.get('options') or {}
     if kind == 'view':
         return {'type': 'view', 'options': options}
-    data = TIMESERIES_BUCKET_PREFIX + collection if kind == 'timeseries' else collection
     checksum = ContentChecksum()
-    coll = database.get_collection(data, codec_options=RAW_OPTIONS)
 
     def read_all():
-        for doc in coll.find({}, batch_size=1000):
-            checksum.add(doc.raw)
+        if kind == 'timeseries':
+            for raw in find_buckets(client, db, collection, version):
+                checksum.add(raw)
+        else:
+            for doc in database.get_collection(collection, codec_options=RAW_OPTIONS).find({}, batch_size=1000):
+                checksum.add(doc.raw)
         return list(database[collection].list_indexes())
     indexes = _command('reading', '%s.%s' % (db, collection), read_all)
     return {'type': kind, 'options': options, 'documents': checksum.count, 'checksum': checksum.hexdigest(),
@@ -138,10 +156,12 @@ def compare(client, plan, drop_extra_collections=False, convert_legacy=False):
     before, after, plan.states = {}, {}, {}
     identical = True
     infos = {}
+    # where time-series buckets are read depends on the server's version (timeseries.py)
+    version = server_version(client) if any(item.is_timeseries for item in plan.items) else None
     for item in plan.items:
         if item.db not in infos:
             infos[item.db] = _command('listing collections of', item.db, list_collections, client[item.db])
-        state = collection_state(client, item.db, item.collection, infos[item.db])
+        state = collection_state(client, item.db, item.collection, infos[item.db], version)
         plan.states[item.ns] = state
         before[item.ns] = describe(state)
         after[item.ns] = item.expected(convert_legacy)
@@ -230,14 +250,20 @@ class _Writer(object):
             infos = _command('listing collections of', item.db, list_collections, database)
             exists = item.collection in infos
             if item.ns not in self.plan.states:  # single pass: what a merge adds to
-                self.plan.states[item.ns] = collection_state(self.client, item.db, item.collection, infos)
+                self.plan.states[item.ns] = collection_state(self.client, item.db, item.collection, infos,
+                                                             self.version)
         if not exists:
             _command('creating', item.ns, database.command,
                      self._with_concern(create_command(item, self.version)))
         self.resume(item)
 
     def resume(self, item):
-        self.collection = self._database(item).get_collection(item.data_collection, codec_options=RAW_OPTIONS)
+        self.collection = self._database(item).get_collection(item.data_collection_on(self.version),
+                                                              codec_options=RAW_OPTIONS)
+
+    def _writes_raw_buckets(self, item):
+        """Whether ``item``'s documents are buckets written through its own namespace with rawData (8.3+)."""
+        return item.is_timeseries and supports_raw_data(self.version)
 
     def add(self, item, raw):
         if has_zero_timestamp(raw):
@@ -251,10 +277,21 @@ class _Writer(object):
 
     def flush(self, item):
         if self.batch:
-            # buckets are inserted with validation, as mongorestore (restore.go: bypass only when not time-series)
-            _command('inserting into', item.ns, self.collection.insert_many, self.batch, ordered=True,
-                     bypass_document_validation=not item.is_timeseries)
+            if self._writes_raw_buckets(item):
+                self._insert_raw_buckets(item, self.batch)
+            else:
+                # buckets are inserted with validation, as mongorestore (restore.go: bypass only when not time-series)
+                _command('inserting into', item.ns, self.collection.insert_many, self.batch, ordered=True,
+                         bypass_document_validation=not item.is_timeseries)
             self.batch, self.size = [], 0
+
+    def _insert_raw_buckets(self, item, docs):
+        """Buckets into a server that has no system.buckets.<name> to write (8.3+): ``insert`` commands on the
+        collection's own namespace with rawData, as mongorestore (timeseries.py); pymongo's insert_many cannot
+        carry rawData."""
+        database = self._database(item)
+        for command in insert_buckets_commands(item.collection, docs, self.concern.document):
+            _write_command('inserting buckets (rawData) into', item.ns, database, command)
 
     def _insert_zero_timestamp(self, item, raw):
         """A document with an empty Timestamp(0, 0), which a server replaces by the current time on insert, kept
@@ -263,9 +300,12 @@ class _Writer(object):
         with an update after the insert)."""
         doc = RawBSONDocument(raw, RAW_OPTIONS)
         database = self._database(item)
+        if self._writes_raw_buckets(item):  # the insert commands of buckets always carry bypassEmptyTsReplacement
+            self._insert_raw_buckets(item, [doc])
+            return
         if accepts_literal_zero_timestamp(self.version):
-            _command('inserting into', item.ns, database.command, SON([
-                ('insert', item.data_collection), ('documents', [doc]), ('ordered', True),
+            _write_command('inserting into', item.ns, database, SON([
+                ('insert', item.data_collection_on(self.version)), ('documents', [doc]), ('ordered', True),
                 ('bypassDocumentValidation', not item.is_timeseries), ('bypassEmptyTsReplacement', True),
                 ('writeConcern', self.concern.document)]))
             return
@@ -281,7 +321,7 @@ class _Writer(object):
             if specs:
                 _command('creating indexes on', item.ns, self._database(item).command,
                          self._with_concern(create_indexes_command(item.collection, specs, self.version)))
-        state = collection_state(self.client, item.db, item.collection)
+        state = collection_state(self.client, item.db, item.collection, version=self.version)
         base = None if self.drop else self.plan.states.get(item.ns)
         problems = state_problems(state, item, self.convert_legacy, self.version, self.restore_indexes, base)
         if problems:

@@ -18,10 +18,10 @@ __metaclass__ = type
 import json
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import SON, bson, json_util
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
-    TIMESERIES_BUCKET_PREFIX, ContentChecksum, MongoArchiveError)
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import ContentChecksum, MongoArchiveError
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.namespaces import NamespaceFilter, skip_reason
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.source import open_source
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.timeseries import bucket_collection
 
 
 INDEX_TYPES = ('2d', '2dsphere', 'geoHaystack', 'hashed', 'text', 'wildcard')
@@ -230,10 +230,11 @@ class PlanItem(object):
     def is_timeseries(self):
         return self.entry.is_timeseries
 
-    @property
-    def data_collection(self):
-        """Where the documents go: system.buckets.<name> for time-series (servers before 8.3)."""
-        return TIMESERIES_BUCKET_PREFIX + self.collection if self.is_timeseries else self.collection
+    def data_collection_on(self, server_version):
+        """Where the documents go on a server of ``server_version``: a time-series collection's buckets into
+        system.buckets.<name> before 8.3, into the collection itself (with rawData) from 8.3 (timeseries.py;
+        mongo-tools common/intents/intent.go DataCollection decides by the destination's version)."""
+        return bucket_collection(self.collection, server_version) if self.is_timeseries else self.collection
 
     @property
     def metadata(self):

@@ -8,6 +8,13 @@ The behaviour follows the server's documented answers (never kinder):
 - ``create`` of an existing namespace fails with NamespaceExists (code 48); with ``timeseries`` it makes a
   collection of type ``timeseries`` plus ``system.buckets.<name>`` (servers 5.0-8.2), with ``viewOn`` a
   view; ``listCollections`` reports the options as sent (``idIndex`` is not an option there);
+- from 8.3 (``version='8.3.0'``) time-series collections are viewless (see VIEWLESS below): no
+  ``system.buckets.<name>``; the buckets are read (``find``, ``count_documents``) and written (``insert``) through
+  the collection's namespace with ``rawData: true``; a find without rawData returns the measurements, an insert
+  without it takes documents as measurements (a bucket lacks the time field: code 2 BadValue); any command on
+  ``system.buckets.*`` fails with code 491; before 8.3 ``rawData`` is an unknown field (code 40415);
+- the ``insert`` command answers a duplicate ``_id`` (buckets are clustered by ``_id``) as a write error, code
+  11000, of an ``ok: 1`` reply, and stops there (ordered), as a server does;
 - a time-series collection has no ``_id`` index; ``createIndexes`` with ``ignoreUnknownIndexOptions``
   drops unknown options, without it an unknown option fails (code 197 InvalidIndexSpecificationOption), a
   key value that is not a number or a known type string fails (code 67 CannotCreateIndex), geoHaystack
@@ -18,11 +25,16 @@ The behaviour follows the server's documented answers (never kinder):
 - ``mode='nx'`` answers like the sandbox's nx-27017: ``ok`` to anything, a plain collection with no options
   whatever was asked, index keys all ascending;
 - ``writable`` (a set of database names; None: every database) is what the login may write: a write elsewhere
-  fails with code 13 Unauthorized, "not authorized on <db> to execute command" (the server's AuthorizationSession).
+  fails with code 13 Unauthorized, "not authorized on <db> to execute command" (the server's AuthorizationSession);
+  ``raw_data_allowed=False``: the login lacks the action performRawDataOperations, so rawData commands fail
+  with code 13 (mongo-tools CHANGELOG 100.16.0);
+- ``version=None``: a server without buildInfo (code 59 CommandNotFound); ``viewless_version`` (default 8.3.0)
+  can be lowered to emulate a build that makes viewless time-series collections before it has rawData.
 """
 import re
 
 import bson
+from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from bson.son import SON
 from bson.timestamp import Timestamp
@@ -34,6 +46,17 @@ KNOWN_OPTIONS = {'key', 'name', 'v', 'unique', 'sparse', 'partialFilterExpressio
                  'background', 'ns'}
 KEY_STRINGS = {'2d', '2dsphere', 'hashed', 'text', 'wildcard', 'geoHaystack'}
 _NX_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+BUCKETS = 'system.buckets.'
+# VIEWLESS: servers with the rawData API (mongo-tools common/db/version.go SupportsRawData: >= 8.3.0) keep
+# time-series collections viewless: listCollections shows type "timeseries" and no system.buckets.<name>
+# (mongo jstests/core/timeseries/ddl/timeseries_list_collections_filter_name.js); a command naming a buckets
+# namespace is refused with CommandNotSupportedOnLegacyTimeseriesBucketsNamespace
+# (src/mongo/db/stats/system_buckets_metrics.cpp; its number, 491, from the jstest of SERVER-133431: "collStats
+# failed with code 491"; jstests/core/timeseries/... drop/collMod on system.buckets.* fail with it).
+VIEWLESS_VERSION = (8, 3, 0)
+DIRECT_BUCKETS_ACCESS = 491  # CommandNotSupportedOnLegacyTimeseriesBucketsNamespace
+IDL_UNKNOWN_FIELD = 40415
+BAD_VALUE = 2
 
 
 class Raw:
@@ -49,13 +72,51 @@ class FakeServer:
         self.log = []
         self.fail_insert = set()
         self.writable = None
+        self.reads = []  # (verb, ns, rawData) of every find/count of documents, in order
+        self.raw_data_allowed = True
+        self.viewless_version = VIEWLESS_VERSION
 
     def authorize(self, db, verb):
         if self.writable is not None and db not in self.writable:
             raise OperationFailure('not authorized on %s to execute command { %s: ... }' % (db, verb), 13)
 
     def vtuple(self):
-        return tuple(int(p) for p in self.version.split('.'))
+        return tuple(int(p) for p in self.version.split('.')) if self.version else ()
+
+    def build_info(self):
+        if self.version is None:
+            raise OperationFailure('no such command: buildInfo', 59)
+        return {'version': self.version, 'ok': 1}
+
+    @property
+    def viewless(self):
+        return self.vtuple() >= self.viewless_version
+
+    @property
+    def has_raw_data(self):
+        return self.vtuple() >= VIEWLESS_VERSION
+
+    def refuse_buckets_namespace(self, db, name, verb):
+        """system_buckets_metrics.cpp SystemBucketsMetricsCommandHooks::onBeforeRun, as an 8.3+ server answers."""
+        if self.viewless and name.startswith(BUCKETS):
+            raise OperationFailure(
+                'Command %s on namespace %s.%s is not supported. Direct access to timeseries buckets namespaces '
+                'is not allowed anymore. Please target the main timeseries namespace instead. Use the rawData API '
+                'to directly read timeseries buckets data in raw format.' % (verb, db, name), DIRECT_BUCKETS_ACCESS)
+
+    def raw_data(self, verb, command_or_kwargs):
+        """Whether the command asks for rawData; before 8.3 the field is unknown to the server (IDL parser)."""
+        if 'rawData' not in command_or_kwargs:
+            return False
+        if not self.has_raw_data:
+            raise OperationFailure("BSON field '%s.rawData' is an unknown field." % verb, IDL_UNKNOWN_FIELD)
+        if not self.raw_data_allowed:
+            raise OperationFailure('not authorized to execute command { %s: ..., rawData: true }' % verb, 13)
+        return bool(command_or_kwargs['rawData'])
+
+    def viewless_timeseries(self, db, name):
+        coll = self.coll(db, name)
+        return self.viewless and coll is not None and coll['type'] == 'timeseries'
 
     def coll(self, db, name):
         return self.dbs.setdefault(db, {}).get(name)
@@ -74,11 +135,11 @@ class FakeClient:
     def __getitem__(self, name):
         return FakeDatabase(self, name)
 
-    def get_database(self, name, write_concern=None):
+    def get_database(self, name, write_concern=None, codec_options=None):
         return FakeDatabase(self, name, write_concern)
 
     def server_info(self):
-        return {'version': self.server.version, 'ok': 1}
+        return self.server.build_info()
 
     def drop_database(self, name):
         self.server.authorize(name, 'dropDatabase')
@@ -115,6 +176,7 @@ class FakeDatabase:
 
     def drop_collection(self, name):
         self.server.authorize(self.name, 'drop')
+        self.server.refuse_buckets_namespace(self.name, name, 'drop')
         ns = '%s.%s' % (self.name, name)
         self.server.log.append(('drop', ns))
         colls = self.server.dbs.get(self.name, {})
@@ -127,7 +189,7 @@ class FakeDatabase:
             command = {command: 1}
         verb = next(iter(command))
         if verb == 'buildInfo':
-            return {'version': self.server.version, 'ok': 1}
+            return self.server.build_info()
         self.server.authorize(self.name, verb)
         if verb == 'create':
             return self._create(command)
@@ -135,11 +197,35 @@ class FakeDatabase:
             return self._create_indexes(command)
         if verb == 'insert':
             coll = self.get_collection(command['insert'], write_concern=None)
+            raw_data = self.server.raw_data('insert', command)
+            self.server.refuse_buckets_namespace(self.name, coll.name, 'insert')
             self.server.log.append(('insertCommand', coll.ns, len(command['documents']),
-                                    command.get('bypassEmptyTsReplacement')))
+                                    command.get('bypassEmptyTsReplacement'), raw_data))
+            coll.check_measurements(command['documents'], raw_data)
+            # a refused document is a write error of an ok reply; an ordered insert stops there
+            taken = coll.ids()
+            for index, doc in enumerate(command['documents']):
+                doc_id = bson.decode(doc.raw if isinstance(doc, RawBSONDocument) else doc)['_id']
+                if doc_id in taken:
+                    coll.store(command['documents'][:index], bool(command.get('bypassEmptyTsReplacement')))
+                    return {'ok': 1, 'n': index, 'writeErrors': [{'index': index, 'code': 11000, 'errmsg': (
+                        'E11000 duplicate key error collection: %s index: _id_ dup key: { _id: %r }' % (
+                            coll.ns, doc_id))}]}
+                taken.append(doc_id)
             coll.store(command['documents'], bypass_empty_ts=bool(command.get('bypassEmptyTsReplacement')))
             return {'ok': 1, 'n': len(command['documents'])}
+        if verb == 'find':
+            docs = self.get_collection(command['find']).read('find', self.server.raw_data('find', command))
+            limit = command.get('limit') or len(docs)
+            return {'cursor': {'firstBatch': [RawBSONDocument(d.raw) for d in docs[:limit]], 'id': 0,
+                               'ns': '%s.%s' % (self.name, command['find'])}, 'ok': 1}
         raise OperationFailure('no such command: %s' % verb, 59)
+
+    def cursor_command(self, command, codec_options=None):
+        """Only the find mongodump sends (filter {}, batchSize, rawData): its documents, raw."""
+        verb = next(iter(command))
+        assert verb == 'find' and not command.get('filter'), command
+        return self.get_collection(command['find']).read('find', self.server.raw_data('find', command))
 
     def _create(self, command):
         name = command['create']
@@ -152,12 +238,14 @@ class FakeDatabase:
             if self.server.coll(self.name, name) is None:
                 self.server.put(self.name, name)
             return {'ok': 1}
+        self.server.refuse_buckets_namespace(self.name, name, 'create')
         if self.server.coll(self.name, name) is not None:
             raise OperationFailure('Collection %s already exists.' % ns, 48)
         shown = dict((k, v) for k, v in options.items() if k != 'idIndex')
         if 'timeseries' in options:
             self.server.put(self.name, name, 'timeseries', shown)
-            self.server.put(self.name, 'system.buckets.' + name, 'collection', {})
+            if not self.server.viewless:  # viewless (8.3+): the buckets live in the collection itself
+                self.server.put(self.name, BUCKETS + name, 'collection', {})
         elif 'viewOn' in options:
             shown.setdefault('pipeline', [])
             self.server.put(self.name, name, 'view', shown)
@@ -210,8 +298,38 @@ class FakeCollection:
         return '%s.%s' % (self.database.name, self.name)
 
     def find(self, *args, **kwargs):
+        return self.read('find', False)
+
+    def read(self, verb, raw_data):
+        """The documents a find returns: on a viewless time-series collection the buckets with rawData, else
+        the measurements (as the server's $_internalUnpackBucket); elsewhere rawData changes nothing."""
+        self.server.refuse_buckets_namespace(self.database.name, self.name, verb)
+        self.server.reads.append((verb, self.ns, raw_data))
         coll = self.server.coll(self.database.name, self.name)
-        return [Raw(raw) for raw in (coll['docs'] if coll else [])]
+        docs = coll['docs'] if coll else []
+        if self.server.viewless_timeseries(self.database.name, self.name) and not raw_data:
+            docs = [m for bucket in docs for m in unpack_bucket(bucket, coll['options']['timeseries'])]
+        return [Raw(raw) for raw in docs]
+
+    def ids(self):
+        coll = self.server.coll(self.database.name, self.name)
+        return [bson.decode(raw)['_id'] for raw in (coll['docs'] if coll else [])]
+
+    def count_documents(self, filter, **kwargs):  # pylint: disable=redefined-builtin
+        assert not filter, filter
+        return len(self.read('count', self.server.raw_data('aggregate', kwargs)))
+
+    def check_measurements(self, docs, raw_data):
+        """An insert without rawData into a viewless time-series collection takes measurements: each needs its
+        time field (a bucket has it only under control/data)."""
+        if not self.server.viewless_timeseries(self.database.name, self.name) or raw_data:
+            return
+        time_field = self.server.coll(self.database.name, self.name)['options']['timeseries']['timeField']
+        for doc in docs:
+            raw = doc.raw if isinstance(doc, RawBSONDocument) else doc
+            if time_field not in bson.decode(raw):
+                raise OperationFailure("'%s' must be present and contain a valid BSON UTC datetime value"
+                                       % time_field, BAD_VALUE)
 
     def list_indexes(self):
         coll = self.server.coll(self.database.name, self.name)
@@ -220,6 +338,8 @@ class FakeCollection:
     def insert_many(self, docs, ordered=True, bypass_document_validation=False):
         docs = [d.raw if isinstance(d, RawBSONDocument) else d for d in docs]
         self.server.authorize(self.database.name, 'insert')
+        self.server.refuse_buckets_namespace(self.database.name, self.name, 'insert')
+        self.check_measurements(docs, False)
         concern = self.write_concern.document if self.write_concern is not None else None
         self.server.log.append(('insert', self.ns, len(docs), bypass_document_validation, concern))
         if self.ns in self.server.fail_insert:
@@ -228,6 +348,8 @@ class FakeCollection:
 
     def insert_one(self, doc, bypass_document_validation=False):
         self.server.authorize(self.database.name, 'insert')
+        self.server.refuse_buckets_namespace(self.database.name, self.name, 'insert')
+        self.check_measurements([doc], False)
         self.server.log.append(('insertOne', self.ns))
         self.store([doc])
 
@@ -256,3 +378,18 @@ class FakeCollection:
                         decoded[key] = Timestamp(1764379999, 1)
                 raw = bson.encode(decoded)
             coll['docs'].append(raw)
+
+
+def unpack_bucket(raw, timeseries):
+    """The measurements of an uncompressed (control.version 1) bucket: one per index of its time column, with
+    the bucket's meta under the metaField (mongo src/mongo/db/timeseries/README.md, Bucket Collection Schema)."""
+    bucket = bson.decode(raw, codec_options=CodecOptions(document_class=SON))
+    assert bucket['control']['version'] == 1, 'the recording client does not decompress buckets'
+    columns = bucket['data']
+    measurements = []
+    for index in columns[timeseries['timeField']]:
+        doc = SON((field, values[index]) for field, values in columns.items() if index in values)
+        if timeseries.get('metaField') and 'meta' in bucket:
+            doc[timeseries['metaField']] = bucket['meta']
+        measurements.append(bson.encode(doc))
+    return measurements

@@ -11,12 +11,15 @@ import shutil
 
 import bson
 import pytest
+from bson.raw_bson import RawBSONDocument
 from bson.timestamp import Timestamp
+from pymongo.errors import OperationFailure
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import backup as backup_utils
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import restore as restore_utils
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import timeseries
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (
-    MAGIC_BYTES, ArchiveReader, ArchiveWriter)
+    MAGIC_BYTES, ArchiveReader, ArchiveWriter, parse_version)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.dump_dir import DumpDirectory
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
     CollectionEntry, MongoArchiveError, dump_metadata)
@@ -120,11 +123,232 @@ def test_backup_includes_timeseries_buckets_and_restores_them(server, tmp_path):
     assert ('insert', 'metrics.system.buckets.temps', 3, False, {'w': 'majority'}) in server.log
 
 
+# --- case 1d: time-series on servers 8.3 and later (viewless: rawData on the collection's namespace) ------------
+# mongo-tools common/db/version.go SupportsRawData (>= 8.3.0) decides where buckets are read and written by the
+# server's version: mongorestore inserts them into the collection itself with rawData (common/intents/intent.go
+# DataCollection, common/db/buffered_bulk.go newBufferedBulkInserter), mongodump reads them with rawData
+# (mongodump/mongodump.go DumpIntent, common/db/query.go Iter) and writes them under the collection's name
+# (mongodump/prepare.go NewIntentFromOptions, common/archive/multiplexer.go via Intent.DataCollection).
+
+def viewless_dump_dir(tmp_path):
+    """ts_dump as mongodump writes it from an 8.3+ server: <name>.bson beside <name>.metadata.json
+    (mongodump/prepare.go: 'viewless timeseries [...] end up in the final else block as a normal collection')."""
+    target = tmp_path / 'ts_dump_83' / 'timeseries_test'
+    target.mkdir(parents=True)
+    source = fixture('dumps', 'timeseries_tests', 'ts_dump', 'timeseries_test')
+    shutil.copy(source + '/foo_ts.metadata.json', str(target / 'foo_ts.metadata.json'))
+    shutil.copy(source + '/system.buckets.foo_ts.bson', str(target / 'foo_ts.bson'))
+    return str(tmp_path / 'ts_dump_83')
+
+
+def no_buckets_namespace(server, db):
+    """Nothing named system.buckets.* was listed, written or read (an 8.3+ server refuses it: code 491)."""
+    assert not [n for n in server.dbs.get(db, {}) if n.startswith('system.buckets.')]
+    assert not [e for e in server.log if 'system.buckets.' in e[1]]
+    assert not [r for r in server.reads if 'system.buckets.' in r[1]]
+
+
+@pytest.mark.parametrize('src', ['archive', 'dump', 'dump_83'])
+def test_timeseries_restored_into_a_viewless_server_with_rawdata_as_mongorestore_intent_datacollection(
+        server, tmp_path, src):
+    """A dump of a 5.0 server (archive: buckets under system.buckets.<name>, demultiplexer.go CreateDemux by the
+    header's server_version; dump directory: system.buckets.<name>.bson, filepath.go) and a dump directory as
+    mongodump writes it from 8.3 (<name>.bson), restored into 8.3: intent.go DataCollection is the collection
+    itself, buffered_bulk.go inserts with rawData (and bypassEmptyTsReplacement), without bypassing validation
+    (restore.go); the verification reads the buckets back with a rawData find (query.go Iter)."""
+    server.version = '8.3.0'
+    path = {'archive': fixture('archives', 'timeseries_tests-dump.archive'),
+            'dump': fixture('dumps', 'timeseries_tests', 'ts_dump'), 'dump_83': viewless_dump_dir(tmp_path)}[src]
+    result = run(path)
+    log = writes(server, 'timeseries_test')
+    assert [e[:2] for e in log] == [('drop', 'timeseries_test.foo_ts'), ('create', 'timeseries_test.foo_ts'),
+                                    ('insertCommand', 'timeseries_test.foo_ts'),
+                                    ('createIndexes', 'timeseries_test.foo_ts')]
+    assert log[2][2:] == (10, True, True)  # ten buckets, bypassEmptyTsReplacement, rawData
+    assert server.coll('timeseries_test', 'foo_ts')['type'] == 'timeseries'
+    assert len(server.coll('timeseries_test', 'foo_ts')['docs']) == 10
+    assert ('find', 'timeseries_test.foo_ts', True) in server.reads
+    no_buckets_namespace(server, 'timeseries_test')
+    assert result['verified']['timeseries_test.foo_ts']['documents'] == 10
+    assert result['verified']['timeseries_test.foo_ts']['checksum'] == result['collections'][0]['checksum']
+
+
+def test_viewless_restore_verification_reads_buckets_not_measurements(server):
+    """Without rawData an 8.3+ server answers a find on a time-series collection with its measurements (the
+    recording client unpacks the buckets as $_internalUnpackBucket): the verification must read with rawData,
+    else a correct restore would not match its source."""
+    server.version = '8.3.0'
+    run(fixture('dumps', 'timeseries_tests', 'ts_dump'))
+    assert len(FakeClient(server)['timeseries_test']['foo_ts'].find()) == 1000  # 10 buckets x 100 measurements
+    identical, _before, _after = restore_utils.compare(
+        FakeClient(server), validate(fixture('dumps', 'timeseries_tests', 'ts_dump')))
+    assert identical  # read back with rawData: the same ten buckets
+    assert server.reads[-1] == ('find', 'timeseries_test.foo_ts', True)
+
+
+def test_viewless_restore_without_drop_checks_the_collection_once_as_preflightchecks(server):
+    """mongorestore.go preFlightChecks: the existing time-series collection is refused; its DataNamespace is the
+    collection itself from 8.3, so no second system.buckets message."""
+    server.version = '8.3.0'
+    server.put('timeseries_test', 'foo_ts', kind='timeseries', options={'timeseries': {'timeField': 'ts'}})
+    with pytest.raises(MongoArchiveError, match='already exists on the destination') as err:
+        run(fixture('dumps', 'timeseries_tests', 'ts_dump'), drop=False)
+    assert 'system.buckets' not in str(err.value)
+    assert writes(server, 'timeseries_test') == []
+
+
+def test_viewless_bucket_refused_by_the_server_fails_the_restore_with_its_write_error(server, tmp_path):
+    """A bucket the server refuses comes back in writeErrors of an ok reply to the insert command (pymongo's
+    Database.command does not raise on it, insert_many would: BulkWriteError); mongorestore fails on it
+    (restore.go NewResultFromBulkResult): the restore stops with the server's message, not later at verification."""
+    server.version = '8.3.0'
+    dump = tmp_path / 'dup' / 'timeseries_test'
+    dump.mkdir(parents=True)
+    source = fixture('dumps', 'timeseries_tests', 'ts_dump', 'timeseries_test')
+    shutil.copy(source + '/foo_ts.metadata.json', str(dump / 'foo_ts.metadata.json'))
+    data = open(source + '/system.buckets.foo_ts.bson', 'rb').read()
+    first = data[:int.from_bytes(data[:4], 'little')]
+    (dump / 'system.buckets.foo_ts.bson').write_bytes(data + first)  # the first bucket twice
+    with pytest.raises(MongoArchiveError, match=r'after writing began: inserting buckets \(rawData\) into '
+                                                r'timeseries_test.foo_ts failed: E11000 duplicate key.*code 11000'):
+        run(str(tmp_path / 'dup'))
+    assert len(server.coll('timeseries_test', 'foo_ts')['docs']) == 10
+
+
+def test_backup_from_a_viewless_server_reads_buckets_with_rawdata_and_restores_them(server, tmp_path):
+    """mongodump against 8.3 (DumpIntent, query.go Iter): a rawData find on the collection; the archive carries
+    the buckets under the collection's own name with the header's server_version 8.3.0, which mongorestore's
+    demultiplexer expects (CreateDemux); check mode counts the buckets with rawData; the backup restores into
+    the same server with rawData inserts (round trip, same checksum)."""
+    server.version = '8.3.0'
+    server.put('metrics', 'temps', kind='timeseries', options={'timeseries': {'timeField': 't', 'metaField': 'meta'}},
+               docs=[bucket_doc(i) for i in range(3)])
+    client = FakeClient(server)
+    entries = backup_utils.select(client, ['metrics'])
+    assert [(e.ns, e.kind) for e in entries] == [('metrics.temps', 'timeseries')]
+    assert [e.count for e in backup_utils.count(client, entries)] == [3]
+    assert server.reads == [('count', 'metrics.temps', True)]
+    dest = str(tmp_path / 'safety.archive')
+    collections, _sha, _size = backup_utils.write(client, entries, dest)
+    assert collections[0]['documents'] == 3
+    assert server.reads[-1] == ('find', 'metrics.temps', True)
+    assert demultiplex(dest) == {'metrics.temps': 'closed'}  # not metrics.system.buckets.temps
+    plan = validate(dest)
+    assert [(i.ns, i.kind, i.entry.count) for i in plan.items] == [('metrics.temps', 'timeseries', 3)]
+    server.log.clear()
+    result = run(dest, skip_if_identical=False)
+    assert [e[:2] for e in writes(server)] == [('drop', 'metrics.temps'), ('create', 'metrics.temps'),
+                                               ('insertCommand', 'metrics.temps')]
+    assert writes(server)[2][2:] == (3, True, True)
+    assert result['verified']['metrics.temps']['checksum'] == collections[0]['checksum']
+    assert sorted(server.coll('metrics', 'temps')['docs']) == sorted(bucket_doc(i) for i in range(3))
+    no_buckets_namespace(server, 'metrics')
+
+
+def test_backup_of_a_viewless_server_restores_into_an_older_one_under_system_buckets(server, tmp_path, monkeypatch):
+    """8.3 -> 7.0: the archive's header says 8.3.0, so the buckets are read under <name> (CreateDemux), and the
+    destination's version puts them into system.buckets.<name> (intent.go DataCollection), without rawData."""
+    server.version = '8.3.0'
+    server.put('metrics', 'temps', kind='timeseries', options={'timeseries': {'timeField': 't'}},
+               docs=[bucket_doc(i) for i in range(3)])
+    dest = str(tmp_path / 'from83.archive')
+    client = FakeClient(server)
+    backup_utils.write(client, backup_utils.select(client, ['metrics']), dest)
+    older = FakeServer(version='7.0.0')
+    monkeypatch.setattr(restore_utils, 'connect', lambda params: FakeClient(older))
+    result = run(dest)
+    assert ('insert', 'metrics.system.buckets.temps', 3, False, {'w': 'majority'}) in older.log
+    assert not [e for e in older.log if e[0] == 'insertCommand']
+    assert result['verified']['metrics.temps']['documents'] == 3
+
+
+def test_backup_refuses_timeseries_when_the_server_does_not_report_its_version(server, tmp_path):
+    """Without a version the buckets' place is unknown (mongodump does not start without it): refused, nothing
+    written, rather than an archive read from a system.buckets.<name> an 8.3+ server may not have."""
+    server.version = '8.3.0'
+    server.put('metrics', 'temps', kind='timeseries', options={'timeseries': {'timeField': 't'}},
+               docs=[bucket_doc(i) for i in range(3)])
+    client = FakeClient(server)
+    entries = backup_utils.select(client, ['metrics'])
+    server.version = None
+    dest = tmp_path / 'b.archive'
+    with pytest.raises(MongoArchiveError, match='does not report its version'):
+        backup_utils.write(client, entries, str(dest))
+    with pytest.raises(MongoArchiveError, match='does not report its version'):
+        backup_utils.count(client, entries)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_timeseries_restore_refused_when_the_server_does_not_report_its_version(server):
+    """mongorestore.go New fails without the server's version ("error getting server version"): the restore
+    refuses time-series collections before any write."""
+    server.version = None
+    with pytest.raises(MongoArchiveError, match='does not report its version.*nothing was written'):
+        run(fixture('dumps', 'timeseries_tests', 'ts_dump'))
+    assert writes(server, 'timeseries_test') == []
+
+
+def test_preflight_refuses_a_server_before_8_3_that_makes_viewless_timeseries(server):
+    """A build that makes viewless time-series collections before it has rawData (a feature flag on a dev
+    build): upstream knows viewless servers only by version, so where the buckets go is unclear; the probe
+    sees no system.buckets.<name> and the restore refuses before any write."""
+    server.version = '8.2.0'
+    server.viewless_version = (8, 2, 0)
+    with pytest.raises(MongoArchiveError, match='without system.buckets.*nothing was written'):
+        run(fixture('dumps', 'timeseries_tests', 'ts_dump'))
+    assert writes(server, 'timeseries_test') == []
+
+
+def test_preflight_refuses_a_login_without_performrawdataoperations_on_8_3(server):
+    """mongo-tools CHANGELOG 100.16.0: against 8.3 the tools need the action performRawDataOperations
+    (mongorestore/dumprestore_auth_test.go adds it to the restore roles): the probe's rawData find says so."""
+    server.version = '8.3.0'
+    server.raw_data_allowed = False
+    with pytest.raises(MongoArchiveError, match='performRawDataOperations.*nothing was written'):
+        run(fixture('dumps', 'timeseries_tests', 'ts_dump'))
+    assert writes(server, 'timeseries_test') == []
+
+
+def test_recording_server_refuses_the_buckets_namespace_and_rawdata_as_real_ones(server):
+    """The recording client's 8.3 answers (system_buckets_metrics.cpp: code 491; an insert without rawData takes
+    measurements; before 8.3 rawData is an unknown field, code 40415)."""
+    server.version = '8.3.0'
+    client = FakeClient(server)
+    client['m'].command({'create': 't', 'timeseries': {'timeField': 't'}})
+    assert [c['name'] for c in client['m'].list_collections()] == ['t']
+    with pytest.raises(OperationFailure) as err:
+        client['m']['system.buckets.t'].insert_many([RawBSONDocument(bucket_doc(1))])
+    assert err.value.code == 491 and 'Use the rawData API' in str(err.value)
+    with pytest.raises(OperationFailure) as err:
+        client['m']['t'].insert_many([RawBSONDocument(bucket_doc(1))])
+    assert err.value.code == 2
+    server.version = '8.2.0'
+    with pytest.raises(OperationFailure) as err:
+        client['m']['x'].count_documents({}, rawData=True)
+    assert err.value.code == 40415
+
+
+def test_insert_buckets_commands_stay_within_the_command_size_limit():
+    """mongo-tools TOOLS-4145 (mongorestore failure when a batch exceeds the message size): buckets are sent in
+    insert commands of at most 16 MiB, in order, a single larger bucket alone."""
+    big = [RawBSONDocument(bson.encode({'_id': i, 'pad': b'x' * (7 * 1024 * 1024)})) for i in range(3)]
+    commands = list(timeseries.insert_buckets_commands('temps', big, {'w': 'majority'}))
+    assert [[bson.decode(d.raw)['_id'] for d in c['documents']] for c in commands] == [[0, 1], [2]]
+    assert all(len(bson.encode(c)) <= timeseries.MAX_COMMAND_BYTES for c in commands)
+    assert [(c['insert'], c['rawData'], c['bypassEmptyTsReplacement'], c['writeConcern']) for c in commands] == [
+        ('temps', True, True, {'w': 'majority'})] * 2
+    many = [RawBSONDocument(bson.encode({'_id': i, 'pad': b'x' * 1000})) for i in range(20000)]
+    commands = list(timeseries.insert_buckets_commands('temps', many))
+    assert sum(len(c['documents']) for c in commands) == 20000 and len(commands) == 2
+    assert all(len(bson.encode(c)) <= timeseries.MAX_COMMAND_BYTES for c in commands)
+
+
 # --- case 2: archives the project writes pass mongorestore's demultiplexer -------------------------------------
 
 def demultiplex(path):
     """mongo-tools common/archive/demultiplexer.go, as a check: every prelude namespace (time-series under
-    system.buckets.<name> before 8.3: CreateDemux) starts Unopened; a namespace header opens it ("namespace
+    system.buckets.<name> when the header's server_version is before 8.3 or unknown, under <name> from 8.3:
+    CreateDemux, mongorestore.go "sourceVersion") starts Unopened; a namespace header opens it ("namespace
     header for already opened namespace" otherwise), its EOF header closes it; at the end every namespace must
     be closed ("archive finished before all collections were seen")."""
     data = open(path, 'rb').read()
@@ -142,7 +366,7 @@ def demultiplex(path):
             return b''
         return head + stream.read(size - 4)
 
-    block()  # header
+    source_version = parse_version(bson.decode(block()).get('server_version'))  # the header
     status = {}
     while True:
         raw = block()
@@ -150,7 +374,7 @@ def demultiplex(path):
             break
         meta = bson.decode(raw)
         name = meta['collection']
-        if meta.get('type') == 'timeseries':
+        if meta.get('type') == 'timeseries' and not (source_version and source_version >= (8, 3, 0)):
             name = 'system.buckets.' + name
         status['%s.%s' % (meta['db'], name)] = 'unopened'
     opened_here = None
@@ -491,6 +715,24 @@ def test_top_level_empty_timestamp_survives_the_insert(server, tmp_path, version
     assert result['verified']['shop.events']['documents'] == 3
     ops = [e[0] for e in writes(server, 'shop') if e[0] in ('insert', 'insertCommand', 'insertOne', 'updateOne')]
     assert ops == ['insert'] + sequence + ['insert']
+
+
+def test_empty_timestamp_of_a_bucket_survives_the_rawdata_insert_on_8_3(server, tmp_path):
+    """On 8.3 every bucket insert carries rawData and bypassEmptyTsReplacement (common/db/buffered_bulk.go: both
+    set on servers that take them), so a bucket whose meta is Timestamp(0, 0) is kept as dumped."""
+    server.version = '8.3.0'
+    buckets = [bucket_doc(1), bson.encode({'_id': 2, 'control': {'version': 1, 'min': {'t': 2}, 'max': {'t': 2}},
+                                           'meta': Timestamp(0, 0), 'data': {'t': {'0': 2}}}), bucket_doc(3)]
+    meta = {'options': {'timeseries': {'timeField': 't', 'metaField': 'meta'}}, 'indexes': [], 'type': 'timeseries'}
+    (tmp_path / 'metrics').mkdir()
+    (tmp_path / 'metrics' / 'temps.metadata.json').write_text(dump_metadata(meta))
+    (tmp_path / 'metrics' / 'system.buckets.temps.bson').write_bytes(b''.join(buckets))
+    result = run(str(tmp_path))
+    assert sorted(server.coll('metrics', 'temps')['docs']) == sorted(buckets)
+    assert result['verified']['metrics.temps']['documents'] == 3
+    inserts = [e for e in writes(server, 'metrics') if e[0].startswith('insert')]
+    assert [(e[0], e[2], e[3], e[4]) for e in inserts] == [('insertCommand', 1, True, True)] * 3
+    no_buckets_namespace(server, 'metrics')
 
 
 def test_the_recording_server_replaces_empty_timestamps_as_a_real_one(server):
