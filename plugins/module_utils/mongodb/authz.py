@@ -263,25 +263,29 @@ class UsersAndRoles(object):
         return problems
 
     def _lockout_problems(self, client):
+        """With drop, _mergeAuthzCollections removes the users of the scope that the dump lacks (the server's
+        _processUsers): the restore's own login among them would lock the run out halfway."""
+        if 'users' not in self.entries or not self.documents_read:
+            return []  # no users merged; or single pass: the users are read later (the check-mode run compared)
         try:
             status = client.admin.command('connectionStatus')
         except PyMongoError:
             return []  # the server says nothing of the login: nothing to compare
         logins = ((status.get('authInfo') or {}).get('authenticatedUsers')) or []
-        kept = self.expected('users') if 'users' in self.entries else None
+        kept = self.expected('users')
         problems = []
         for login in logins:
             key = (login.get('user'), login.get('db'))
-            if kept is None or (self.scope and key[1] != self.scope) or key in kept:
+            if (self.scope and key[1] != self.scope) or key in kept:
                 continue
-            if not self.documents_read:
-                continue  # single pass: the users are read later; the check-mode run compared them
             problems.append('users and roles: the restore logs in as %s@%s, which the dump does not hold; with drop, '
                             '%s removes it (and locks this run out); add the user to the dump or restore with '
                             'drop=false' % (key[0], key[1], MERGE_COMMAND))
         return problems
 
     def _probe_merge(self, client, concern):
+        """_mergeAuthzCollections with drop=false on the real temporary collections (the restore role may read
+        exactly those), when they hold nothing: the server's authorization checks answer, nothing is merged."""
         for kind in self.kinds:
             temp = TEMP_COLLECTIONS[kind]
             try:
@@ -365,8 +369,8 @@ class UsersAndRoles(object):
                 if key not in actual:
                     problems.append('%s %s@%s is not listed' % (kind[:-1], key[0], key[1]))
                 elif drop and actual[key] != grants:
-                    problems.append('%s %s@%s has roles %s, the dump %s' % (kind[:-1], key[0], key[1],
-                                                                           actual[key], grants))
+                    problems.append('%s %s@%s has roles %s, the dump %s' % (
+                        kind[:-1], key[0], key[1], actual[key], grants))
             if drop:
                 problems.extend('%s %s@%s is not in the dump but still there' % (kind[:-1], key[0], key[1])
                                 for key in sorted(set(actual) - set(expected)))
@@ -420,8 +424,8 @@ def plan_users_and_roles(plan, ns_filter, documents, documents_read=True):
             if ns_filter.target(entry.ns) != entry.ns:
                 raise MongoArchiveError('ns_from/ns_to would restore %s as %s: users and roles keep the database they '
                                         'are defined in (%s merges the users whose db is the one it is given); '
-                                        'restore them without renaming' % (entry.ns, ns_filter.target(entry.ns),
-                                                                          MERGE_COMMAND))
+                                        'restore them without renaming' % (
+                                            entry.ns, ns_filter.target(entry.ns), MERGE_COMMAND))
             if scope == 'admin':
                 raise MongoArchiveError('%s: cannot restore the users and roles of a single-database dump of admin '
                                         '(mongorestore: "cannot use --restoreDbUsersAndRoles with the admin '

@@ -586,12 +586,12 @@ def test_restore_users_and_roles_merges_through_temp_collections_after_the_colle
                         'drop': False, 'db': '', 'writeConcern': {'w': 'majority'}}
     assert steps.index(('_mergeAuthzCollections', 'admin.$cmd')) < steps.index(('drop', 'shop.orders'))
     assert steps.index(('insert', 'shop.orders')) < steps.index(('insert', 'admin.tempusers'))
-    assert steps[steps.index(('insert', 'admin.tempusers')):] == [('insert', 'admin.tempusers'), ('insert', 'admin.temproles'),
-                     ('_mergeAuthzCollections', 'admin.$cmd'), ('drop', 'admin.tempusers'),
-                     ('drop', 'admin.temproles')]
+    assert steps[steps.index(('insert', 'admin.tempusers')):] == [
+        ('insert', 'admin.tempusers'), ('insert', 'admin.temproles'), ('_mergeAuthzCollections', 'admin.$cmd'),
+        ('drop', 'admin.tempusers'), ('drop', 'admin.temproles')]
     assert merge[2] == dict(probe[2], drop=True)
-    assert [e for e in log if e[0] == 'insert' and e[1] == 'admin.tempusers'][0][2:] == (1, False,
-                                                                                      {'w': 'majority'})
+    (temp_insert,) = [e for e in log if e[0] == 'insert' and e[1] == 'admin.tempusers']
+    assert temp_insert[2:] == (1, False, {'w': 'majority'})
     assert not [e for e in log if e[1] in ('admin.system.users', 'admin.system.roles')]
     assert server.coll('admin', 'tempusers') is None and server.coll('admin', 'temproles') is None
     assert [bson.decode(d)['user'] for d in server.coll('admin', 'system.users')['docs']] == ['reportsUser']
@@ -608,8 +608,8 @@ def test_restore_db_users_and_roles_merges_the_users_of_one_database(server, tmp
     db: "shop" (metadata.go: userTargetDB = the intent's database), so the server keeps only shop's users."""
     (tmp_path / 'shop').mkdir()
     (tmp_path / 'shop' / 'orders.bson').write_bytes(bson.encode({'_id': 1}))
-    user = {'_id': 'shop.app', 'user': 'app', 'db': 'shop', 'credentials': {}, 'roles': [{'role': 'readWrite',
-                                                                                        'db': 'shop'}]}
+    user = {'_id': 'shop.app', 'user': 'app', 'db': 'shop', 'credentials': {},
+            'roles': [{'role': 'readWrite', 'db': 'shop'}]}
     stray = dict(user, _id='other.app', db='other')
     (tmp_path / 'shop' / '%24admin.system.users.bson').write_bytes(bson.encode(user) + bson.encode(stray))
     (tmp_path / 'shop' / '%24admin.system.version.bson').write_bytes(
