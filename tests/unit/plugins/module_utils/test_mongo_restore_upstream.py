@@ -12,6 +12,7 @@ import shutil
 import bson
 import pytest
 from bson.timestamp import Timestamp
+from pymongo.errors import OperationFailure
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import backup as backup_utils
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb import restore as restore_utils
@@ -726,3 +727,42 @@ def test_single_pass_compares_auth_versions_before_the_merge(server, tmp_path):
         run(_users_dump(tmp_path), restore_users_and_roles=True, single_pass=True)
     assert [e[2]['drop'] for e in _merges(server)] == [False]
     assert not [e for e in server.log if e[1].startswith('admin.temp')]
+
+
+def test_a_leftover_temporary_collection_is_dropped_first_and_never_merged_by_the_preflight(server, tmp_path):
+    """metadata.go RestoreUsersOrRoles: "dropping preexisting temporary collection"; the pre-flight's merge of
+    nothing is left out while admin.tempusers holds documents (it would merge them)."""
+    stale = bson.encode({'_id': 'admin.stale', 'user': 'stale', 'db': 'admin', 'roles': []})
+    server.put('admin', 'tempusers', docs=[stale])
+    result = run(_users_dump(tmp_path), restore_users_and_roles=True)
+    assert [e[2]['drop'] for e in _merges(server)] == [True]
+    steps = [e[:2] for e in server.log]
+    assert steps.index(('drop', 'admin.tempusers')) < steps.index(('insert', 'admin.tempusers'))
+    assert [bson.decode(d)['user'] for d in server.coll('admin', 'system.users')['docs']] == ['reportsUser']
+    assert any('admin.tempusers holds documents' in w for w in result['warnings'])
+
+
+def test_without_drop_existing_users_are_kept_as_the_server_merges(server, tmp_path):
+    """user_management_commands.cpp _addUser: without drop an existing same-named user is not updated (its insert
+    fails and is skipped); verification then asks only that every restored name is listed."""
+    mine = bson.encode({'_id': 'admin.reportsUser', 'user': 'reportsUser', 'db': 'admin', 'roles': []})
+    other = bson.encode({'_id': 'admin.ops', 'user': 'ops', 'db': 'admin', 'roles': []})
+    server.put('admin', 'system.users', docs=[mine, other])
+    result = run(_users_dump(tmp_path), restore_users_and_roles=True, drop=False)
+    assert server.coll('admin', 'system.users')['docs'] == [mine, other]
+    assert result['users_and_roles']['verified']['users'] == ['reportsUser@admin']
+    assert _merges(server)[-1][2]['drop'] is False
+
+
+def test_the_recording_server_answers_authz_commands_as_nx_27017_and_a_server_do(server):
+    """nx-27017 0.8.1 (measured with its NeoSQLiteHandler): unknown commands answer {ok: 1, result: []}; a
+    command with a drop field is taken for drop and fails without a code. A real server lists its commands."""
+    client = FakeClient(server)
+    assert '_mergeAuthzCollections' in client.admin.command('listCommands')['commands']
+    assert client.admin.command('getParameter', 1)['authSchemaVersion'] == 5
+    server.mode = 'nx'
+    assert client.admin.command('listCommands') == {'ok': 1, 'result': []}
+    with pytest.raises(OperationFailure) as failure:
+        client.admin.command({'_mergeAuthzCollections': 1, 'tempUsersCollection': 'admin.tempusers', 'drop': False,
+                              'db': ''})
+    assert failure.value.code is None
