@@ -41,9 +41,10 @@ description:
     document's raw BSON; order-independent, the same function for the archive and for the database."
   - "Namespaces not restored, as C(mongorestore) without C(--oplogReplay): the oplog; the C(local) and
     C(config) databases; C(system.users), C(system.roles) and C(admin.system.version) (users, roles,
-    auth schema); C(system.views) (views come from their own metadata); C(system.buckets.*) (restored as the
-    data of their time-series collection); other C(system.*) collections except C(system.js). They are listed
-    in RV(skipped_namespaces)."
+    auth schema, also as the C(<db>/$admin.system.users) files of C(mongodump --dumpDbUsersAndRoles)), unless
+    O(restore_users_and_roles); C(system.views) (views come from their own metadata); C(system.buckets.*)
+    (restored as the data of their time-series collection); other C(system.*) collections except C(system.js).
+    They are listed in RV(skipped_namespaces)."
   - "Time-series collections: from archives (the prelude names C(<name>) with type C(timeseries); the data travels
     as C(system.buckets.<name>) when the archive header's server version is before 8.3 or unknown, as C(<name>) from
     8.3) and dump directories (C(system.buckets.<name>.bson), or C(<name>.bson) as C(mongodump) writes it from 8.3);
@@ -139,6 +140,38 @@ options:
     description: Do nothing (C(changed=false)) when the database already holds exactly the source's content.
     type: bool
     default: true
+  restore_users_and_roles:
+    description:
+      - "Also restore the users and roles of the source, as mongorestore does: C(mongorestore --restoreDbUsersAndRoles)
+        for the C(<db>/$admin.system.users)/C($admin.system.roles) files of C(mongodump --db <db> --dumpDbUsersAndRoles)
+        (the users and roles of that database), and a full dump's C(admin.system.users)/C(admin.system.roles) (the
+        users and roles of every database). Off by default: they are then skipped and listed in
+        RV(skipped_namespaces)."
+      - "How (mongo-tools mongorestore/metadata.go RestoreUsersOrRoles), after every collection was restored and
+        verified: the documents go into the temporary collections C(admin.tempusers) and C(admin.temproles) (one left
+        by an interrupted run is dropped first), then the server command
+        C({_mergeAuthzCollections: 1, tempUsersCollection: 'admin.tempusers', tempRolesCollection: 'admin.temproles',
+        drop: <drop>, db: <the database, or \"\" for every database>, writeConcern: <write_concern>}) moves them into
+        place, then the temporary collections are dropped. Never an insert into C(admin.system.users)."
+      - "With O(drop) (the default) the server also removes the users and roles of that scope that the source does
+        not hold; without it, users and roles that already exist are left as they are."
+      - "Before anything is written: the server must list C(_mergeAuthzCollections) (C(listCommands)); the source's
+        auth schema version (C(authSchema) of C(admin.system.version); none: 1 for a full dump, 3 for a database's)
+        must suit the server's (C(getParameter authSchemaVersion)), as mongorestore's ValidateAuthVersions; with
+        O(drop) the restore's own login must be among the users the source holds; and, except in check mode, the
+        command is tried with O(drop=false) on the empty temporary collections (it changes no user or role but takes
+        the server's user-management lock and invalidates its user cache, hence not in check mode). Users and roles
+        of several scopes, of a single-database dump of C(admin), or renamed by O(ns_from)/O(ns_to) are refused."
+      - "The login needs the privileges mongorestore's documentation requires for restoring users and roles: the
+        built-in C(restore) role on C(admin) (C(createUser), C(createRole), C(grantRole), C(revokeRole), C(dropUser),
+        C(dropRole) on every database, C(find) on C(admin.tempusers)/C(admin.temproles), C(getParameter))."
+      - "Verification: C(usersInfo)/C(rolesInfo) must list every restored user and role; with O(drop), with the source's
+        role grants and no other in the scope. Credentials and privileges are not read back or compared, so users and
+        roles are never reported identical: with this option and users or roles in the source, the task restores."
+      - "With O(single_pass) the source's auth schema version is compared after the collections, before any user or
+        role is written (the check-mode run before it compared it first)."
+    type: bool
+    default: false
   single_pass:
     description:
       - "Read the source once. No separate validation pass and no comparison with the database (the task always
@@ -166,6 +199,12 @@ EXAMPLES = r'''
     ns_include: ["halobuzz.*"]
     ns_from: ["halobuzz.$coll$"]
     ns_to: ["halobuzz_restored.$coll$"]
+
+- name: Restore a full mongodump, with the users and roles of every database (as mongorestore of a dump with admin)
+  halobuzz.ops.mongodb_restore:
+    mongodb_uri: "{{ mongodb_uri }}"
+    src: /backups/dump-20240120
+    restore_users_and_roles: true
 '''
 
 RETURN = r'''
@@ -222,6 +261,23 @@ verified:
   returned: when the module restored (not in check mode, not when identical)
   type: dict
   sample: {halobuzz.users: {type: collection, documents: 1200, checksum: 4acb009e55..., indexes: ["{_id: 1}"]}}
+users_and_roles:
+  description:
+    - With O(restore_users_and_roles), the users and roles restored (or, in check mode, that would be), by name
+      (C(name@database)); never their credentials.
+    - C(database) is the C(db) sent to C(_mergeAuthzCollections) (null for every database), C(merged) whether the
+      merge ran, C(verified) what C(usersInfo)/C(rolesInfo) listed afterwards.
+  returned: when O(restore_users_and_roles) is true
+  type: dict
+  sample:
+    database: null
+    drop: true
+    merged: true
+    namespaces: [admin.system.roles, admin.system.users]
+    temporary_collections: [admin.tempusers, admin.temproles]
+    users: [reportsUser@admin]
+    roles: [manageOpRole@admin]
+    verified: {users: [reportsUser@admin], roles: [manageOpRole@admin]}
 source_kind:
   description: C(archive) or C(directory).
   returned: success
@@ -247,6 +303,7 @@ OPTIONS = dict(
     write_concern=dict(type='str', default='majority'),
     skip_if_identical=dict(type='bool', default=True),
     single_pass=dict(type='bool', default=False),
+    restore_users_and_roles=dict(type='bool', default=False),
 )
 
 

@@ -17,6 +17,21 @@ import re
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import MongoArchiveError
 
 INTERNAL_DATABASES = ('local', 'config')
+AUTH_COLLECTIONS = {'system.users': 'users', 'system.roles': 'roles', 'system.version': 'version'}
+# mongodump --db X --dumpDbUsersAndRoles writes X's users, roles and the auth schema version as
+# X/$admin.system.users.bson etc. (%24 on disk)
+DB_AUTH_PREFIX = '$admin.'
+
+
+def auth_collection_kind(db, collection):
+    """'users', 'roles' or 'version' for the namespaces mongorestore treats as users, roles and the auth schema
+    version, else None (mongo-tools common/intents/intent.go IsUsers/IsRoles/IsAuthVersion: admin.system.users
+    of a full dump, or <db>.$admin.system.users of a mongodump --dumpDbUsersAndRoles)."""
+    if collection.startswith(DB_AUTH_PREFIX):
+        return AUTH_COLLECTIONS.get(collection[len(DB_AUTH_PREFIX):])
+    if db == 'admin':
+        return AUTH_COLLECTIONS.get(collection)
+    return None
 
 
 def skip_reason(db, collection):
@@ -27,13 +42,14 @@ def skip_reason(db, collection):
         return 'namespace without a database'
     if db in INTERNAL_DATABASES:
         return 'internal database %r (replication and cluster state) is never restored' % db
+    if auth_collection_kind(db, collection) or collection in ('system.users', 'system.roles'):
+        return ('users, roles and the auth schema version: mongorestore restores them only with '
+                '--restoreDbUsersAndRoles or a full admin restore, through _mergeAuthzCollections '
+                '(option restore_users_and_roles); manage them separately')
     if not collection.startswith('system.'):
         return None
     if collection == 'system.js':
         return None
-    if collection in ('system.users', 'system.roles') or (db == 'admin' and collection == 'system.version'):
-        return ('users, roles and the auth schema version: mongorestore restores them only with '
-                '--restoreDbUsersAndRoles or a full admin restore; manage them separately')
     if collection == 'system.views':
         return 'view definitions: each view is recreated from its own metadata entry'
     if collection.startswith('system.buckets.'):

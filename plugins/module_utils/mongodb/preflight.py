@@ -234,13 +234,17 @@ def _show(value):
     return '{%s}' % ', '.join('%s: %r' % (k, v) for k, v in value.items())
 
 
-def preflight(client, plan, drop=True, convert_legacy=False, restore_indexes=True, check_mode=False):
+def preflight(client, plan, drop=True, convert_legacy=False, restore_indexes=True, check_mode=False,
+              users_and_roles=None, concern=None):
     """Check the whole plan against the server; raise MongoArchiveError with every problem. Returns a
-    PreflightResult: the server version and warnings (in check mode, a probe the user may not run)."""
+    PreflightResult: the server version and warnings (in check mode, a probe the user may not run).
+    ``users_and_roles`` (authz.py) adds the checks of restoring users and roles (_mergeAuthzCollections)."""
     version = server_version(client)
     warnings = []
     try:
         problems = rule_problems(client, plan, version, drop, restore_indexes)
+        if users_and_roles is not None:
+            problems.extend(users_and_roles.preflight(client, concern, drop, check_mode))
         probe = _Probe(client, version, convert_legacy, restore_indexes, check_mode)
         try:
             for item in plan.items:

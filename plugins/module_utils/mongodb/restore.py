@@ -28,6 +28,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.authz import AuthDocuments, plan_users_and_roles
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
     RAW_OPTIONS, SON, MongoClientError, PyMongoError, RawBSONDocument, WriteConcern, bson, connect)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import ContentChecksum, MongoArchiveError
@@ -330,12 +331,13 @@ class _Writer(object):
 
 
 def restore(client, plan, path, drop=True, batch_size=1000, restore_indexes=True, drop_extra_collections=False,
-            convert_legacy_indexes=False, version=None, concern=None, single_pass=False):
+            convert_legacy_indexes=False, version=None, concern=None, single_pass=False, collect=None):
     """Write the plan into the database one collection at a time; return the verified per-collection state.
 
     Call :func:`preflight` first: this function assumes the server can hold every item. With ``single_pass``
     the plan comes from ``validate(read_documents=False)``: each namespace is checked (BSON of every document,
-    CRC-64 at its EOF, time-series buckets) and counted while it is written, so the source is read once."""
+    CRC-64 at its EOF, time-series buckets) and counted while it is written, so the source is read once.
+    ``collect(entry, raw)`` is given the documents of namespaces not restored as collections (users and roles)."""
     writer = _Writer(client, plan, drop, batch_size, restore_indexes, convert_legacy_indexes, version,
                      concern or WriteConcern(w='majority'))
     items = plan.by_source()
@@ -347,6 +349,8 @@ def restore(client, plan, path, drop=True, batch_size=1000, restore_indexes=True
         for entry, raw in source.documents(verify_documents=single_pass):
             item = items.get((entry.db, entry.collection))
             if item is None:
+                if collect is not None and raw is not None:
+                    collect(entry, raw)
                 continue
             if current is not item:
                 if current is not None:
@@ -382,6 +386,19 @@ def restore(client, plan, path, drop=True, batch_size=1000, restore_indexes=True
     return writer.verified
 
 
+def _users_and_roles(users_and_roles, client, params, write, concern):
+    """After the collections, as mongorestore (mongorestore.go Restore: RestoreIntents, then
+    RestoreUsersOrRoles): merge the users and roles (authz.py) and report them; the summary alone otherwise."""
+    if not (write and users_and_roles.kinds):
+        return users_and_roles.summary(params['drop'])
+    try:
+        return users_and_roles.restore(client, concern, params['drop'])
+    except (MongoArchiveError, MongoClientError) as exc:
+        raise MongoArchiveError('restore of %s: every collection was restored and verified, then %s; users and roles '
+                                'may be partly merged: run the restore again (or manage them by hand)'
+                                % (params['src'], exc))
+
+
 def run_restore(params, check_mode, diff):
     """mongodb_restore: validate ``params['src']``, compare it with the database, check it against the
     server, restore unless identical.
@@ -392,21 +409,28 @@ def run_restore(params, check_mode, diff):
         raise MongoArchiveError('batch_size must be at least 1, got %d' % params['batch_size'])
     convert = params.get('convert_legacy_indexes', False)
     single = bool(params.get('single_pass')) and not check_mode
-    plan = None
+    plan = users_and_roles = None
+    auth_documents = AuthDocuments() if params.get('restore_users_and_roles') else None
     try:
         concern = write_concern(params.get('write_concern', 'majority'))
-        plan = validate(params['src'], NamespaceFilter(params['ns_include'], params['ns_exclude'],
-                                                       params['ns_from'], params['ns_to']), read_documents=not single)
+        ns_filter = NamespaceFilter(params['ns_include'], params['ns_exclude'], params['ns_from'], params['ns_to'])
+        plan = validate(params['src'], ns_filter, read_documents=not single,
+                        collect=auth_documents.collect if auth_documents else None)
+        if auth_documents is not None:
+            users_and_roles = plan_users_and_roles(plan, ns_filter, auth_documents, documents_read=not single)
         client = connect(params)
         if single:  # validated by an earlier (check mode) run: no second read, no comparison
             identical, before, after, changed = False, {}, {}, True
         else:
             identical, before, after = compare(client, plan, params['drop_extra_collections'], convert)
+            # users and roles are not compared (their credentials are not read back): merged whenever asked
+            identical = identical and not (users_and_roles and users_and_roles.kinds)
             changed = not (identical and params['skip_if_identical'])
         version, warnings = None, []
         if changed:
             version, warnings = preflight(client, plan, drop=params['drop'], convert_legacy=convert,
-                                          restore_indexes=params['restore_indexes'], check_mode=check_mode)
+                                          restore_indexes=params['restore_indexes'], check_mode=check_mode,
+                                          users_and_roles=users_and_roles, concern=concern)
     except (MongoArchiveError, MongoClientError) as exc:
         if single and plan is not None:
             plan.source.close()
@@ -422,7 +446,8 @@ def run_restore(params, check_mode, diff):
             result['verified'] = restore(
                 client, plan, params['src'], drop=params['drop'], batch_size=params['batch_size'],
                 restore_indexes=params['restore_indexes'], drop_extra_collections=params['drop_extra_collections'],
-                convert_legacy_indexes=convert, version=version, concern=concern, single_pass=single)
+                convert_legacy_indexes=convert, version=version, concern=concern, single_pass=single,
+                collect=auth_documents.collect if single and auth_documents else None)
         except (MongoArchiveError, MongoClientError) as exc:
             raise MongoArchiveError('restore of %s failed after writing began: %s; the collections not yet reached '
                                     'are untouched, the one being restored may be partly restored: restore it '
@@ -430,6 +455,12 @@ def run_restore(params, check_mode, diff):
         finally:
             if single:
                 plan.source.close()
+    if users_and_roles is not None:
+        result['users_and_roles'] = _users_and_roles(users_and_roles, client, params, changed and not check_mode,
+                                                     concern)
+        result['warnings'] = result.get('warnings', []) + users_and_roles.warnings
+        if not result['warnings']:
+            del result['warnings']
     result.update(collections=plan.summary(convert), documents=sum(i.entry.count for i in plan.items),
                   skipped_files=plan.source.skipped_files,
                   skipped_indexes=[dict(namespace=i.ns, indexes=i.skipped_indexes) for i in plan.items

@@ -341,11 +341,12 @@ class Plan(object):
         return [item.summary(convert_legacy) for item in self.items]
 
 
-def validate(path, ns_filter=None, read_documents=True):
+def validate(path, ns_filter=None, read_documents=True, collect=None):
     """Read and check the whole archive or dump; return the :class:`Plan`. Writes nothing.
 
     With ``read_documents=False`` only the prelude (archive) or the file list and metadata (directory) are
-    read: the restore then checks and counts each namespace while it writes it (single pass)."""
+    read: the restore then checks and counts each namespace while it writes it (single pass). ``collect(entry,
+    raw)`` is given every document of a namespace that is not restored as a collection (users and roles)."""
     ns_filter = ns_filter or NamespaceFilter()
     source = open_source(path)
     plan = Plan(source)
@@ -374,6 +375,8 @@ def validate(path, ns_filter=None, read_documents=True):
                 item = items.get((entry.db, entry.collection))
                 if item is not None:
                     item.add(raw, source.where)
+                elif collect is not None:
+                    collect(entry, raw)
     except BaseException:
         source.close()
         raise

@@ -30,6 +30,19 @@ The behaviour follows the server's documented answers (never kinder):
   with code 13 (mongo-tools CHANGELOG 100.16.0);
 - ``version=None``: a server without buildInfo (code 59 CommandNotFound); ``viewless_version`` (default 8.3.0)
   can be lowered to emulate a build that makes viewless time-series collections before it has rawData.
+- users and roles (mongo src/mongo/db/commands/user_management_commands.cpp): ``_mergeAuthzCollections`` runs
+  on admin only, needs tempUsersCollection or tempRolesCollection (BadValue 2), reads the temporary
+  collections (a missing one reads as empty), keeps only the documents of ``db`` when it is not "", updates a
+  same-named user/role only with ``drop`` (without it the insert of an existing one fails and is skipped, as
+  the server's _addUser "continue on failure") and with ``drop`` removes the users/roles of the scope the
+  temporary collections do not hold; ``usersInfo``/``rolesInfo`` list them without credentials;
+  ``getParameter`` answers ``authSchemaVersion`` (``auth_schema_version``); ``listCommands`` lists the
+  commands of this client; ``connectionStatus`` names ``login``. ``missing_commands`` are the commands an
+  older server lacks: listCommands leaves them out and they answer code 59 CommandNotFound;
+- in ``mode='nx'`` these answer as nx-27017 0.8.1 does (measured with its NeoSQLiteHandler): a command it does
+  not know falls through to neosqlite's PRAGMA fallback and answers ``{ok: 1, result: []}`` (no ``commands``,
+  ``users``, ``roles`` or ``authSchemaVersion``), and a command with a ``drop`` field is taken for the drop
+  command and fails with "'bool' object has no attribute 'startswith'" (no code): never CommandNotFound.
 """
 import re
 
@@ -57,6 +70,10 @@ VIEWLESS_VERSION = (8, 3, 0)
 DIRECT_BUCKETS_ACCESS = 491  # CommandNotSupportedOnLegacyTimeseriesBucketsNamespace
 IDL_UNKNOWN_FIELD = 40415
 BAD_VALUE = 2
+# What listCommands lists on this client (the verbs FakeDatabase.command answers).
+COMMANDS = ('buildInfo', 'create', 'createIndexes', 'insert', 'find', 'listCommands', 'getParameter',
+            'connectionStatus', 'usersInfo', 'rolesInfo', '_mergeAuthzCollections')
+_AUTHZ = {'tempUsersCollection': ('system.users', 'user'), 'tempRolesCollection': ('system.roles', 'role')}
 
 
 class Raw:
@@ -75,6 +92,9 @@ class FakeServer:
         self.reads = []  # (verb, ns, rawData) of every find/count of documents, in order
         self.raw_data_allowed = True
         self.viewless_version = VIEWLESS_VERSION
+        self.auth_schema_version = 5
+        self.missing_commands = set()
+        self.login = None  # (user, db) of the authenticated login, as connectionStatus names it
 
     def authorize(self, db, verb):
         if self.writable is not None and db not in self.writable:
@@ -190,7 +210,15 @@ class FakeDatabase:
         verb = next(iter(command))
         if verb == 'buildInfo':
             return self.server.build_info()
+        if verb in self.server.missing_commands:
+            raise OperationFailure("no such command: '%s'" % verb, 59)
+        if self.server.mode == 'nx' and verb not in ('create', 'createIndexes', 'insert'):
+            return self._nx_command(command)
+        if verb in _READ_COMMANDS:
+            return _READ_COMMANDS[verb](self, command)
         self.server.authorize(self.name, verb)
+        if verb == '_mergeAuthzCollections':
+            return self._merge_authz_collections(command)
         if verb == 'create':
             return self._create(command)
         if verb == 'createIndexes':
@@ -226,6 +254,71 @@ class FakeDatabase:
         verb = next(iter(command))
         assert verb == 'find' and not command.get('filter'), command
         return self.get_collection(command['find']).read('find', self.server.raw_data('find', command))
+    def _nx_command(self, command):
+        if 'drop' in command:  # nx-27017 handler.py: `if "drop" in cmd_copy` -> drop of collection False
+            raise OperationFailure("'bool' object has no attribute 'startswith'")
+        return {'ok': 1, 'result': []}
+
+    def _admin_only(self, verb):
+        if self.name != 'admin':
+            raise OperationFailure('%s may only be run against the admin database.' % verb, 13)
+
+    def _list_commands(self, command):
+        return {'commands': dict((c, {}) for c in COMMANDS if c not in self.server.missing_commands), 'ok': 1}
+
+    def _get_parameter(self, command):
+        self._admin_only('getParameter')
+        return {'authSchemaVersion': self.server.auth_schema_version, 'ok': 1}
+
+    def _connection_status(self, command):
+        users = [{'user': self.server.login[0], 'db': self.server.login[1]}] if self.server.login else []
+        return {'authInfo': {'authenticatedUsers': users, 'authenticatedUserRoles': []}, 'ok': 1}
+
+    def _authz_documents(self, collection):
+        coll = self.server.coll('admin', collection)
+        return [bson.decode(raw) for raw in (coll['docs'] if coll else [])]
+
+    def _users_info(self, command):
+        every = isinstance(command['usersInfo'], dict) and command['usersInfo'].get('forAllDBs')
+        return {'users': [{'_id': d['_id'], 'user': d['user'], 'db': d['db'], 'roles': d.get('roles', [])}
+                          for d in self._authz_documents('system.users') if every or d['db'] == self.name],
+                'ok': 1}
+
+    def _roles_info(self, command):
+        return {'roles': [{'_id': d['_id'], 'role': d['role'], 'db': d['db'], 'roles': d.get('roles', []),
+                           'isBuiltin': False}
+                          for d in self._authz_documents('system.roles') if d['db'] == self.name], 'ok': 1}
+
+    def _merge_authz_collections(self, command):
+        self._admin_only('_mergeAuthzCollections')
+        self.server.log.append(('_mergeAuthzCollections', 'admin.$cmd',
+                                dict((k, v) for k, v in command.items() if k != '_mergeAuthzCollections')))
+        if not any(command.get(key) for key in _AUTHZ):
+            raise OperationFailure('Must provide at least one of "tempUsersCollection" and "tempRolescollection"', 2)
+        scope, drop = command.get('db') or '', bool(command.get('drop'))
+        for key, (collection, field) in _AUTHZ.items():
+            if not command.get(key):
+                continue
+            temp_db, temp_coll = command[key].split('.', 1)
+            temp = self.server.coll(temp_db, temp_coll)
+            if self.server.coll('admin', collection) is None:
+                self.server.put('admin', collection)
+            target = self.server.coll('admin', collection)
+            names = [(d[field], d['db']) for d in (bson.decode(raw) for raw in target['docs'])]
+            to_drop = set(n for n in names if not scope or n[1] == scope) if drop else set()
+            for raw in (temp['docs'] if temp else []):
+                doc = bson.decode(raw)
+                name = (doc[field], doc['db'])
+                if scope and name[1] != scope:
+                    continue
+                if drop and name in to_drop:
+                    target['docs'][names.index(name)] = raw  # update of a same-named user/role
+                elif name not in names:
+                    target['docs'].append(raw)
+                    names.append(name)
+                to_drop.discard(name)
+            target['docs'] = [raw for raw, name in zip(target['docs'], names) if name not in to_drop]
+        return {'ok': 1}
 
     def _create(self, command):
         name = command['create']
@@ -286,6 +379,11 @@ class FakeDatabase:
         return {'ok': 1}
 
 
+_READ_COMMANDS = {'listCommands': FakeDatabase._list_commands, 'getParameter': FakeDatabase._get_parameter,
+                  'connectionStatus': FakeDatabase._connection_status, 'usersInfo': FakeDatabase._users_info,
+                  'rolesInfo': FakeDatabase._roles_info}
+
+
 class FakeCollection:
     def __init__(self, database, name, write_concern=None):
         self.database = database
@@ -330,6 +428,10 @@ class FakeCollection:
             if time_field not in bson.decode(raw):
                 raise OperationFailure("'%s' must be present and contain a valid BSON UTC datetime value"
                                        % time_field, BAD_VALUE)
+
+    def find_one(self, *args, **kwargs):
+        found = self.find()
+        return bson.decode(found[0].raw) if found else None
 
     def list_indexes(self):
         coll = self.server.coll(self.database.name, self.name)

@@ -1,3 +1,4 @@
+import bson
 import pytest
 
 from bson.decimal128 import Decimal128
@@ -18,6 +19,10 @@ from mongodump_fixtures import fixture
     ('admin', 'system.version', 'restoreDbUsersAndRoles'),
     ('admin', 'system.users', 'restoreDbUsersAndRoles'),
     ('shop', 'system.roles', 'restoreDbUsersAndRoles'),
+    # mongodump --db shop --dumpDbUsersAndRoles (common/intents/intent.go IsUsers/IsRoles/IsAuthVersion)
+    ('shop', '$admin.system.users', 'restoreDbUsersAndRoles'),
+    ('shop', '$admin.system.roles', 'restoreDbUsersAndRoles'),
+    ('shop', '$admin.system.version', 'restoreDbUsersAndRoles'),
     ('shop', 'system.views', 'own metadata'),
     ('shop', 'system.buckets.temps', 'time-series'),
     ('shop', 'system.profile', 'server-managed'),
@@ -121,3 +126,16 @@ def test_convert_legacy_index_key(key, expected):
 def test_legacy_index_of_the_real_dump_is_converted():
     spec = validate(fixture('dumps', 'indextestdump')).items[0].index_specs(convert_legacy=True)[0]
     assert spec['key'] == {'a': 1.0, 'b': 1, 'c': 1, 'd': 1} and spec['name'] == 'a_1_b_true'
+
+
+def test_per_database_users_file_of_dumpdbusersandroles_is_skipped_not_restored_as_a_collection(tmp_path):
+    """mongodump --db shop --dumpDbUsersAndRoles writes shop/%24admin.system.users.bson; mongorestore's intents
+    (common/intents/intent.go IsUsers) take it as users, never as a collection named "$admin.system.users"."""
+    (tmp_path / 'shop').mkdir()
+    (tmp_path / 'shop' / 'orders.bson').write_bytes(bson.encode({'_id': 1}))
+    for name in ('users', 'roles', 'version'):
+        (tmp_path / 'shop' / ('%%24admin.system.%s.bson' % name)).write_bytes(bson.encode({'_id': name}))
+    plan = validate(str(tmp_path))
+    assert [item.ns for item in plan.items] == ['shop.orders']
+    assert sorted(s['namespace'] for s in plan.skipped_namespaces) == [
+        'shop.$admin.system.roles', 'shop.$admin.system.users', 'shop.$admin.system.version']

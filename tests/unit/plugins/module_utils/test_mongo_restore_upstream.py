@@ -779,3 +779,231 @@ def test_single_pass_corrupt_namespace_fails_after_the_ones_before_it(server, tm
     with pytest.raises(MongoArchiveError, match='failed after writing began.*CRC-64 mismatch'):
         run(str(path), single_pass=True)
     assert len(server.coll('shop', 'a')['docs']) == 1
+
+
+# --- users and roles: restore_users_and_roles (mongorestore --restoreDbUsersAndRoles / a full dump's admin) ----
+
+def _users_dump(tmp_path, users=True, roles=True, version=True):
+    """usersdump (the real admin.system.* files) beside a collection, as a full mongodump of admin and shop."""
+    shutil.copytree(fixture('dumps', 'usersdump'), str(tmp_path / 'dump'))
+    for name, wanted in (('users', users), ('roles', roles), ('version', version)):
+        if not wanted:
+            for suffix in ('.bson', '.metadata.json'):
+                (tmp_path / 'dump' / 'admin' / ('system.%s%s' % (name, suffix))).unlink()
+    (tmp_path / 'dump' / 'shop').mkdir()
+    (tmp_path / 'dump' / 'shop' / 'orders.bson').write_bytes(bson.encode({'_id': 1, 'total': 5}))
+    return str(tmp_path / 'dump')
+
+
+def _merges(server):
+    return [e for e in server.log if e[0] == '_mergeAuthzCollections']
+
+
+def test_users_and_roles_stay_skipped_by_default(server, tmp_path):
+    """Default: unchanged (skipped, listed, nothing merged), and the per-database files of mongodump
+    --dumpDbUsersAndRoles are skipped too (common/intents/intent.go IsUsers), not written as a collection
+    "$admin.system.users" as before."""
+    src = _users_dump(tmp_path)
+    (tmp_path / 'dump' / 'shop' / '%24admin.system.users.bson').write_bytes(
+        bson.encode({'_id': 'shop.app', 'user': 'app', 'db': 'shop', 'roles': []}))
+    result = run(src)
+    assert 'users_and_roles' not in result and _merges(server) == []
+    assert [e for e in server.log if e[1].startswith('admin.') or '$admin' in e[1]] == []
+    assert [c['namespace'] for c in result['collections']] == ['shop.orders']
+    assert sorted(s['namespace'] for s in result['skipped_namespaces']) == [
+        'admin.system.roles', 'admin.system.users', 'admin.system.version', 'shop.$admin.system.users']
+
+
+def test_restore_users_and_roles_merges_through_temp_collections_after_the_collections(server, tmp_path):
+    """mongorestore/metadata.go RestoreUsersOrRoles, mongorestore.go Restore: after RestoreIntents the users and
+    roles go into admin.tempusers/admin.temproles, then _mergeAuthzCollections {tempUsersCollection,
+    tempRolesCollection, drop (--drop), db: "" (a full dump: every database), writeConcern}, then the temporary
+    collections are dropped; never an insert into admin.system.users. Verified with usersInfo/rolesInfo."""
+    result = run(_users_dump(tmp_path), restore_users_and_roles=True)
+    log = [e for e in server.log if not e[1].startswith('halobuzz_preflight_') and e[0] != 'dropDatabase']
+    steps = [e[:2] for e in log]
+    probe, merge = _merges(server)
+    # the pre-flight's merge of nothing (drop=false), before the first write
+    assert probe[2] == {'tempUsersCollection': 'admin.tempusers', 'tempRolesCollection': 'admin.temproles',
+                        'drop': False, 'db': '', 'writeConcern': {'w': 'majority'}}
+    assert steps.index(('_mergeAuthzCollections', 'admin.$cmd')) < steps.index(('drop', 'shop.orders'))
+    assert steps.index(('insert', 'shop.orders')) < steps.index(('insert', 'admin.tempusers'))
+    assert steps[steps.index(('insert', 'admin.tempusers')):] == [
+        ('insert', 'admin.tempusers'), ('insert', 'admin.temproles'), ('_mergeAuthzCollections', 'admin.$cmd'),
+        ('drop', 'admin.tempusers'), ('drop', 'admin.temproles')]
+    assert merge[2] == dict(probe[2], drop=True)
+    (temp_insert,) = [e for e in log if e[0] == 'insert' and e[1] == 'admin.tempusers']
+    assert temp_insert[2:] == (1, False, {'w': 'majority'})
+    assert not [e for e in log if e[1] in ('admin.system.users', 'admin.system.roles')]
+    assert server.coll('admin', 'tempusers') is None and server.coll('admin', 'temproles') is None
+    assert [bson.decode(d)['user'] for d in server.coll('admin', 'system.users')['docs']] == ['reportsUser']
+    users = result['users_and_roles']
+    assert users['users'] == ['reportsUser@admin'] and users['roles'] == ['manageOpRole@admin']
+    assert users['merged'] is True and users['database'] is None
+    assert users['verified'] == {'users': ['reportsUser@admin'], 'roles': ['manageOpRole@admin']}
+    assert [s['namespace'] for s in result['skipped_namespaces']] == ['admin.system.version']
+    assert 'credentials' not in repr(result) and 'storedKey' not in repr(result)
+
+
+def test_restore_db_users_and_roles_merges_the_users_of_one_database(server, tmp_path):
+    """mongodump --db shop --dumpDbUsersAndRoles: shop/$admin.system.users.bson; --restoreDbUsersAndRoles sends
+    db: "shop" (metadata.go: userTargetDB = the intent's database), so the server keeps only shop's users."""
+    (tmp_path / 'shop').mkdir()
+    (tmp_path / 'shop' / 'orders.bson').write_bytes(bson.encode({'_id': 1}))
+    user = {'_id': 'shop.app', 'user': 'app', 'db': 'shop', 'credentials': {},
+            'roles': [{'role': 'readWrite', 'db': 'shop'}]}
+    stray = dict(user, _id='other.app', db='other')
+    (tmp_path / 'shop' / '%24admin.system.users.bson').write_bytes(bson.encode(user) + bson.encode(stray))
+    (tmp_path / 'shop' / '%24admin.system.version.bson').write_bytes(
+        bson.encode({'_id': 'authSchema', 'currentVersion': 5}))
+    server.put('admin', 'system.users', docs=[bson.encode(dict(user, _id='shop.old', user='old'))])
+    result = run(str(tmp_path), restore_users_and_roles=True)
+    (probe, merge) = _merges(server)
+    assert merge[2] == {'tempUsersCollection': 'admin.tempusers', 'drop': True, 'db': 'shop',
+                        'writeConcern': {'w': 'majority'}}
+    assert [bson.decode(d)['_id'] for d in server.coll('admin', 'system.users')['docs']] == ['shop.app']
+    assert result['users_and_roles']['users'] == ['app@shop'] and result['users_and_roles']['database'] == 'shop'
+
+
+def test_users_and_roles_refused_before_any_write_on_nx(server, tmp_path):
+    """nx-27017 answers ok to commands it does not know (no CommandNotFound) and lists no commands: the
+    pre-flight refuses, before anything is dropped (the collection keeps its documents)."""
+    server.mode = 'nx'
+    server.put('shop', 'orders', docs=[bson.encode({'_id': 'current'})])
+    with pytest.raises(MongoArchiveError, match='does not list its commands.*nothing was written'):
+        run(_users_dump(tmp_path), restore_users_and_roles=True)
+    assert writes(server) == [] and _merges(server) == []
+    assert server.coll('shop', 'orders')['docs'] == [bson.encode({'_id': 'current'})]
+
+
+def test_users_and_roles_refused_before_any_write_without_mergeauthzcollections(server, tmp_path):
+    """A server without the command: listCommands does not list it (and it would answer CommandNotFound, 59)."""
+    server.missing_commands.add('_mergeAuthzCollections')
+    with pytest.raises(MongoArchiveError, match='has no _mergeAuthzCollections command'):
+        run(_users_dump(tmp_path), restore_users_and_roles=True)
+    assert writes(server) == []
+
+
+def test_users_and_roles_login_without_the_privileges_refused_before_any_write(server, tmp_path):
+    """The pre-flight's merge of nothing (drop=false) answers Unauthorized for a login without the restore role's
+    user-management privileges; nothing is dropped."""
+    server.writable = {'shop'}  # may write shop, not admin
+    with pytest.raises(MongoArchiveError, match='_mergeAuthzCollections refused.*restore role'):
+        run(_users_dump(tmp_path), restore_users_and_roles=True)
+    assert [e for e in writes(server) if not e[1].startswith('shop.halobuzz_preflight_')] == []
+
+
+@pytest.mark.parametrize('dump_version, server_version, refused', [
+    (5, 5, None), (3, 5, None), (5, 3, 'auth version 5 to a server of auth version 3'),
+    (2, 5, 'dump file with auth version 2')])
+def test_auth_schema_versions_compared_as_validateauthversions(server, tmp_path, dump_version, server_version,
+                                                               refused):
+    """mongorestore/metadata.go GetDumpAuthVersion (admin.system.version authSchema) and ValidateAuthVersions,
+    against getParameter authSchemaVersion, before any write."""
+    src = _users_dump(tmp_path)
+    (tmp_path / 'dump' / 'admin' / 'system.version.bson').write_bytes(
+        bson.encode({'_id': 'authSchema', 'currentVersion': dump_version}))
+    server.auth_schema_version = server_version
+    if refused is None:
+        assert run(src, restore_users_and_roles=True)['users_and_roles']['merged'] is True
+        return
+    with pytest.raises(MongoArchiveError, match=refused):
+        run(src, restore_users_and_roles=True)
+    assert writes(server) == []
+
+
+def test_no_version_file_assumes_auth_version_1_and_refuses_a_version_5_server(server, tmp_path):
+    """GetDumpAuthVersion: no system.version in a full dump -> users from <= 2.4 (version 1), and (1, 5) is refused."""
+    with pytest.raises(MongoArchiveError, match='auth version 1 to a server of auth version 5'):
+        run(_users_dump(tmp_path, version=False), restore_users_and_roles=True)
+    assert writes(server) == []
+
+
+def test_check_mode_with_users_and_roles_writes_and_merges_nothing(server, tmp_path):
+    """Check mode: the read-only checks (listCommands, getParameter) run, no merge is tried (even a merge of
+    nothing takes the user-management lock), nothing is created in admin; the names that would be restored are
+    reported."""
+    result = restore_utils.run_restore(dict(PARAMS, src=_users_dump(tmp_path), restore_users_and_roles=True),
+                                       True, False)
+    assert _merges(server) == [] and writes(server) == []
+    assert server.coll('admin', 'tempusers') is None
+    assert result['users_and_roles']['users'] == ['reportsUser@admin']
+    assert result['users_and_roles']['merged'] is False
+    assert any('_mergeAuthzCollections was not tried' in w for w in result['warnings'])
+
+
+def test_users_and_roles_with_drop_refused_when_it_would_remove_the_restore_login(server, tmp_path):
+    """With drop the server removes the users of the scope the dump lacks: the login itself would go."""
+    server.login = ('restorer', 'admin')
+    with pytest.raises(MongoArchiveError, match='logs in as restorer@admin'):
+        run(_users_dump(tmp_path), restore_users_and_roles=True)
+    assert writes(server) == []
+    assert run(_users_dump(tmp_path / 'again'), restore_users_and_roles=True, drop=False)['changed'] is True
+
+
+def test_users_and_roles_of_two_scopes_refused(tmp_path, server):
+    """mongorestore restores the users of one database (--restoreDbUsersAndRoles needs --db) or of a full dump."""
+    src = _users_dump(tmp_path)
+    (tmp_path / 'dump' / 'shop' / '%24admin.system.users.bson').write_bytes(
+        bson.encode({'_id': 'shop.app', 'user': 'app', 'db': 'shop', 'roles': []}))
+    with pytest.raises(MongoArchiveError, match='never both'):
+        run(src, restore_users_and_roles=True)
+    assert server.log == []
+
+
+def test_single_pass_collects_users_while_restoring_and_merges_after(server, tmp_path):
+    """single_pass reads the source once: the users/roles documents are kept as the restore reads them; the
+    pre-flight still tries the merge of nothing, the merge itself comes after the collections."""
+    result = run(_users_dump(tmp_path), restore_users_and_roles=True, single_pass=True)
+    assert result['users_and_roles']['verified']['users'] == ['reportsUser@admin']
+    assert [e[2]['drop'] for e in _merges(server)] == [False, True]
+
+
+def test_single_pass_compares_auth_versions_before_the_merge(server, tmp_path):
+    """In single pass the dump's version file is read with the collections: an incompatible one stops the restore
+    after them, before any user or role is written (the check-mode run before it compared them already)."""
+    server.auth_schema_version = 3
+    with pytest.raises(MongoArchiveError, match='every collection was restored and verified.*auth version 5 to a '
+                                                'server of auth version 3.*no user or role was written'):
+        run(_users_dump(tmp_path), restore_users_and_roles=True, single_pass=True)
+    assert [e[2]['drop'] for e in _merges(server)] == [False]
+    assert not [e for e in server.log if e[1].startswith('admin.temp')]
+
+
+def test_a_leftover_temporary_collection_is_dropped_first_and_never_merged_by_the_preflight(server, tmp_path):
+    """metadata.go RestoreUsersOrRoles: "dropping preexisting temporary collection"; the pre-flight's merge of
+    nothing is left out while admin.tempusers holds documents (it would merge them)."""
+    stale = bson.encode({'_id': 'admin.stale', 'user': 'stale', 'db': 'admin', 'roles': []})
+    server.put('admin', 'tempusers', docs=[stale])
+    result = run(_users_dump(tmp_path), restore_users_and_roles=True)
+    assert [e[2]['drop'] for e in _merges(server)] == [True]
+    steps = [e[:2] for e in server.log]
+    assert steps.index(('drop', 'admin.tempusers')) < steps.index(('insert', 'admin.tempusers'))
+    assert [bson.decode(d)['user'] for d in server.coll('admin', 'system.users')['docs']] == ['reportsUser']
+    assert any('admin.tempusers holds documents' in w for w in result['warnings'])
+
+
+def test_without_drop_existing_users_are_kept_as_the_server_merges(server, tmp_path):
+    """user_management_commands.cpp _addUser: without drop an existing same-named user is not updated (its insert
+    fails and is skipped); verification then asks only that every restored name is listed."""
+    mine = bson.encode({'_id': 'admin.reportsUser', 'user': 'reportsUser', 'db': 'admin', 'roles': []})
+    other = bson.encode({'_id': 'admin.ops', 'user': 'ops', 'db': 'admin', 'roles': []})
+    server.put('admin', 'system.users', docs=[mine, other])
+    result = run(_users_dump(tmp_path), restore_users_and_roles=True, drop=False)
+    assert server.coll('admin', 'system.users')['docs'] == [mine, other]
+    assert result['users_and_roles']['verified']['users'] == ['reportsUser@admin']
+    assert _merges(server)[-1][2]['drop'] is False
+
+
+def test_the_recording_server_answers_authz_commands_as_nx_27017_and_a_server_do(server):
+    """nx-27017 0.8.1 (measured with its NeoSQLiteHandler): unknown commands answer {ok: 1, result: []}; a
+    command with a drop field is taken for drop and fails without a code. A real server lists its commands."""
+    client = FakeClient(server)
+    assert '_mergeAuthzCollections' in client.admin.command('listCommands')['commands']
+    assert client.admin.command('getParameter', 1)['authSchemaVersion'] == 5
+    server.mode = 'nx'
+    assert client.admin.command('listCommands') == {'ok': 1, 'result': []}
+    with pytest.raises(OperationFailure) as failure:
+        client.admin.command({'_mergeAuthzCollections': 1, 'tempUsersCollection': 'admin.tempusers', 'drop': False,
+                              'db': ''})
+    assert failure.value.code is None
