@@ -254,6 +254,7 @@ class FakeDatabase:
         verb = next(iter(command))
         assert verb == 'find' and not command.get('filter'), command
         return self.get_collection(command['find']).read('find', self.server.raw_data('find', command))
+
     def _nx_command(self, command):
         if 'drop' in command:  # nx-27017 handler.py: `if "drop" in cmd_copy` -> drop of collection False
             raise OperationFailure("'bool' object has no attribute 'startswith'")
