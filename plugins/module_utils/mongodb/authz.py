@@ -35,7 +35,7 @@ import json
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import parse_version
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
-    RAW_OPTIONS, SON, OperationFailure, PyMongoError, RawBSONDocument, bson)
+    RAW_OPTIONS, SON, UNAUTHORIZED, OperationFailure, PyMongoError, RawBSONDocument, bson, server_message)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import MongoArchiveError
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.namespaces import (
     DB_AUTH_PREFIX, auth_collection_kind)
@@ -46,7 +46,6 @@ MERGE_COMMAND = '_mergeAuthzCollections'
 TEMP_COLLECTIONS = {'users': 'tempusers', 'roles': 'temproles'}
 MERGE_ARGUMENTS = {'users': 'tempUsersCollection', 'roles': 'tempRolesCollection'}
 NAME_FIELDS = {'users': 'user', 'roles': 'role'}
-UNAUTHORIZED = 13
 PRIVILEGES = ('the login needs what mongorestore needs to restore users and roles: the built-in restore role (on '
               'admin), which grants createUser, createRole, grantRole, revokeRole, dropUser and dropRole on every '
               'database, insert/createCollection/dropCollection on admin.tempusers and admin.temproles and find on '
@@ -54,10 +53,6 @@ PRIVILEGES = ('the login needs what mongorestore needs to restore users and role
 VERSION_REASON = ('auth schema version: read to check it against the server\'s (mongorestore ValidateAuthVersions); '
                   'never restored as a collection')
 
-
-def _message(exc):
-    details = getattr(exc, 'details', None) or {}
-    return details.get('errmsg') or str(exc)
 
 
 def _scope_of(entry):
@@ -101,7 +96,7 @@ def server_auth_version(client):
     try:
         reply = client.admin.command(SON([('getParameter', 1), ('authSchemaVersion', 1)]))
     except OperationFailure as exc:
-        text = _message(exc)
+        text = server_message(exc)
         if text == 'no option found to get' or 'no such cmd' in text:
             return 1
         raise
@@ -186,7 +181,7 @@ class UsersAndRoles(object):
             return ['users and roles: %s' % exc]
         except PyMongoError as exc:
             return ['users and roles: reading the server\'s auth schema version (getParameter authSchemaVersion) '
-                    'failed: %s' % _message(exc)]
+                    'failed: %s' % server_message(exc)]
         if note:
             self.warnings.append(note)
         problem, note = validate_auth_versions(dump, server)
@@ -235,7 +230,7 @@ class UsersAndRoles(object):
         try:
             reply = client.admin.command('listCommands')
         except PyMongoError as exc:
-            reply = {'errmsg': _message(exc)}
+            reply = {'errmsg': server_message(exc)}
         commands = reply.get('commands')
         if not isinstance(commands, dict):
             problems.append('users and roles: the server does not list its commands (listCommands answered %s), so '
@@ -291,7 +286,7 @@ class UsersAndRoles(object):
             try:
                 leftover = client.admin[temp].find_one()
             except PyMongoError as exc:
-                return ['users and roles: reading admin.%s failed: %s; %s' % (temp, _message(exc), PRIVILEGES)]
+                return ['users and roles: reading admin.%s failed: %s; %s' % (temp, server_message(exc), PRIVILEGES)]
             if leftover is not None:
                 # a merge now would move those documents into place: leave the probe out; the restore drops the
                 # collection first, as mongorestore ("dropping preexisting temporary collection")
@@ -302,11 +297,11 @@ class UsersAndRoles(object):
             client.admin.command(self._merge_command(False, concern))
         except OperationFailure as exc:
             if exc.code == UNAUTHORIZED:
-                return ['users and roles: %s refused: %s; %s' % (MERGE_COMMAND, _message(exc), PRIVILEGES)]
+                return ['users and roles: %s refused: %s; %s' % (MERGE_COMMAND, server_message(exc), PRIVILEGES)]
             return ['users and roles: the server refuses %s (%s); restore without restore_users_and_roles'
-                    % (MERGE_COMMAND, _message(exc))]
+                    % (MERGE_COMMAND, server_message(exc))]
         except PyMongoError as exc:
-            return ['users and roles: %s failed: %s' % (MERGE_COMMAND, _message(exc))]
+            return ['users and roles: %s failed: %s' % (MERGE_COMMAND, server_message(exc))]
         return []
 
     def _merge_command(self, drop, concern):
@@ -343,14 +338,14 @@ class UsersAndRoles(object):
             step = 'running %s' % MERGE_COMMAND
             admin.command(self._merge_command(drop, concern))
         except PyMongoError as exc:
-            raise MongoArchiveError('restoring users and roles failed while %s: %s' % (step, _message(exc)))
+            raise MongoArchiveError('restoring users and roles failed while %s: %s' % (step, server_message(exc)))
         finally:
             for kind in self.kinds:  # metadata.go: "make sure we always drop the temporary collection"
                 try:
                     admin.drop_collection(TEMP_COLLECTIONS[kind])
                 except PyMongoError as exc:
                     self.warnings.append('dropping the temporary collection admin.%s failed: %s; drop it by hand'
-                                         % (TEMP_COLLECTIONS[kind], _message(exc)))
+                                         % (TEMP_COLLECTIONS[kind], server_message(exc)))
         return self.summary(drop, merged=True, verified=self.verify(client, drop))
 
     def verify(self, client, drop):
@@ -363,7 +358,7 @@ class UsersAndRoles(object):
                 actual = self._listed(client, kind, set(db for _name, db in expected))
             except PyMongoError as exc:
                 raise MongoArchiveError('users and roles were merged, but listing them to verify failed: %s'
-                                        % _message(exc))
+                                        % server_message(exc))
             listed[kind] = sorted('%s@%s' % key for key in actual if key in expected)
             for key, grants in sorted(expected.items()):
                 if key not in actual:

@@ -53,6 +53,16 @@ class MongoClientError(HaloBuzzError):
     """The server cannot be reached or refused a command; the message never holds credentials."""
 
 
+# The server's error code for a command the login may not run (mongo src/mongo/base/error_codes.yml: Unauthorized).
+UNAUTHORIZED = 13
+
+
+def server_message(exc):
+    """What the server said when it refused a command (its errmsg), else the exception's text."""
+    details = getattr(exc, 'details', None) or {}
+    return details.get('errmsg') or str(exc)
+
+
 MONGODB_CONNECTION = Connection(
     argument_spec=dict(
         mongodb_uri=dict(type='str', no_log=True),

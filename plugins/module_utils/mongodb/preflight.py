@@ -32,14 +32,14 @@ import secrets
 from collections import namedtuple
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import parse_version
-from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import SON, OperationFailure, PyMongoError
+from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
+    SON, UNAUTHORIZED, OperationFailure, PyMongoError, server_message)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
     TIMESERIES_BUCKET_PREFIX, MongoArchiveError)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.timeseries import bucket_collection, supports_raw_data
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.validate import contains, indexes_differ
 
 SCRATCH_PREFIX = 'halobuzz_preflight_'
-UNAUTHORIZED = 13
 
 # version: the server's version (a tuple, None when it does not say); warnings: what was not checked, and why
 PreflightResult = namedtuple('PreflightResult', ['version', 'warnings'])
@@ -141,7 +141,7 @@ class _Probe(object):
         except OperationFailure as exc:
             if exc.code == UNAUTHORIZED and not self.in_target:
                 if self.check_mode:  # a dry run creates nothing in the target database, even scratch names
-                    raise _ProbeNotAllowed(_message(exc))
+                    raise _ProbeNotAllowed(server_message(exc))
                 self.in_target = True
                 return self._check(item)
             raise
@@ -154,7 +154,7 @@ class _Probe(object):
         except OperationFailure as exc:
             if exc.code == UNAUTHORIZED:
                 raise
-            return ['%s: the server refuses to create it (%s)' % (item.ns, _message(exc))]
+            return ['%s: the server refuses to create it (%s)' % (item.ns, server_message(exc))]
         try:
             infos = list_collections(database)
             info = infos.get(name)
@@ -174,7 +174,7 @@ class _Probe(object):
                     try:
                         database.command(create_indexes_command(name, specs, self.version))
                     except OperationFailure as exc:
-                        return problems + ['%s: the server refuses its indexes (%s)' % (item.ns, _message(exc))]
+                        return problems + ['%s: the server refuses its indexes (%s)' % (item.ns, server_message(exc))]
                 actual = list(database[name].list_indexes())
                 differences = indexes_differ(actual, item.expected_indexes(self.convert_legacy, self.version))
                 problems.extend('%s: the server cannot hold it as the source has it: %s' % (item.ns, d)
@@ -205,9 +205,9 @@ class _Probe(object):
                 # built-in backup role holds it; mongorestore/dumprestore_auth_test.go grants it to restore roles)
                 return ['%s: the login may not read or write time-series buckets with rawData on this server '
                         '(version %s): grant it the action performRawDataOperations (%s)' % (
-                            item.ns, shown, _message(exc))]
+                            item.ns, shown, server_message(exc))]
             return ['%s: the server (version %s) refuses to read time-series buckets with rawData (%s), the way a '
-                    'restore into 8.3 and later writes them' % (item.ns, shown, _message(exc))]
+                    'restore into 8.3 and later writes them' % (item.ns, shown, server_message(exc))]
         return []
 
     @staticmethod
@@ -224,10 +224,6 @@ class _Probe(object):
             except PyMongoError:
                 pass
 
-
-def _message(exc):
-    details = getattr(exc, 'details', None) or {}
-    return details.get('errmsg') or str(exc)
 
 
 def _show(value):
