@@ -54,7 +54,6 @@ VERSION_REASON = ('auth schema version: read to check it against the server\'s (
                   'never restored as a collection')
 
 
-
 def _scope_of(entry):
     """The database whose users a file holds: "" (all) for admin.system.users, <db> for <db>.$admin.system.users."""
     return entry.db if entry.collection.startswith(DB_AUTH_PREFIX) else ''

@@ -225,7 +225,6 @@ class _Probe(object):
                 pass
 
 
-
 def _show(value):
     return '{%s}' % ', '.join('%s: %r' % (k, v) for k, v in value.items())
 
