@@ -54,7 +54,9 @@ description:
     collection itself with C(insert) commands carrying C(rawData) (so the login needs the action
     C(performRawDataOperations) there), and the verification reads them back with C(rawData). A dump from either
     side restores into either. A server that does not report its version (C(buildInfo)), or whose buckets are not
-    where its version says (the probe), gets no time-series collection: the task fails before any write."
+    where its version says (the probe), gets no time-series collection: the task fails before any write. A bucket
+    the server refuses for mixed-schema data (code 408) gets C(collMod timeseriesBucketsMayHaveMixedSchemaData) on
+    the collection and the insert goes on, as C(mongorestore) does."
   - When the database already holds exactly the source's content (counts, checksums, indexes, options), nothing
     is written and the task reports C(changed=false), unless O(skip_if_identical=false).
 author:

@@ -30,7 +30,8 @@ __metaclass__ = type
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.authz import AuthDocuments, plan_users_and_roles
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
-    RAW_OPTIONS, SON, MongoClientError, PyMongoError, RawBSONDocument, WriteConcern, bson, connect)
+    RAW_OPTIONS, SON, MongoClientError, OperationFailure, PyMongoError, RawBSONDocument, WriteConcern, bson,
+    connect)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import ContentChecksum, MongoArchiveError
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.namespaces import NamespaceFilter
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.preflight import (
@@ -55,13 +56,35 @@ def _command(action, ns, func, *args, **kwargs):
         raise MongoArchiveError('%s %s failed: %s' % (action, ns, exc))
 
 
+# mongo-tools common/db/db.go ErrCannotInsertTimeseriesBucketsWithMixedSchema: the server refuses a bucket whose
+# fields mix types until the collection allows it ("please run collMod with timeseriesBucketsMayHaveMixedSchemaData
+# and retry your insert": mongo src/mongo/db/timeseries/ bucket write path).
+MIXED_SCHEMA_REFUSED = 408
+
+
+class _MixedSchemaRefused(MongoArchiveError):
+    """An insert of buckets stopped at a bucket with mixed-schema data; ``inserted`` went in before it. The
+    _Writer allows mixed-schema data and retries; anywhere else it fails the restore with this message."""
+
+    def __init__(self, ns, inserted):
+        super(_MixedSchemaRefused, self).__init__(
+            'inserting into %s failed: the server refused a time-series bucket with mixed-schema data (code %d)'
+            % (ns, MIXED_SCHEMA_REFUSED))
+        self.ns = ns
+        self.inserted = inserted
+
+
 def _write_command(action, ns, database, command):
     """Send a write command (``insert``) and fail on what it refused: Database.command raises only when the command
     fails as a whole, a refused document comes back in ``writeErrors`` of an ``ok: 1`` reply (insert_many raises
     BulkWriteError for it, mongorestore fails on it: restore.go NewResultFromBulkResult), and a write concern
-    that was not met in ``writeConcernError``."""
+    that was not met in ``writeConcernError``. A bucket refused for mixed-schema data raises _MixedSchemaRefused
+    (the caller may allow it and retry, as mongorestore)."""
     reply = _command(action, ns, database.command, command)
-    error = (reply.get('writeErrors') or [None])[0] or reply.get('writeConcernError')
+    first = (reply.get('writeErrors') or [None])[0]
+    if first and first.get('code') == MIXED_SCHEMA_REFUSED:
+        raise _MixedSchemaRefused(ns, first.get('index', 0))
+    error = first or reply.get('writeConcernError')
     if error:
         raise MongoArchiveError('%s %s failed: %s (code %s)' % (action, ns, error.get('errmsg'), error.get('code')))
     return reply
@@ -278,21 +301,58 @@ class _Writer(object):
 
     def flush(self, item):
         if self.batch:
-            if self._writes_raw_buckets(item):
-                self._insert_raw_buckets(item, self.batch)
-            else:
-                # buckets are inserted with validation, as mongorestore (restore.go: bypass only when not time-series)
-                _command('inserting into', item.ns, self.collection.insert_many, self.batch, ordered=True,
-                         bypass_document_validation=not item.is_timeseries)
+            self._insert_allowing_mixed_schema(item, self.batch, self._insert_batch)
             self.batch, self.size = [], 0
+
+    def _insert_allowing_mixed_schema(self, item, docs, insert):
+        """``insert(item, docs)``; when the server refuses a bucket for mixed-schema data, allow it and go on."""
+        try:
+            insert(item, docs)
+        except _MixedSchemaRefused as refused:
+            # mongorestore/restore.go RestoreCollectionToDB: on CannotInsertTimeseriesBucketsWithMixedSchema,
+            # collMod timeseriesBucketsMayHaveMixedSchemaData (metadata.go EnableMixedSchemaInTimeseriesBucket)
+            # and flush again; the buckets before the refused one are in already (ordered insert)
+            self._allow_mixed_schema(item)
+            try:
+                insert(item, docs[refused.inserted:])
+            except _MixedSchemaRefused:
+                raise MongoArchiveError('inserting buckets into %s failed: the server still refuses a bucket with '
+                                        'mixed-schema data after collMod timeseriesBucketsMayHaveMixedSchemaData'
+                                        % item.ns)
+
+    def _insert_batch(self, item, docs):
+        if self._writes_raw_buckets(item):
+            self._insert_raw_buckets(item, docs)
+            return
+        try:
+            # buckets are inserted with validation, as mongorestore (restore.go: bypass only when not time-series)
+            self.collection.insert_many(docs, ordered=True, bypass_document_validation=not item.is_timeseries)
+        except OperationFailure as exc:  # BulkWriteError: details hold writeErrors and nInserted
+            first = ((getattr(exc, 'details', None) or {}).get('writeErrors') or [{}])[0]
+            if item.is_timeseries and first.get('code') == MIXED_SCHEMA_REFUSED:
+                raise _MixedSchemaRefused(item.ns, exc.details.get('nInserted', first.get('index', 0)))
+            raise MongoArchiveError('inserting into %s failed: %s' % (item.ns, exc))
+        except PyMongoError as exc:
+            raise MongoArchiveError('inserting into %s failed: %s' % (item.ns, exc))
+
+    def _allow_mixed_schema(self, item):
+        """collMod on the time-series collection's own name, on every server version (mongo-tools
+        common/db/db.go GetLogicalTimeseriesCollName), without a write concern, as mongorestore sends it."""
+        _command('allowing mixed-schema buckets in', item.ns, self._database(item).command,
+                 SON([('collMod', item.collection), ('timeseriesBucketsMayHaveMixedSchemaData', True)]))
 
     def _insert_raw_buckets(self, item, docs):
         """Buckets into a server that has no system.buckets.<name> to write (8.3+): ``insert`` commands on the
         collection's own namespace with rawData, as mongorestore (timeseries.py); pymongo's insert_many cannot
-        carry rawData."""
+        carry rawData. A refusal for mixed-schema data says how many buckets of ``docs`` went in before it."""
         database = self._database(item)
+        inserted = 0
         for command in insert_buckets_commands(item.collection, docs, self.concern.document):
-            _write_command('inserting buckets (rawData) into', item.ns, database, command)
+            try:
+                _write_command('inserting buckets (rawData) into', item.ns, database, command)
+            except _MixedSchemaRefused as refused:
+                raise _MixedSchemaRefused(item.ns, inserted + refused.inserted)
+            inserted += len(command['documents'])
 
     def _insert_zero_timestamp(self, item, raw):
         """A document with an empty Timestamp(0, 0), which a server replaces by the current time on insert, kept
@@ -302,7 +362,7 @@ class _Writer(object):
         doc = RawBSONDocument(raw, RAW_OPTIONS)
         database = self._database(item)
         if self._writes_raw_buckets(item):  # the insert commands of buckets always carry bypassEmptyTsReplacement
-            self._insert_raw_buckets(item, [doc])
+            self._insert_allowing_mixed_schema(item, [doc], self._insert_raw_buckets)
             return
         if accepts_literal_zero_timestamp(self.version):
             _write_command('inserting into', item.ns, database, SON([

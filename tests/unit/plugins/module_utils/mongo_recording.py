@@ -30,6 +30,11 @@ The behaviour follows the server's documented answers (never kinder):
   with code 13 (mongo-tools CHANGELOG 100.16.0);
 - ``version=None``: a server without buildInfo (code 59 CommandNotFound); ``viewless_version`` (default 8.3.0)
   can be lowered to emulate a build that makes viewless time-series collections before it has rawData.
+- ``mixed_schema_ids``: buckets (by ``_id``) holding mixed-schema data; a time-series collection refuses them
+  with code 408 CannotInsertTimeseriesBucketsWithMixedSchema (a write error; insert_many: BulkWriteError with
+  nInserted) until ``collMod`` sets ``timeseriesBucketsMayHaveMixedSchemaData`` (mongo jstests
+  timeseries_buckets_may_have_mixed_schema_data / bucket write path: "Cannot write time-series bucket containing
+  mixed schema data, please run collMod with timeseriesBucketsMayHaveMixedSchemaData and retry your insert");
 - users and roles (mongo src/mongo/db/commands/user_management_commands.cpp): ``_mergeAuthzCollections`` runs
   on admin only, needs tempUsersCollection or tempRolesCollection (BadValue 2), reads the temporary
   collections (a missing one reads as empty), keeps only the documents of ``db`` when it is not "", updates a
@@ -51,7 +56,7 @@ from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from bson.son import SON
 from bson.timestamp import Timestamp
-from pymongo.errors import OperationFailure
+from pymongo.errors import BulkWriteError, OperationFailure
 
 KNOWN_OPTIONS = {'key', 'name', 'v', 'unique', 'sparse', 'partialFilterExpression', 'expireAfterSeconds',
                  'collation', 'hidden', 'weights', 'default_language', 'language_override', 'textIndexVersion',
@@ -70,9 +75,12 @@ VIEWLESS_VERSION = (8, 3, 0)
 DIRECT_BUCKETS_ACCESS = 491  # CommandNotSupportedOnLegacyTimeseriesBucketsNamespace
 IDL_UNKNOWN_FIELD = 40415
 BAD_VALUE = 2
+MIXED_SCHEMA = 408  # CannotInsertTimeseriesBucketsWithMixedSchema
+MIXED_SCHEMA_MESSAGE = ('Cannot write time-series bucket containing mixed schema data, please run collMod with '
+                        'timeseriesBucketsMayHaveMixedSchemaData and retry your insert')
 # What listCommands lists on this client (the verbs FakeDatabase.command answers).
 COMMANDS = ('buildInfo', 'create', 'createIndexes', 'insert', 'find', 'listCommands', 'getParameter',
-            'connectionStatus', 'usersInfo', 'rolesInfo', '_mergeAuthzCollections')
+            'connectionStatus', 'usersInfo', 'rolesInfo', '_mergeAuthzCollections', 'collMod')
 _AUTHZ = {'tempUsersCollection': ('system.users', 'user'), 'tempRolesCollection': ('system.roles', 'role')}
 
 
@@ -89,6 +97,7 @@ class FakeServer:
         self.log = []
         self.fail_insert = set()
         self.writable = None
+        self.mixed_schema_ids = set()
         self.reads = []  # (verb, ns, rawData) of every find/count of documents, in order
         self.raw_data_allowed = True
         self.viewless_version = VIEWLESS_VERSION
@@ -232,8 +241,13 @@ class FakeDatabase:
             coll.check_measurements(command['documents'], raw_data)
             # a refused document is a write error of an ok reply; an ordered insert stops there
             taken = coll.ids()
+            refused = coll.mixed_schema_refused_at(command['documents'])
             for index, doc in enumerate(command['documents']):
                 doc_id = bson.decode(doc.raw if isinstance(doc, RawBSONDocument) else doc)['_id']
+                if index == refused:
+                    coll.store(command['documents'][:index], bool(command.get('bypassEmptyTsReplacement')))
+                    return {'ok': 1, 'n': index, 'writeErrors': [{'index': index, 'code': MIXED_SCHEMA,
+                                                                  'errmsg': MIXED_SCHEMA_MESSAGE}]}
                 if doc_id in taken:
                     coll.store(command['documents'][:index], bool(command.get('bypassEmptyTsReplacement')))
                     return {'ok': 1, 'n': index, 'writeErrors': [{'index': index, 'code': 11000, 'errmsg': (
@@ -242,6 +256,15 @@ class FakeDatabase:
                 taken.append(doc_id)
             coll.store(command['documents'], bypass_empty_ts=bool(command.get('bypassEmptyTsReplacement')))
             return {'ok': 1, 'n': len(command['documents'])}
+        if verb == 'collMod':
+            coll = self.server.coll(self.name, command['collMod'])
+            self.server.log.append(('collMod', '%s.%s' % (self.name, command['collMod']),
+                                    dict((k, v) for k, v in command.items() if k != 'collMod')))
+            if coll is None:
+                raise OperationFailure('ns does not exist', 26)
+            if 'timeseriesBucketsMayHaveMixedSchemaData' in command:
+                coll['options']['timeseriesBucketsMayHaveMixedSchemaData'] = command['timeseriesBucketsMayHaveMixedSchemaData']
+            return {'ok': 1}
         if verb == 'find':
             docs = self.get_collection(command['find']).read('find', self.server.raw_data('find', command))
             limit = command.get('limit') or len(docs)
@@ -447,7 +470,24 @@ class FakeCollection:
         self.server.log.append(('insert', self.ns, len(docs), bypass_document_validation, concern))
         if self.ns in self.server.fail_insert:
             raise OperationFailure('connection reset while inserting into %s' % self.ns, 6)
+        refused = self.mixed_schema_refused_at(docs)
+        if refused is not None:
+            self.store(docs[:refused])
+            raise BulkWriteError({'writeErrors': [{'index': refused, 'code': MIXED_SCHEMA, 'errmsg': MIXED_SCHEMA_MESSAGE}],
+                                  'nInserted': refused, 'writeConcernErrors': []})
         self.store(docs)
+
+    def mixed_schema_refused_at(self, docs):
+        """The index of the first bucket the time-series collection refuses for mixed-schema data, else None."""
+        name = self.name[len(BUCKETS):] if self.name.startswith(BUCKETS) else self.name
+        series = self.server.coll(self.database.name, name)
+        if series is None or series['type'] != 'timeseries' or series['options'].get(
+                'timeseriesBucketsMayHaveMixedSchemaData'):
+            return None
+        for index, doc in enumerate(docs):
+            if bson.decode(doc.raw if isinstance(doc, RawBSONDocument) else doc)['_id'] in self.server.mixed_schema_ids:
+                return index
+        return None
 
     def insert_one(self, doc, bypass_document_validation=False):
         self.server.authorize(self.database.name, 'insert')

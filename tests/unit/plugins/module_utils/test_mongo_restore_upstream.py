@@ -77,6 +77,39 @@ def test_timeseries_restored_as_mongorestore_demultiplexer_and_filepath_go(serve
     assert result['verified']['timeseries_test.foo_ts']['documents'] == 10
 
 
+def _bucket_ids(path):
+    """The _id of every bucket of the time-series fixture, in dump order."""
+    reader = ArchiveReader(path)
+    reader.read_prelude()
+    ids = [bson.decode(raw)['_id'] for entry, raw in reader.documents()
+           if raw is not None and entry.ns == 'timeseries_test.foo_ts']
+    reader.close()
+    return ids
+
+
+@pytest.mark.parametrize('version, inserts', [('7.0.0', ('insert', 'timeseries_test.system.buckets.foo_ts')),
+                                              ('8.3.0', ('insertCommand', 'timeseries_test.foo_ts'))])
+def test_mixed_schema_bucket_gets_collmod_and_the_rest_is_inserted_as_restore_go(server, version, inserts):
+    """mongorestore/restore.go RestoreCollectionToDB: a flush refused with CannotInsertTimeseriesBucketsWithMixedSchema
+    (408, common/db/db.go TimeseriesBucketNeedsMixedSchema) is followed by collMod
+    timeseriesBucketsMayHaveMixedSchemaData on the collection's own name (metadata.go
+    EnableMixedSchemaInTimeseriesBucket, db.go GetLogicalTimeseriesCollName) and a second flush; the buckets the
+    ordered insert had written before the refused one are not sent again."""
+    server.version = version
+    path = fixture('archives', 'timeseries_tests-dump.archive')
+    ids = _bucket_ids(path)
+    server.mixed_schema_ids = {ids[4]}
+    result = run(path)
+    log = writes(server, 'timeseries_test')
+    assert [e[:2] for e in log] == [('drop', 'timeseries_test.foo_ts'), ('create', 'timeseries_test.foo_ts'),
+                                    inserts, ('collMod', 'timeseries_test.foo_ts'), inserts,
+                                    ('createIndexes', 'timeseries_test.foo_ts')]
+    assert log[3][2] == {'timeseriesBucketsMayHaveMixedSchemaData': True}
+    assert (log[2][2], log[4][2]) == (10, 6)  # the first attempt wrote 4 buckets; the retry sends the other 6
+    assert result['verified']['timeseries_test.foo_ts']['documents'] == 10
+    assert result['verified']['timeseries_test.foo_ts']['checksum'] == result['collections'][0]['checksum']
+
+
 def test_timeseries_refused_before_any_write_where_the_server_makes_a_plain_collection(server):
     """nx-27017 answers ok to create with timeseries but makes a plain collection: the probe sees it and the
     existing collection of the same name keeps its documents (the issue's reproduction)."""
