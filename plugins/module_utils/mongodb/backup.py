@@ -21,7 +21,7 @@ import tempfile
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import (
     ArchiveWriter, file_sha256, parse_version, viewless_timeseries)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
-    RAW_OPTIONS, SON, PyMongoError, connect)
+    RAW_OPTIONS, SON, PyMongoError, connect, server_version_text)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
     CollectionEntry, ContentChecksum, MongoArchiveError, dump_metadata)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.namespaces import (
@@ -67,14 +67,6 @@ def select(client, databases=None, ns_filter=None):
     return entries
 
 
-def _server_version(client):
-    """The server's version string, '' when buildInfo does not say (some servers lack it)."""
-    try:
-        return client.server_info().get('version') or ''
-    except PyMongoError:
-        return ''
-
-
 def _check_timeseries_readable(entries, server_version):
     """Where a time-series collection's buckets are read depends on the server's version (timeseries.py):
     without one, refuse rather than read system.buckets.<name> of a server that may have none (mongodump
@@ -88,7 +80,7 @@ def _check_timeseries_readable(entries, server_version):
 
 def count(client, entries):
     """Exact document counts (a time-series collection's buckets), for check mode."""
-    server_version = _server_version(client)
+    server_version = server_version_text(client)
     _check_timeseries_readable(entries, server_version)
     version = parse_version(server_version)
     entry = None
@@ -118,7 +110,7 @@ def write(client, entries, dest, compress=False):
     try:
         # the archive header's server_version; for time-series it also says where the buckets are read and
         # under which namespace they travel
-        server_version = _server_version(client)
+        server_version = server_version_text(client)
         _check_timeseries_readable(entries, server_version)
     except BaseException:
         os.close(descriptor)

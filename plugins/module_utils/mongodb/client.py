@@ -57,6 +57,14 @@ class MongoClientError(HaloBuzzError):
 UNAUTHORIZED = 13
 
 
+def server_version_text(client):
+    """The version the server reports (buildInfo), '' when it does not say (some servers lack buildInfo)."""
+    try:
+        return client.server_info().get('version') or ''  # pymongo: the buildInfo command
+    except PyMongoError:
+        return ''
+
+
 def server_message(exc):
     """What the server said when it refused a command (its errmsg), else the exception's text."""
     details = getattr(exc, 'details', None) or {}

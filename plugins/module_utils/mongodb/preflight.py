@@ -33,7 +33,7 @@ from collections import namedtuple
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.archive import parse_version
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.client import (
-    SON, UNAUTHORIZED, OperationFailure, PyMongoError, server_message)
+    SON, UNAUTHORIZED, OperationFailure, PyMongoError, server_message, server_version_text)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.formats import (
     TIMESERIES_BUCKET_PREFIX, MongoArchiveError)
 from ansible_collections.halobuzz.ops.plugins.module_utils.mongodb.timeseries import bucket_collection, supports_raw_data
@@ -51,10 +51,7 @@ class _ProbeNotAllowed(Exception):
 
 def server_version(client):
     """The server's version as a tuple, None when buildInfo does not say."""
-    try:
-        return parse_version(client.admin.command('buildInfo').get('version'))
-    except PyMongoError:
-        return None
+    return parse_version(server_version_text(client))
 
 
 def list_collections(database):
