@@ -292,7 +292,7 @@ class _Writer(object):
     def add(self, item, raw):
         if has_zero_timestamp(raw):
             self.flush(item)
-            self._insert_zero_timestamp(item, raw)
+            self._insert_allowing_mixed_schema(item, [RawBSONDocument(raw, RAW_OPTIONS)], self._insert_zero_timestamp)
             return
         self.batch.append(RawBSONDocument(raw, RAW_OPTIONS))
         self.size += len(raw)
@@ -324,13 +324,21 @@ class _Writer(object):
         if self._writes_raw_buckets(item):
             self._insert_raw_buckets(item, docs)
             return
+        # buckets are inserted with validation, as mongorestore (restore.go: bypass only when not time-series)
+        self._insert_with_pymongo(item, self.collection.insert_many, docs, ordered=True,
+                                  bypass_document_validation=not item.is_timeseries)
+
+    @staticmethod
+    def _insert_with_pymongo(item, insert, *args, **kwargs):
+        """``insert(*args, **kwargs)`` (insert_many or insert_one); a bucket refused for mixed-schema data raises
+        _MixedSchemaRefused with how many went in before it (BulkWriteError: nInserted; WriteError: none)."""
         try:
-            # buckets are inserted with validation, as mongorestore (restore.go: bypass only when not time-series)
-            self.collection.insert_many(docs, ordered=True, bypass_document_validation=not item.is_timeseries)
-        except OperationFailure as exc:  # BulkWriteError: details hold writeErrors and nInserted
-            first = ((getattr(exc, 'details', None) or {}).get('writeErrors') or [{}])[0]
+            insert(*args, **kwargs)
+        except OperationFailure as exc:
+            details = getattr(exc, 'details', None) or {}
+            first = (details.get('writeErrors') or [details])[0]
             if item.is_timeseries and first.get('code') == MIXED_SCHEMA_REFUSED:
-                raise _MixedSchemaRefused(item.ns, exc.details.get('nInserted', first.get('index', 0)))
+                raise _MixedSchemaRefused(item.ns, details.get('nInserted', 0))
             raise MongoArchiveError('inserting into %s failed: %s' % (item.ns, exc))
         except PyMongoError as exc:
             raise MongoArchiveError('inserting into %s failed: %s' % (item.ns, exc))
@@ -354,15 +362,15 @@ class _Writer(object):
                 raise _MixedSchemaRefused(item.ns, inserted + refused.inserted)
             inserted += len(command['documents'])
 
-    def _insert_zero_timestamp(self, item, raw):
-        """A document with an empty Timestamp(0, 0), which a server replaces by the current time on insert, kept
-        as it is (mongo-tools mongorestore/restore.go insertDocWithEmptyTimestamps; common/db/empty_timestamp.go:
-        servers with bypassEmptyTsReplacement are asked not to replace it, older ones get the document put back
-        with an update after the insert)."""
-        doc = RawBSONDocument(raw, RAW_OPTIONS)
+    def _insert_zero_timestamp(self, item, docs):
+        """The one document of ``docs``, holding an empty Timestamp(0, 0) that a server replaces by the current time
+        on insert, kept as it is (mongo-tools mongorestore/restore.go insertDocWithEmptyTimestamps;
+        common/db/empty_timestamp.go: servers with bypassEmptyTsReplacement are asked not to replace it, older ones
+        get the document put back with an update after the insert)."""
+        (doc,) = docs
         database = self._database(item)
         if self._writes_raw_buckets(item):  # the insert commands of buckets always carry bypassEmptyTsReplacement
-            self._insert_allowing_mixed_schema(item, [doc], self._insert_raw_buckets)
+            self._insert_raw_buckets(item, docs)
             return
         if accepts_literal_zero_timestamp(self.version):
             _write_command('inserting into', item.ns, database, SON([
@@ -370,10 +378,10 @@ class _Writer(object):
                 ('bypassDocumentValidation', not item.is_timeseries), ('bypassEmptyTsReplacement', True),
                 ('writeConcern', self.concern.document)]))
             return
-        _command('inserting into', item.ns, self.collection.insert_one, doc,
-                 bypass_document_validation=not item.is_timeseries)
+        self._insert_with_pymongo(item, self.collection.insert_one, doc,
+                                  bypass_document_validation=not item.is_timeseries)
         _command('putting back the empty timestamp of a document of', item.ns, self.collection.update_one,
-                 {'_id': bson.decode(raw, RAW_DECODE)['_id']}, [{'$replaceRoot': {'newRoot': {'$literal': doc}}}])
+                 {'_id': bson.decode(doc.raw, RAW_DECODE)['_id']}, [{'$replaceRoot': {'newRoot': {'$literal': doc}}}])
 
     def finish(self, item):
         self.flush(item)

@@ -32,7 +32,7 @@ The behaviour follows the server's documented answers (never kinder):
   can be lowered to emulate a build that makes viewless time-series collections before it has rawData.
 - ``mixed_schema_ids``: buckets (by ``_id``) holding mixed-schema data; a time-series collection refuses them
   with code 408 CannotInsertTimeseriesBucketsWithMixedSchema (a write error; insert_many: BulkWriteError with
-  nInserted) until ``collMod`` sets ``timeseriesBucketsMayHaveMixedSchemaData`` (mongo jstests
+  nInserted, insert_one: WriteError) until ``collMod`` sets ``timeseriesBucketsMayHaveMixedSchemaData`` (mongo jstests
   timeseries_buckets_may_have_mixed_schema_data / bucket write path: "Cannot write time-series bucket containing
   mixed schema data, please run collMod with timeseriesBucketsMayHaveMixedSchemaData and retry your insert");
 - users and roles (mongo src/mongo/db/commands/user_management_commands.cpp): ``_mergeAuthzCollections`` runs
@@ -56,7 +56,7 @@ from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from bson.son import SON
 from bson.timestamp import Timestamp
-from pymongo.errors import BulkWriteError, OperationFailure
+from pymongo.errors import BulkWriteError, OperationFailure, WriteError
 
 KNOWN_OPTIONS = {'key', 'name', 'v', 'unique', 'sparse', 'partialFilterExpression', 'expireAfterSeconds',
                  'collation', 'hidden', 'weights', 'default_language', 'language_override', 'textIndexVersion',
@@ -494,6 +494,9 @@ class FakeCollection:
         self.server.refuse_buckets_namespace(self.database.name, self.name, 'insert')
         self.check_measurements([doc], False)
         self.server.log.append(('insertOne', self.ns))
+        if self.mixed_schema_refused_at([doc]) is not None:
+            raise WriteError(MIXED_SCHEMA_MESSAGE, MIXED_SCHEMA, {'index': 0, 'code': MIXED_SCHEMA,
+                                                                  'errmsg': MIXED_SCHEMA_MESSAGE})
         self.store([doc])
 
     def update_one(self, query, pipeline):

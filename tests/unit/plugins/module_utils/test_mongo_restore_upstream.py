@@ -768,6 +768,29 @@ def test_empty_timestamp_of_a_bucket_survives_the_rawdata_insert_on_8_3(server, 
     no_buckets_namespace(server, 'metrics')
 
 
+@pytest.mark.parametrize('version, insert', [('8.3.0', 'insertCommand'), ('7.0.13', 'insertCommand'),
+                                             ('5.0.3', 'insertOne')])
+def test_mixed_schema_bucket_with_an_empty_timestamp_gets_collmod_too(server, tmp_path, version, insert):
+    """The documents with an empty timestamp go in one by one (restore.go insertDocWithEmptyTimestamps: rawData
+    insert on 8.3, bypassEmptyTsReplacement where the server has it, insert + update before); a mixed-schema
+    refusal there gets the same collMod and retry as a batch (restore.go RestoreCollectionToDB)."""
+    server.version = version
+    zero = bson.encode({'_id': 2, 'control': {'version': 1, 'min': {'t': 2}, 'max': {'t': 2}},
+                        'meta': Timestamp(0, 0), 'data': {'t': {'0': 2}}})
+    meta = {'options': {'timeseries': {'timeField': 't', 'metaField': 'meta'}}, 'indexes': [], 'type': 'timeseries'}
+    (tmp_path / 'metrics').mkdir()
+    (tmp_path / 'metrics' / 'temps.metadata.json').write_text(dump_metadata(meta))
+    (tmp_path / 'metrics' / 'system.buckets.temps.bson').write_bytes(bucket_doc(1) + zero + bucket_doc(3))
+    server.mixed_schema_ids = {2}
+    result = run(str(tmp_path))
+    log = [e[:2] for e in writes(server, 'metrics') if e[0] in (insert, 'collMod')]
+    assert log.count(('collMod', 'metrics.temps')) == 1
+    assert log.index(('collMod', 'metrics.temps')) < len(log) - 1  # the refused bucket is sent again after it
+    assert result['verified']['metrics.temps']['documents'] == 3
+    assert zero in (server.coll('metrics', 'temps') if version == '8.3.0' else
+                    server.coll('metrics', 'system.buckets.temps'))['docs']
+
+
 def test_the_recording_server_replaces_empty_timestamps_as_a_real_one(server):
     """The emulator is not kinder than the server: a plain insert loses the empty timestamp."""
     FakeClient(server)['shop']['events'].insert_many([bson.encode({'_id': 1, 'ts': Timestamp(0, 0)})])
