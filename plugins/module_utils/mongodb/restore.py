@@ -507,8 +507,6 @@ def run_restore(params, check_mode, diff):
                   excluded_namespaces=plan.excluded_namespaces, source_kind=plan.source.kind)
     if diff:
         result['diff'] = dict(before=before, after=after)
-    if warnings:
-        result['warnings'] = warnings
     if changed and not check_mode:
         try:
             result['verified'] = restore(
@@ -526,9 +524,9 @@ def run_restore(params, check_mode, diff):
     if users_and_roles is not None:
         result['users_and_roles'] = _users_and_roles(users_and_roles, client, params, changed and not check_mode,
                                                      concern)
-        result['warnings'] = result.get('warnings', []) + users_and_roles.warnings
-        if not result['warnings']:
-            del result['warnings']
+        warnings = warnings + users_and_roles.warnings
+    if warnings:
+        result['warnings'] = warnings
     result.update(collections=plan.summary(convert), documents=sum(i.entry.count for i in plan.items),
                   skipped_files=plan.source.skipped_files,
                   skipped_indexes=[dict(namespace=i.ns, indexes=i.skipped_indexes) for i in plan.items
