@@ -23,6 +23,17 @@ description:
     still live.
   - Why not M(kubernetes.core.k8s_info) - it returns raw ReplicaSets; revisions, images,
     the live flag and the ownership filter would each be Jinja in every playbook. Read-only.
+options:
+  pods:
+    description:
+      - Also return the pods the Deployment's selector matches, as the API lists them (C(pods)) - what
+        M(kubernetes.core.k8s_info) with the same label selector returns as C(resources), without a second
+        module run.
+      - The selector may match pods of other workloads with overlapping labels and pods of old ReplicaSets;
+        their C(metadata.ownerReferences) say whose they are.
+    type: bool
+    default: false
+    version_added: 0.1.0
 extends_documentation_fragment:
   - halobuzz.ops.k8s_deployment
   - kubernetes.core.k8s_auth_options
@@ -42,6 +53,13 @@ EXAMPLES = r"""
     name: backend
     namespace: halobuzz
   register: backend_history
+
+- name: Read backend's rollout state and its pods in one call
+  halobuzz.ops.k8s_rollout_info:
+    name: backend
+    namespace: halobuzz
+    pods: true
+  register: backend_state
 
 - name: Show the revisions
   ansible.builtin.debug:
@@ -173,13 +191,22 @@ revision_diff:
     resources: {}
     change_cause: {before: "release v1.5.0", after: "release v1.5.1"}
     lines: ["image backend: registry.halobuzz.com/backend:v1.5.0 -> registry.halobuzz.com/backend:v1.5.1"]
+pods:
+  description:
+    - The pods the Deployment's C(spec.selector) matches, as the API returns them (C(GET /api/v1/namespaces/NS/pods)
+      with that label selector), in the API's order.
+  returned: when I(pods=true)
+  type: list
+  elements: dict
+  sample:
+    - {metadata: {name: backend-64f787c467-abcde, namespace: halobuzz}, status: {phase: Running}}
 """
 
 from ansible_collections.halobuzz.ops.plugins.module_utils.common.module import HaloBuzzModule
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.client import K8S_CONNECTION
 from ansible_collections.halobuzz.ops.plugins.module_utils.k8s.rollout_service import DEPLOYMENT_OPTIONS, rollout_info
 
-OPTIONS = DEPLOYMENT_OPTIONS
+OPTIONS = dict(DEPLOYMENT_OPTIONS, pods=dict(type="bool", default=False))
 
 
 def main():

@@ -114,6 +114,17 @@ def test_info_reports_history_and_status():
     assert info["live_revision"] == 3 and info["rollback_record"] is None
     assert info["deployment"]["rollout_complete"] is True
     assert client.calls[1][2] == {"label_selector": "app=backend"}
+    assert "pods" not in info and [path for _m, path, _p in client.calls] == [DEP_PATH, RS_PATH]
+
+
+def test_info_with_pods_lists_them_by_the_deployments_selector_in_the_same_call():
+    """pods=true: what kubernetes.core.k8s_info kind=Pod label_selectors=[<selector>] returns as resources."""
+    dep, rss = bad_release()
+    pods = pods_of(rss[-1], 2)
+    svc, client = service(dict(world(), **{POD_PATH: [{"items": pods}]}))
+    info = svc.info(include_pods=True)
+    assert info["pods"] == pods
+    assert client.calls[-1] == ("get", POD_PATH, {"label_selector": "app=backend"})
 
 
 def test_undo_check_mode_sends_nothing():

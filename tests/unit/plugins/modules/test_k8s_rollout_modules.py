@@ -14,7 +14,7 @@ from ansible_collections.kubernetes.core.plugins.module_utils.args_common import
 
 OWN = {
     k8s_rollout: {"action", "to_revision", "wait", "wait_timeout", "wait_sleep"},
-    k8s_rollout_info: set(),
+    k8s_rollout_info: {"pods"},
 }
 
 
