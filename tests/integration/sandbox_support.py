@@ -162,7 +162,8 @@ def scenario(sandbox_env):
         # `sandbox.py scenario` run in this process rather than a new one: the same code, without a Python
         # start-up and the imports of pymongo, boto3 and redis at every switch (1.8 s of CPU per switch as a
         # subprocess, 0.6 s in process, measured on the 2-core CI machine, where the suite is CPU-bound).
-        from sandbox import Sandbox  # pylint: disable=import-outside-toplevel  (only integration tests switch)
+        # only integration tests switch: imported here, not by every test that loads tests/conftest.py
+        from sandbox import Sandbox  # pylint: disable=import-outside-toplevel
         Sandbox(sandbox_env["HALOBUZZ_SANDBOX_DIR"]).scenario(name)
     return switch
 

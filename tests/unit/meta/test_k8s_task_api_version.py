@@ -53,4 +53,3 @@ def test_the_check_sees_a_deployment_without_api_version(tmp_path):
     tasks.write_text(yaml.safe_dump([{'name': 'Read it', 'kubernetes.core.k8s_info': {'kind': 'Deployment'}},
                                      {'name': 'Pods', 'kubernetes.core.k8s_info': {'kind': 'Pod'}}]))
     assert [line.split(': ', 1)[1] for line in missing_api_version(tasks, root=tmp_path)] == ["'Read it' (kind Deployment)"]
-
