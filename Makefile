@@ -54,13 +54,11 @@ unit: venv
 # Three workers, whole files each: every worker brings up its own sandbox on free ports, and most of a
 # test's time is spent waiting on the emulators' controllers (lags, grace periods, rollouts) and on Prometheus
 # scrapes, so a third worker on a 2-core machine shortens the tier; --durations names the slowest tests.
-# INTEGRATION_DURATIONS=0 lists every test's time (what a speed-up starts from; scripts/file-durations turns
-# that list into tests/file_durations.json). --no-loadscope-reorder keeps tests/conftest.py's order, longest
-# file first, instead of xdist's (most tests first), which left the few-test, several-minute files to the end.
+# INTEGRATION_DURATIONS=0 lists every test's time (what a speed-up starts from).
 INTEGRATION_WORKERS ?= 3
 INTEGRATION_DURATIONS ?= 25
 integration: venv
-	$(VENV)/bin/pytest tests/integration tests/sandbox -q -n $(INTEGRATION_WORKERS) --dist loadfile --no-loadscope-reorder \
+	$(VENV)/bin/pytest tests/integration tests/sandbox -q -n $(INTEGRATION_WORKERS) --dist loadfile \
 	  --durations=$(INTEGRATION_DURATIONS)
 
 # ansible-builder create + introspection + pip's resolver for the image's Python + bindep: fails naming
