@@ -1,4 +1,4 @@
-"""Every kubernetes.core task of a role or playbook that names a kind outside the core group names its
+"""Every kubernetes.core task of a role, playbook or molecule scenario that names a kind outside the core group names its
 api_version too.
 
 kubernetes.core's api_version defaults to "v1"; for kind=Deployment its client then looks in the core group first
@@ -18,7 +18,8 @@ MODULES = ('kubernetes.core.k8s_info', 'kubernetes.core.k8s', 'kubernetes.core.k
 # kinds the core group ("v1") serves: found by the first lookup
 CORE_KINDS = {'Pod', 'Secret', 'ConfigMap', 'Service', 'Event', 'Node', 'Namespace', 'Endpoints',
               'PersistentVolumeClaim', 'ServiceAccount'}
-TASK_FILES = sorted(REPO.glob('roles/*/tasks/*.yml')) + sorted(REPO.glob('playbooks/*.yml'))
+TASK_FILES = (sorted(REPO.glob('roles/*/tasks/*.yml')) + sorted(REPO.glob('playbooks/*.yml'))
+              + sorted(REPO.glob('extensions/molecule/*/*.yml')))
 
 
 def _tasks(items):
